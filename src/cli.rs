@@ -1,0 +1,348 @@
+//! Command-line definitions (raw options). Resolution into settings happens in `config` and the
+//! command modules.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::input::{Delimiter, TextEncoding};
+use crate::model::Mode;
+
+pub const DEFAULT_RATE: f64 = 5.0;
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "roster",
+    version,
+    about = "Keep TeleCMI and Tata Smartflo user rosters in step with spreadsheets",
+    long_about = "Keep TeleCMI and Tata Smartflo user rosters in step with spreadsheets.\n\n\
+        Credentials come from TELECMI_APP_ID, TELECMI_SECRET and SMARTFLO_TOKEN, or from a --config profile; \
+        never from the command line. Logs and progress go to stderr; data goes to stdout only when asked.",
+    after_help = "Exit codes: 0 all rows ok, 1 some rows failed or invalid, 2 nothing sent (usage, config, input), \
+        3 aborted part-way (auth rejected, provider unreachable, interrupted)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// More detail in logs (-v debug, -vv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors in logs, no progress display
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log line format on stderr (json: one object per line, for log shippers)
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// TOML file with named profiles (see samples/roster.toml)
+    #[arg(long, global = true, env = "ROSTER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Profile of the config file to use [default: `default` when the file has one]
+    #[arg(long, global = true, env = "ROSTER_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Provider {
+    Telecmi,
+    Smartflo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportProvider {
+    Telecmi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every row of a sheet and print row-numbered problems; sends nothing
+    #[command(after_help = "Example:\n  roster validate agents.csv --mode add")]
+    Validate(ValidateArgs),
+    /// Create or update TeleCMI users from a sheet, rate-limited and concurrent, with a per-row report
+    #[command(
+        after_help = "Examples:\n  roster import agents.csv --provider telecmi --mode upsert --report results.csv\n  \
+        roster import agents.csv --dry-run\n  roster import fixes.csv --mode update --rate 10 --concurrency 8 --json"
+    )]
+    Import(ImportArgs),
+    /// Write the full user roster of an account to CSV or JSONL, atomically
+    #[command(
+        after_help = "Examples:\n  roster export --provider telecmi --output roster.csv\n  \
+        roster export --provider smartflo --format jsonl --output - --filter is_extension_created=true"
+    )]
+    Export(ExportArgs),
+    /// Run the built-in fake TeleCMI + Smartflo server, for demos, tests and rehearsals
+    #[command(
+        after_help = "Example:\n  roster sandbox --listen 127.0.0.1:8080 --seed-telecmi 50 --seed-smartflo 40\n  \
+        then: ROSTER_BASE_URL=http://127.0.0.1:8080 TELECMI_APP_ID=1111112 TELECMI_SECRET=sandbox-secret roster export --provider telecmi"
+    )]
+    Sandbox(SandboxArgs),
+    /// Print a shell completion script
+    #[command(after_help = "Example:\n  roster completions bash > /etc/bash_completion.d/roster")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// How a sheet is read and which rules apply.
+#[derive(Debug, Args)]
+pub struct SheetArgs {
+    /// The spreadsheet (CSV; UTF-8, UTF-16 or Windows-1252)
+    pub file: PathBuf,
+    /// What the rows are for
+    #[arg(long, value_enum, default_value_t = Mode::Upsert)]
+    pub mode: Mode,
+    /// Field delimiter: auto (`,` `;` or tab from the header), a character, tab, comma or semicolon
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(Delimiter))]
+    pub delimiter: Delimiter,
+    /// Text encoding of the file
+    #[arg(long, value_enum, default_value_t = TextEncoding::Auto)]
+    pub encoding: TextEncoding,
+    /// Allowed extension length in digits, MIN-MAX
+    #[arg(long, default_value = "2-6", value_parser = parse_range, value_name = "MIN-MAX")]
+    pub extension_digits: (usize, usize),
+    /// Shortest password accepted
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub min_password_length: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub sheet: SheetArgs,
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Most problems listed on stderr (all are counted)
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub show: usize,
+}
+
+/// Where requests go and how fast.
+#[derive(Debug, Args, Clone)]
+pub struct ConnectionArgs {
+    /// API root replacing the provider's default (documented paths are appended)
+    #[arg(long, env = "ROSTER_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Requests per second for the whole run, retries and reads included; 0 = unlimited [default: 5]
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Requests that may go back to back after an idle spell
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub burst: u32,
+    /// Requests in flight at once [default: 4]
+    #[arg(long, value_name = "C")]
+    pub concurrency: Option<usize>,
+    /// Seconds before a request is given up (connect timeout is 10 s)
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Attempts per request, the first included, for transient failures (timeouts, 429, 5xx)
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub sheet: SheetArgs,
+    /// Target provider
+    #[arg(long, value_enum, default_value_t = ImportProvider::Telecmi)]
+    pub provider: ImportProvider,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Results CSV: one line per input row [default: FILE stem + .results.csv]
+    #[arg(long, value_name = "OUT.csv")]
+    pub report: Option<PathBuf>,
+    /// The original rows of every failed or invalid row, to fix and feed back
+    #[arg(long, value_name = "OUT.csv")]
+    pub failed: Option<PathBuf>,
+    /// JSON summary of the run
+    #[arg(long, value_name = "OUT.json")]
+    pub summary: Option<PathBuf>,
+    /// Print the JSON summary on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Validate and plan, send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stop early once this many rows failed or were invalid (N, or P% of the rows so far); off by default
+    #[arg(long, value_name = "N|P%", value_parser = parse_failure_limit)]
+    pub max_failures: Option<FailureLimit>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FailureLimit {
+    Count(u64),
+    Percent(f64),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Source provider
+    #[arg(long, value_enum)]
+    pub provider: Provider,
+    /// Output file, or - for stdout
+    #[arg(long, short, default_value = "-", value_name = "FILE|-")]
+    pub output: String,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// Write TeleCMI passwords (the file is then created with mode 0600)
+    #[arg(long)]
+    pub include_passwords: bool,
+    /// Smartflo list filter, NAME=true|false (is_extension_created, is_login_based_calling,
+    /// is_international_calling, is_web_login, user_status); repeatable
+    #[arg(long, value_name = "NAME=BOOL", value_parser = parse_filter)]
+    pub filter: Vec<(String, String)>,
+    /// Users asked for per page
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub page_size: u64,
+    /// JSON summary of the export
+    #[arg(long, value_name = "OUT.json")]
+    pub summary: Option<PathBuf>,
+    /// Print the JSON summary on stdout (not with --output -)
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free port (the URL is printed first on stdout)
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// TeleCMI app id the sandbox accepts
+    #[arg(long, default_value_t = crate::sandbox::DEFAULT_APP_ID)]
+    pub app_id: u64,
+    /// TeleCMI secret the sandbox accepts
+    #[arg(long, default_value = crate::sandbox::DEFAULT_SECRET)]
+    pub secret: String,
+    /// Smartflo bearer token the sandbox accepts
+    #[arg(long, default_value = crate::sandbox::DEFAULT_TOKEN)]
+    pub token: String,
+    /// Pre-populated TeleCMI users (deterministic)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub seed_telecmi: usize,
+    /// Pre-populated Smartflo users (deterministic; some without extension)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub seed_smartflo: usize,
+    /// TeleCMI add answers "User limit reached" once the account holds N users
+    #[arg(long, value_name = "N")]
+    pub user_limit: Option<usize>,
+    /// Fixed latency added to every request, in milliseconds
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+    /// Random extra latency up to this many milliseconds
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub jitter_ms: u64,
+    /// Requests per second the server accepts; above it, 429 with Retry-After
+    #[arg(long, value_name = "R")]
+    pub rate_limit: Option<f64>,
+    /// Fraction of requests answered 500
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION", value_parser = parse_fraction)]
+    pub error_rate: f64,
+    /// Fraction of requests answered 429 with Retry-After
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION", value_parser = parse_fraction)]
+    pub throttle_rate: f64,
+    /// Retry-After seconds sent with 429 answers
+    #[arg(long, default_value_t = 1, value_name = "SECONDS")]
+    pub retry_after: u64,
+    /// Fraction of adds that are committed but whose response is lost
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION", value_parser = parse_fraction)]
+    pub lost_add_rate: f64,
+    /// Largest list `limit` the server honours
+    #[arg(long, value_name = "N")]
+    pub list_limit_cap: Option<usize>,
+}
+
+fn parse_range(s: &str) -> Result<(usize, usize), String> {
+    let (min, max) = s.split_once('-').ok_or("expected MIN-MAX, e.g. 2-6")?;
+    let min: usize = min.trim().parse().map_err(|_| "MIN is not a number")?;
+    let max: usize = max.trim().parse().map_err(|_| "MAX is not a number")?;
+    if min == 0 || min > max || max > 9 {
+        return Err("expected 1 <= MIN <= MAX <= 9".to_string());
+    }
+    Ok((min, max))
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err("expected a fraction from 0 to 1, e.g. 0.05".to_string()),
+    }
+}
+
+fn parse_failure_limit(s: &str) -> Result<FailureLimit, String> {
+    if let Some(percent) = s.strip_suffix('%') {
+        return match percent.trim().parse::<f64>() {
+            Ok(p) if p > 0.0 && p <= 100.0 => Ok(FailureLimit::Percent(p)),
+            _ => Err("expected a percentage above 0 and at most 100, e.g. 20%".to_string()),
+        };
+    }
+    match s.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(FailureLimit::Count(n)),
+        _ => Err("expected a row count above 0 or a percentage, e.g. 50 or 20%".to_string()),
+    }
+}
+
+fn parse_filter(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s.split_once('=').ok_or("expected NAME=true|false")?;
+    let name = name.trim();
+    if !crate::provider::smartflo::FILTERS.contains(&name) {
+        return Err(format!(
+            "unknown filter {name:?}; the documented ones are {}",
+            crate::provider::smartflo::FILTERS.join(", ")
+        ));
+    }
+    let value = crate::validate::parse_bool(value.trim()).ok_or("expected true or false")?;
+    Ok((name.to_string(), value.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn failure_limits() {
+        assert_eq!(parse_failure_limit("50"), Ok(FailureLimit::Count(50)));
+        assert_eq!(parse_failure_limit("20%"), Ok(FailureLimit::Percent(20.0)));
+        assert!(parse_failure_limit("0").is_err());
+        assert!(parse_failure_limit("120%").is_err());
+    }
+
+    #[test]
+    fn filters_are_the_documented_ones() {
+        assert_eq!(
+            parse_filter("is_extension_created=yes"),
+            Ok(("is_extension_created".to_string(), "true".to_string()))
+        );
+        assert!(parse_filter("colour=blue")
+            .unwrap_err()
+            .contains("documented"));
+    }
+}

@@ -1,0 +1,619 @@
+//! The subcommands: resolve settings, run the pipeline stages, summarise.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cli::{
+    self, Cli, Command, ConnectionArgs, ExportArgs, ImportArgs, Provider, SandboxArgs, SheetArgs,
+    ValidateArgs,
+};
+use crate::config::{self, process_env, Profile, TelecmiCredentials};
+use crate::execute::retry::RetryPolicy;
+use crate::execute::throttle::{Throttle, TrafficStats};
+use crate::execute::{self, ImportSettings, RunControl};
+use crate::export::{self, Destination, ExportStats};
+use crate::input::{InputError, Sheet, TextEncoding};
+use crate::model::{Outcome, Status};
+use crate::progress::Progress;
+use crate::provider::smartflo::{self, Smartflo};
+use crate::provider::telecmi::{self, Telecmi};
+use crate::provider::{Http, Timeouts};
+use crate::report::{self, Reason, Tally};
+use crate::validate::{self, Rules, Validator};
+use crate::{Console, Error, Exit};
+
+/// Run one command line. Data goes to `console.out`, summaries to `console.err`, logs to tracing.
+pub async fn run(cli: Cli, console: &mut Console<'_>) -> Result<Exit, Error> {
+    let global = &cli.global;
+    match &cli.command {
+        Command::Validate(args) => validate_command(args, console),
+        Command::Import(args) => import_command(args, global, console).await,
+        Command::Export(args) => export_command(args, global, console).await,
+        Command::Sandbox(args) => sandbox_command(args, console).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(*shell, &mut Cli::command(), "roster", console.out);
+            Ok(Exit::Success)
+        }
+    }
+}
+
+fn console_error(source: std::io::Error) -> Error {
+    Error::Io {
+        context: "cannot write to the terminal".to_string(),
+        source,
+    }
+}
+
+fn open_sheet(args: &SheetArgs) -> Result<(Sheet, Validator), Error> {
+    let sheet = Sheet::open(&args.file, args.delimiter, args.encoding)?;
+    if sheet.encoding() == TextEncoding::Windows1252 && args.encoding == TextEncoding::Auto {
+        tracing::warn!(
+            "{} is not UTF-8; reading it as Windows-1252 (pass --encoding to choose another)",
+            args.file.display()
+        );
+    }
+    if !sheet.columns().unknown.is_empty() {
+        tracing::warn!(
+            "ignoring unknown columns: {}",
+            sheet.columns().unknown.join(", ")
+        );
+    }
+    let rules = Rules {
+        mode: args.mode,
+        extension_digits: args.extension_digits,
+        min_password_len: args.min_password_length,
+    };
+    let validator =
+        Validator::new(rules, sheet.columns().clone()).map_err(|problem| InputError::Header {
+            path: args.file.clone(),
+            problem,
+        })?;
+    Ok((sheet, validator))
+}
+
+#[derive(Serialize)]
+struct ValidateSummary {
+    command: &'static str,
+    input: PathBuf,
+    mode: &'static str,
+    rows: u64,
+    valid: u64,
+    invalid: u64,
+    reasons: Vec<Reason>,
+}
+
+fn validate_command(args: &ValidateArgs, console: &mut Console<'_>) -> Result<Exit, Error> {
+    let (mut sheet, mut validator) = open_sheet(&args.sheet)?;
+    let mut record = csv::ByteRecord::new();
+    let mut tally = Tally::default();
+    let (mut rows, mut shown) = (0u64, 0usize);
+    while let Some(position) = sheet.next_record(&mut record)? {
+        rows += 1;
+        let Err(problems) = validator.check(position.row, &record) else {
+            continue;
+        };
+        let message = validate::describe(&problems);
+        if shown < args.show {
+            shown += 1;
+            writeln!(
+                console.err,
+                "row {} (line {}): {message}",
+                position.row, position.line
+            )
+            .map_err(console_error)?;
+        }
+        let outcome = Outcome {
+            row: position.row,
+            extension: String::new(),
+            agent_id: String::new(),
+            action: crate::model::Action::None,
+            status: Status::Invalid,
+            http_status: None,
+            attempts: 0,
+            message,
+        };
+        tally.record(&outcome, Some(&execute::reason_of(&problems)));
+    }
+    let invalid = tally.count(Status::Invalid);
+    if invalid as usize > shown {
+        writeln!(
+            console.err,
+            "… and {} more invalid rows",
+            invalid as usize - shown
+        )
+        .map_err(console_error)?;
+    }
+    writeln!(
+        console.err,
+        "{}: {rows} rows, {} valid, {invalid} invalid (--mode {})",
+        args.sheet.file.display(),
+        rows - invalid,
+        args.sheet.mode.as_str()
+    )
+    .map_err(console_error)?;
+    if args.json {
+        let summary = ValidateSummary {
+            command: "validate",
+            input: args.sheet.file.clone(),
+            mode: args.sheet.mode.as_str(),
+            rows,
+            valid: rows - invalid,
+            invalid,
+            reasons: tally.top_reasons(),
+        };
+        write_json(console.out, &summary)?;
+    }
+    Ok(if invalid > 0 {
+        Exit::RowsFailed
+    } else {
+        Exit::Success
+    })
+}
+
+fn write_json<T: Serialize>(out: &mut (dyn Write + Send), value: &T) -> Result<(), Error> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(|e| console_error(e.into()))?;
+    writeln!(out).map_err(console_error)
+}
+
+/// The resolved connection of a command: client core, concurrency and the rate for the summary.
+struct Connection {
+    http: Http,
+    concurrency: usize,
+    rate: Option<f64>,
+}
+
+fn connect(
+    args: &ConnectionArgs,
+    profile: &Profile,
+    default_base_url: &str,
+) -> Result<Connection, Error> {
+    let base_url = args
+        .base_url
+        .clone()
+        .or_else(|| profile.base_url.clone())
+        .unwrap_or_else(|| default_base_url.to_string());
+    match reqwest::Url::parse(&base_url) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+        _ => {
+            return Err(Error::Usage(format!(
+                "--base-url {base_url:?} is not an http(s) URL"
+            )))
+        }
+    }
+    let rate = args.rate.or(profile.rate).unwrap_or(cli::DEFAULT_RATE);
+    if !rate.is_finite() || rate < 0.0 {
+        return Err(Error::Usage(format!(
+            "--rate {rate} must be 0 (unlimited) or more"
+        )));
+    }
+    let rate = (rate > 0.0).then_some(rate);
+    let concurrency = args
+        .concurrency
+        .or(profile.concurrency)
+        .unwrap_or(cli::DEFAULT_CONCURRENCY)
+        .max(1);
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return Err(Error::Usage(
+            "--timeout must be a positive number of seconds".to_string(),
+        ));
+    }
+    let throttle = Arc::new(Throttle::new(rate, args.burst, concurrency));
+    let retry = RetryPolicy {
+        max_attempts: args.max_attempts.max(1),
+        ..RetryPolicy::default()
+    };
+    let timeouts = Timeouts {
+        request: Duration::from_secs_f64(args.timeout),
+        ..Timeouts::default()
+    };
+    let http = Http::new(&base_url, throttle, retry, timeouts)?;
+    Ok(Connection {
+        http,
+        concurrency,
+        rate,
+    })
+}
+
+#[derive(Serialize)]
+struct Counts {
+    ok: u64,
+    failed: u64,
+    invalid: u64,
+    skipped: u64,
+}
+
+impl Counts {
+    fn of(tally: &Tally) -> Counts {
+        Counts {
+            ok: tally.count(Status::Ok),
+            failed: tally.count(Status::Failed),
+            invalid: tally.count(Status::Invalid),
+            skipped: tally.count(Status::Skipped),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ImportSummary {
+    command: &'static str,
+    input: PathBuf,
+    mode: &'static str,
+    dry_run: bool,
+    rows: u64,
+    counts: Counts,
+    actions: std::collections::BTreeMap<&'static str, u64>,
+    reasons: Vec<Reason>,
+    duration_seconds: f64,
+    requests: u64,
+    retries: u64,
+    throttled: u64,
+    achieved_rate: f64,
+    configured_rate: Option<f64>,
+    concurrency: usize,
+    aborted: Option<String>,
+    report: PathBuf,
+    failed_rows: Option<PathBuf>,
+    exit_code: Exit,
+}
+
+fn default_report_path(input: &Path) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map_or("roster".into(), |s| s.to_string_lossy());
+    PathBuf::from(format!("{stem}.results.csv"))
+}
+
+async fn import_command(
+    args: &ImportArgs,
+    global: &cli::GlobalArgs,
+    console: &mut Console<'_>,
+) -> Result<Exit, Error> {
+    let profile = config::load_profile(global.config.as_deref(), global.profile.as_deref())?;
+    let (sheet, validator) = open_sheet(&args.sheet)?;
+    let (client, app_id, concurrency, rate) = if args.dry_run {
+        let app_id = process_env("TELECMI_APP_ID").or_else(|| profile.app_id.clone());
+        (None, app_id, 1, None)
+    } else {
+        let credentials = TelecmiCredentials::resolve(&profile, &process_env)?;
+        let connection = connect(&args.connection, &profile, telecmi::DEFAULT_BASE_URL)?;
+        let app_id = credentials.app_id.to_string();
+        let client = Telecmi::new(connection.http, credentials.app_id, credentials.secret);
+        (
+            Some(Arc::new(client)),
+            Some(app_id),
+            connection.concurrency,
+            connection.rate,
+        )
+    };
+    let report_path = args
+        .report
+        .clone()
+        .unwrap_or_else(|| default_report_path(&args.sheet.file));
+    let control = Arc::new(RunControl::default());
+    let interrupt = {
+        let control = Arc::clone(&control);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                control.abort("interrupted (Ctrl-C): unsent rows are marked skipped".to_string());
+            }
+        })
+    };
+    let total_bytes = std::fs::metadata(&args.sheet.file).map(|m| m.len()).ok();
+    let progress = Progress::new("import", total_bytes, !global.quiet);
+    let settings = ImportSettings {
+        mode: args.sheet.mode,
+        client,
+        app_id,
+        workers: concurrency,
+        max_failures: args.max_failures,
+        report: report_path.clone(),
+        failed: args.failed.clone(),
+    };
+    let result = execute::import(sheet, validator, settings, Arc::clone(&control), progress).await;
+    interrupt.abort();
+    let result = result?;
+    let tally = &result.tally;
+    let exit = if result.aborted.is_some() {
+        Exit::Aborted
+    } else if tally.count(Status::Failed) + tally.count(Status::Invalid) > 0 {
+        Exit::RowsFailed
+    } else {
+        Exit::Success
+    };
+    let summary = ImportSummary {
+        command: "import",
+        input: args.sheet.file.clone(),
+        mode: args.sheet.mode.as_str(),
+        dry_run: args.dry_run,
+        rows: tally.total(),
+        counts: Counts::of(tally),
+        actions: tally.actions.clone(),
+        reasons: tally.top_reasons().into_iter().take(20).collect(),
+        duration_seconds: result.duration.as_secs_f64(),
+        requests: result.traffic.requests,
+        retries: result.traffic.retries,
+        throttled: result.traffic.throttled,
+        achieved_rate: result.traffic.achieved_rate,
+        configured_rate: rate,
+        concurrency,
+        aborted: result.aborted.clone(),
+        report: report_path,
+        failed_rows: args.failed.clone(),
+        exit_code: exit,
+    };
+    if let Some(path) = &args.summary {
+        report::write_json_atomically(path, &summary)?;
+    }
+    if args.json {
+        write_json(console.out, &summary)?;
+    }
+    if !global.quiet {
+        write_import_text(
+            console.err,
+            &summary,
+            &result.traffic,
+            args.summary.as_deref(),
+        )
+        .map_err(console_error)?;
+    }
+    Ok(exit)
+}
+
+fn write_import_text(
+    err: &mut (dyn Write + Send),
+    summary: &ImportSummary,
+    traffic: &TrafficStats,
+    summary_path: Option<&Path>,
+) -> std::io::Result<()> {
+    let c = &summary.counts;
+    let heading = if summary.dry_run { "dry run" } else { "import" };
+    writeln!(
+        err,
+        "\n{heading} of {}: {} rows in {:.1} s: {} ok, {} failed, {} invalid, {} skipped",
+        summary.input.display(),
+        summary.rows,
+        summary.duration_seconds,
+        c.ok,
+        c.failed,
+        c.invalid,
+        c.skipped
+    )?;
+    if !summary.dry_run {
+        let limit = summary
+            .configured_rate
+            .map_or("unlimited".to_string(), |r| format!("limit {r} req/s"));
+        writeln!(
+            err,
+            "  requests: {} ({} retried, {} throttled), {:.1} req/s achieved ({limit}, concurrency {})",
+            traffic.requests, traffic.retries, traffic.throttled, traffic.achieved_rate, summary.concurrency
+        )?;
+    }
+    if let Some(reason) = &summary.aborted {
+        writeln!(err, "  ABORTED: {reason}")?;
+    }
+    if !summary.reasons.is_empty() {
+        writeln!(err, "  top reasons:")?;
+        for reason in summary.reasons.iter().take(5) {
+            let rows: Vec<String> = reason.example_rows.iter().map(u64::to_string).collect();
+            writeln!(
+                err,
+                "    {:>5} {}: {} (rows {})",
+                reason.count,
+                reason.outcome,
+                reason.message,
+                rows.join(", ")
+            )?;
+        }
+    }
+    writeln!(err, "  report: {}", summary.report.display())?;
+    if let Some(failed) = &summary.failed_rows {
+        writeln!(err, "  failed rows: {}", failed.display())?;
+    }
+    if let Some(path) = summary_path {
+        writeln!(err, "  summary: {}", path.display())?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ExportSummary {
+    command: &'static str,
+    provider: &'static str,
+    format: &'static str,
+    output: PathBuf,
+    include_passwords: bool,
+    #[serde(flatten)]
+    stats: ExportStats,
+    duration_seconds: f64,
+    requests: u64,
+    retries: u64,
+    throttled: u64,
+    exit_code: Exit,
+}
+
+async fn export_command(
+    args: &ExportArgs,
+    global: &cli::GlobalArgs,
+    console: &mut Console<'_>,
+) -> Result<Exit, Error> {
+    if args.json && args.output == "-" {
+        return Err(Error::Usage("--json prints the summary on stdout, which --output - already uses for the roster: pass --summary FILE instead".to_string()));
+    }
+    if args.page_size == 0 {
+        return Err(Error::Usage("--page-size must be at least 1".to_string()));
+    }
+    let profile = config::load_profile(global.config.as_deref(), global.profile.as_deref())?;
+    let progress = Progress::new("export", None, !global.quiet);
+    let (stats, traffic, destination) = match args.provider {
+        Provider::Telecmi => {
+            let credentials = TelecmiCredentials::resolve(&profile, &process_env)?;
+            let connection = connect(&args.connection, &profile, telecmi::DEFAULT_BASE_URL)?;
+            let client = Telecmi::new(connection.http, credentials.app_id, credentials.secret);
+            if !args.filter.is_empty() {
+                return Err(Error::Usage(
+                    "--filter applies to --provider smartflo only".to_string(),
+                ));
+            }
+            let mut destination = open_destination(&args.output, args.include_passwords)?;
+            let stats = export::walk_telecmi(
+                &client,
+                &mut destination,
+                args.format,
+                args.include_passwords,
+                args.page_size,
+                connection.concurrency,
+                &progress,
+            )
+            .await?;
+            (stats, client.http().throttle().stats(), destination)
+        }
+        Provider::Smartflo => {
+            let token = config::smartflo_token(&profile, &process_env)?;
+            let connection = connect(&args.connection, &profile, smartflo::DEFAULT_BASE_URL)?;
+            if args.include_passwords {
+                tracing::warn!("Smartflo lists no passwords: --include-passwords changes nothing");
+            }
+            let client = Smartflo::new(connection.http, token);
+            let mut destination = open_destination(&args.output, false)?;
+            let stats = export::walk_smartflo(
+                &client,
+                &mut destination,
+                args.format,
+                args.page_size,
+                &args.filter,
+                &progress,
+            )
+            .await?;
+            (stats, client.http().throttle().stats(), destination)
+        }
+    };
+    progress.finish();
+    destination
+        .commit(console.out)
+        .map_err(|source| Error::Io {
+            context: format!("cannot put the export in place at {}", args.output),
+            source,
+        })?;
+    let summary = ExportSummary {
+        command: "export",
+        provider: match args.provider {
+            Provider::Telecmi => "telecmi",
+            Provider::Smartflo => "smartflo",
+        },
+        format: match args.format {
+            cli::ExportFormat::Csv => "csv",
+            cli::ExportFormat::Jsonl => "jsonl",
+        },
+        output: export::output_label(&args.output),
+        include_passwords: args.include_passwords && args.provider == Provider::Telecmi,
+        duration_seconds: stats.duration.as_secs_f64(),
+        stats,
+        requests: traffic.requests,
+        retries: traffic.retries,
+        throttled: traffic.throttled,
+        exit_code: Exit::Success,
+    };
+    if let Some(path) = &args.summary {
+        report::write_json_atomically(path, &summary)?;
+    }
+    if args.json {
+        write_json(console.out, &summary)?;
+    }
+    if !global.quiet {
+        writeln!(
+            console.err,
+            "exported {} {} users ({} pages, {} requests, {} retried) to {} in {:.1} s; digest {}",
+            summary.stats.users,
+            summary.provider,
+            summary.stats.pages,
+            summary.requests,
+            summary.retries,
+            summary.output.display(),
+            summary.duration_seconds,
+            &summary.stats.digest[..16]
+        )
+        .map_err(console_error)?;
+    }
+    Ok(Exit::Success)
+}
+
+fn open_destination(output: &str, private: bool) -> Result<Destination, Error> {
+    Destination::open(output, private).map_err(|source| {
+        Error::Setup(report::ReportError {
+            path: PathBuf::from(output),
+            source,
+        })
+    })
+}
+
+async fn sandbox_command(args: &SandboxArgs, console: &mut Console<'_>) -> Result<Exit, Error> {
+    use crate::sandbox::{Faults, Sandbox, SandboxConfig};
+    let config = SandboxConfig {
+        app_id: args.app_id,
+        secret: args.secret.clone(),
+        token: args.token.clone(),
+        seed_telecmi: args.seed_telecmi,
+        seed_smartflo: args.seed_smartflo,
+        user_limit: args.user_limit,
+        faults: Faults {
+            latency: Duration::from_millis(args.latency_ms),
+            jitter: Duration::from_millis(args.jitter_ms),
+            rate_limit: args.rate_limit,
+            error_rate: args.error_rate,
+            throttle_rate: args.throttle_rate,
+            retry_after_secs: args.retry_after,
+            lost_add_rate: args.lost_add_rate,
+            list_limit_cap: args.list_limit_cap,
+        },
+    };
+    let sandbox = Sandbox::start(args.listen, config)
+        .await
+        .map_err(|source| Error::Io {
+            context: format!("cannot listen on {}", args.listen),
+            source,
+        })?;
+    writeln!(console.out, "{}", sandbox.base_url()).map_err(console_error)?;
+    console.out.flush().map_err(console_error)?;
+    let shown = |value: &str, default: &str| {
+        if value == default {
+            value.to_string()
+        } else {
+            "(as given)".to_string()
+        }
+    };
+    writeln!(
+        console.err,
+        "sandbox listening on {url} (TeleCMI and Smartflo paths); {} TeleCMI and {} Smartflo users seeded\n  \
+         export ROSTER_BASE_URL={url} TELECMI_APP_ID={} TELECMI_SECRET={} SMARTFLO_TOKEN={}\n  stop with Ctrl-C",
+        args.seed_telecmi,
+        args.seed_smartflo,
+        args.app_id,
+        shown(&args.secret, crate::sandbox::DEFAULT_SECRET),
+        shown(&args.token, crate::sandbox::DEFAULT_TOKEN),
+        url = sandbox.base_url(),
+    )
+    .map_err(console_error)?;
+    wait_for_shutdown_signal().await;
+    sandbox.stop().await;
+    Ok(Exit::Success)
+}
+
+async fn wait_for_shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,313 @@
+//! Resolved settings: profiles from a TOML file, environment variables and flags, in rising order
+//! of precedence. Secrets come from the environment or the file, never from the command line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::model::Secret;
+
+/// A problem with configuration or credentials: nothing is sent (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("no profile `{name}` in {path} (it has: {available})")]
+    UnknownProfile {
+        name: String,
+        path: PathBuf,
+        available: String,
+    },
+    #[error("--profile {0} given, but no --config file (or ROSTER_CONFIG) to read it from")]
+    ProfileWithoutFile(String),
+    #[error("missing credentials: set {variable}{hint}")]
+    MissingCredential {
+        variable: &'static str,
+        hint: String,
+    },
+    #[error("{what} is not valid: {problem}")]
+    Invalid { what: String, problem: String },
+}
+
+/// The config file: `[profiles.NAME]` tables.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// One named set of settings. Each credential may be given inline, as the name of an environment
+/// variable holding it, or as a file holding it.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// `telecmi` or `smartflo`: the provider used when the command line names none.
+    pub provider: Option<String>,
+    /// API root replacing the provider's default.
+    pub base_url: Option<String>,
+    /// TeleCMI app id (not a secret).
+    pub app_id: Option<String>,
+    pub secret: Option<String>,
+    pub secret_env: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    /// Smartflo bearer token.
+    pub token: Option<String>,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+    /// Requests per second.
+    pub rate: Option<f64>,
+    /// Requests in flight.
+    pub concurrency: Option<usize>,
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })
+    }
+}
+
+/// The profile chosen by `--config` and `--profile` (`default` when the file has one and none is named).
+pub fn load_profile(config: Option<&Path>, profile: Option<&str>) -> Result<Profile, ConfigError> {
+    let Some(path) = config else {
+        return match profile {
+            Some(name) => Err(ConfigError::ProfileWithoutFile(name.to_string())),
+            None => Ok(Profile::default()),
+        };
+    };
+    let file = ConfigFile::load(path)?;
+    let name = profile.unwrap_or("default");
+    match file.profiles.get(name) {
+        Some(found) => Ok(found.clone()),
+        None if profile.is_none() => Ok(Profile::default()),
+        None => Err(ConfigError::UnknownProfile {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            available: file.profiles.keys().cloned().collect::<Vec<_>>().join(", "),
+        }),
+    }
+}
+
+/// Reads an environment variable; a seam so tests need not touch the process environment.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// TeleCMI app id and secret.
+#[derive(Debug, Clone)]
+pub struct TelecmiCredentials {
+    pub app_id: u64,
+    pub secret: Secret,
+}
+
+fn from_file(path: &Path, what: &str) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let value = text.trim().to_string();
+    if value.is_empty() {
+        return Err(ConfigError::Invalid {
+            what: format!("{what} file {}", path.display()),
+            problem: "it is empty".to_string(),
+        });
+    }
+    Ok(value)
+}
+
+/// The first of: the standard variable, the profile's inline value, its named variable, its file.
+fn secret_value(
+    env: Env,
+    standard: &'static str,
+    inline: &Option<String>,
+    named_env: &Option<String>,
+    file: &Option<PathBuf>,
+    what: &str,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(value) = env(standard) {
+        return Ok(Some(value));
+    }
+    if let Some(value) = inline.clone().filter(|v| !v.is_empty()) {
+        return Ok(Some(value));
+    }
+    if let Some(variable) = named_env {
+        return match env(variable) {
+            Some(value) => Ok(Some(value)),
+            None => Err(ConfigError::Invalid {
+                what: what.to_string(),
+                problem: format!(
+                    "the profile names environment variable {variable}, which is not set"
+                ),
+            }),
+        };
+    }
+    file.as_deref()
+        .map(|path| from_file(path, what))
+        .transpose()
+}
+
+impl TelecmiCredentials {
+    pub fn resolve(profile: &Profile, env: Env) -> Result<TelecmiCredentials, ConfigError> {
+        let app_id = env("TELECMI_APP_ID")
+            .or_else(|| profile.app_id.clone())
+            .ok_or_else(|| ConfigError::MissingCredential {
+                variable: "TELECMI_APP_ID",
+                hint: " (or app_id in a --config profile)".to_string(),
+            })?;
+        let app_id = app_id
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| ConfigError::Invalid {
+                what: "TELECMI_APP_ID".to_string(),
+                problem: format!("expected the numeric app id, got {:?}", app_id.trim()),
+            })?;
+        let secret = secret_value(
+            env,
+            "TELECMI_SECRET",
+            &profile.secret,
+            &profile.secret_env,
+            &profile.secret_file,
+            "the TeleCMI secret",
+        )?
+        .ok_or_else(|| ConfigError::MissingCredential {
+            variable: "TELECMI_SECRET",
+            hint: " (or secret, secret_env or secret_file in a --config profile)".to_string(),
+        })?;
+        Ok(TelecmiCredentials {
+            app_id,
+            secret: Secret::new(secret),
+        })
+    }
+}
+
+/// The Smartflo bearer token.
+pub fn smartflo_token(profile: &Profile, env: Env) -> Result<Secret, ConfigError> {
+    secret_value(
+        env,
+        "SMARTFLO_TOKEN",
+        &profile.token,
+        &profile.token_env,
+        &profile.token_file,
+        "the Smartflo token",
+    )?
+    .map(Secret::new)
+    .ok_or_else(|| ConfigError::MissingCredential {
+        variable: "SMARTFLO_TOKEN",
+        hint: " (or token, token_env or token_file in a --config profile)".to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn environment_wins_over_the_profile() {
+        let profile = Profile {
+            app_id: Some("1".into()),
+            secret: Some("from-file".into()),
+            ..Profile::default()
+        };
+        let env = env_of(&[
+            ("TELECMI_APP_ID", "1111112"),
+            ("TELECMI_SECRET", "from-env"),
+        ]);
+        let creds = TelecmiCredentials::resolve(&profile, &env).unwrap();
+        assert_eq!(creds.app_id, 1111112);
+        assert_eq!(creds.secret.expose(), "from-env");
+        let none = env_of(&[]);
+        assert_eq!(
+            TelecmiCredentials::resolve(&profile, &none)
+                .unwrap()
+                .secret
+                .expose(),
+            "from-file"
+        );
+    }
+
+    #[test]
+    fn missing_credentials_name_the_variable() {
+        let env = env_of(&[("TELECMI_APP_ID", "1111112")]);
+        let err = TelecmiCredentials::resolve(&Profile::default(), &env).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("missing credentials: set TELECMI_SECRET"),
+            "{err}"
+        );
+        let err = smartflo_token(&Profile::default(), &env_of(&[])).unwrap_err();
+        assert!(err.to_string().contains("SMARTFLO_TOKEN"));
+    }
+
+    #[test]
+    fn secrets_from_named_variables_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "tok-from-file\n").unwrap();
+        let profile = Profile {
+            token_file: Some(path),
+            secret_env: Some("PROD_SECRET".into()),
+            app_id: Some("42".into()),
+            ..Profile::default()
+        };
+        assert_eq!(
+            smartflo_token(&profile, &env_of(&[])).unwrap().expose(),
+            "tok-from-file"
+        );
+        let env = env_of(&[("PROD_SECRET", "s3")]);
+        assert_eq!(
+            TelecmiCredentials::resolve(&profile, &env)
+                .unwrap()
+                .secret
+                .expose(),
+            "s3"
+        );
+        let err = TelecmiCredentials::resolve(&profile, &env_of(&[])).unwrap_err();
+        assert!(err.to_string().contains("PROD_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn profiles_load_from_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.toml");
+        std::fs::write(
+            &path,
+            "[profiles.prod]\nprovider = \"telecmi\"\napp_id = \"1111112\"\nsecret_env = \"X\"\nrate = 3.5\n",
+        )
+        .unwrap();
+        let prod = load_profile(Some(&path), Some("prod")).unwrap();
+        assert_eq!(prod.rate, Some(3.5));
+        assert!(load_profile(Some(&path), None).unwrap().app_id.is_none());
+        let err = load_profile(Some(&path), Some("staging")).unwrap_err();
+        assert!(err.to_string().contains("it has: prod"), "{err}");
+        std::fs::write(&path, "[profiles.prod]\nsecrett = \"typo\"\n").unwrap();
+        assert!(matches!(
+            load_profile(Some(&path), Some("prod")),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+}

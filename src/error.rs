@@ -1,0 +1,33 @@
+//! The library's error, reported once at the edge.
+
+use crate::config::ConfigError;
+use crate::export::ExportError;
+use crate::input::InputError;
+use crate::provider::ApiError;
+use crate::report::ReportError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A report or output file could not be created before anything was sent.
+    #[error(transparent)]
+    Setup(ReportError),
+    /// A report file failed part-way through a run.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}

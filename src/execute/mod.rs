@@ -1,0 +1,361 @@
+//! The import engine: a reader thread streams validated rows through bounded channels to request
+//! workers, and one writer puts every row's outcome in the report, in row order.
+
+pub mod retry;
+pub mod row;
+pub mod throttle;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use csv::ByteRecord;
+use tokio::sync::mpsc;
+
+use crate::cli::FailureLimit;
+use crate::input::{Column, Sheet};
+use crate::model::{Action, Mode, Outcome, Status, User};
+use crate::progress::Progress;
+use crate::provider::telecmi::Telecmi;
+use crate::report::{FailedRowsWriter, ResultsWriter, Tally};
+use crate::validate::{self, Problem, Validator};
+use crate::Error;
+use row::{RowContext, RowEnd};
+use throttle::TrafficStats;
+
+/// Rows read ahead of the workers; bounds memory whatever the file size.
+const READ_AHEAD: usize = 1024;
+/// `--max-failures P%` judges only after this many rows, so one early failure does not stop a run.
+const MIN_ROWS_FOR_PERCENT: u64 = 20;
+
+/// Run-wide state every worker consults: abort, and the account's user limit.
+#[derive(Default)]
+pub struct RunControl {
+    aborted: AtomicBool,
+    abort_reason: Mutex<Option<String>>,
+    user_limit: Mutex<Option<String>>,
+}
+
+impl RunControl {
+    /// Stop dispatching; the first reason given is kept.
+    pub fn abort(&self, reason: String) {
+        let mut current = self.abort_reason.lock().expect("control lock");
+        if current.is_none() {
+            tracing::error!("aborting the run: {reason}");
+            *current = Some(reason);
+        }
+        self.aborted.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
+    pub fn abort_reason(&self) -> Option<String> {
+        self.abort_reason.lock().expect("control lock").clone()
+    }
+
+    fn set_user_limit(&self, reason: String) {
+        let mut limit = self.user_limit.lock().expect("control lock");
+        if limit.is_none() {
+            tracing::warn!("the account's user limit is reached: remaining adds are not sent");
+            *limit = Some(reason);
+        }
+    }
+
+    fn user_limit(&self) -> Option<String> {
+        self.user_limit.lock().expect("control lock").clone()
+    }
+}
+
+/// How an import runs.
+pub struct ImportSettings {
+    pub mode: Mode,
+    /// `None`: a dry run, nothing is sent.
+    pub client: Option<Arc<Telecmi>>,
+    /// For `EXTENSION_APPID` in dry runs, when known.
+    pub app_id: Option<String>,
+    pub workers: usize,
+    pub max_failures: Option<FailureLimit>,
+    pub report: PathBuf,
+    pub failed: Option<PathBuf>,
+}
+
+/// What an import did.
+pub struct ImportResult {
+    pub tally: Tally,
+    pub traffic: TrafficStats,
+    pub duration: Duration,
+    pub aborted: Option<String>,
+}
+
+/// One row on its way from the reader to the writer.
+struct Item {
+    row: u64,
+    byte: u64,
+    record: ByteRecord,
+    extension_cell: String,
+    verdict: Result<User, Vec<Problem>>,
+}
+
+struct Done {
+    outcome: Outcome,
+    reason: Option<String>,
+    byte: u64,
+    /// Kept only for rows that go to the failed-rows file.
+    record: Option<ByteRecord>,
+}
+
+/// Stream `sheet` through `validator` and the provider; every row ends in the report.
+pub async fn import(
+    mut sheet: Sheet,
+    mut validator: Validator,
+    settings: ImportSettings,
+    control: Arc<RunControl>,
+    progress: Progress,
+) -> Result<ImportResult, Error> {
+    let started = Instant::now();
+    let mut results = ResultsWriter::create(&settings.report).map_err(Error::Setup)?;
+    let mut failed_rows = match &settings.failed {
+        Some(path) => Some(
+            FailedRowsWriter::create(path, sheet.header(), sheet.delimiter())
+                .map_err(Error::Setup)?,
+        ),
+        None => None,
+    };
+
+    let (item_tx, item_rx) = mpsc::channel::<Item>(READ_AHEAD);
+    let (done_tx, mut done_rx) = mpsc::channel::<Done>(READ_AHEAD);
+
+    let extension_index = validator.columns().index(Column::Extension);
+    let reader = tokio::task::spawn_blocking(move || -> Result<(), Error> {
+        let mut record = ByteRecord::new();
+        while let Some(position) = sheet.next_record(&mut record)? {
+            let verdict = validator.check(position.row, &record);
+            let extension_cell = extension_index
+                .and_then(|i| record.get(i))
+                .map(|cell| String::from_utf8_lossy(cell).trim().to_string())
+                .unwrap_or_default();
+            let item = Item {
+                row: position.row,
+                byte: record.position().map_or(0, |p| p.byte()),
+                record: record.clone(),
+                extension_cell,
+                verdict,
+            };
+            if item_tx.blocking_send(item).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    });
+
+    let item_rx = Arc::new(tokio::sync::Mutex::new(item_rx));
+    let settings = Arc::new(settings);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..settings.workers.max(1) {
+        let item_rx = Arc::clone(&item_rx);
+        let done_tx = done_tx.clone();
+        let settings = Arc::clone(&settings);
+        let control = Arc::clone(&control);
+        workers.spawn(async move {
+            loop {
+                let next = item_rx.lock().await.recv().await;
+                let Some(item) = next else { break };
+                let done = handle(item, &settings, &control).await;
+                if done_tx.send(done).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(done_tx);
+
+    let mut tally = Tally::default();
+    let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+    let mut next_row = 1u64;
+    let mut bad_rows = 0u64;
+    while let Some(done) = done_rx.recv().await {
+        pending.insert(done.outcome.row, done);
+        while let Some(done) = pending.remove(&next_row) {
+            next_row += 1;
+            if matches!(done.outcome.status, Status::Failed | Status::Invalid) {
+                bad_rows += 1;
+                if let (Some(writer), Some(record)) = (failed_rows.as_mut(), &done.record) {
+                    writer.write(record)?;
+                }
+            }
+            results.write(&done.outcome)?;
+            tally.record(&done.outcome, done.reason.as_deref());
+            if let Some(limit) = settings.max_failures {
+                if !control.is_aborted() && over_limit(limit, bad_rows, tally.total()) {
+                    control.abort(format!(
+                        "--max-failures reached: {bad_rows} of {} rows failed or invalid",
+                        tally.total()
+                    ));
+                }
+            }
+            progress.update(done.byte, || {
+                format!(
+                    "{} rows: {} ok, {} failed, {} invalid, {} skipped",
+                    tally.total(),
+                    tally.count(Status::Ok),
+                    tally.count(Status::Failed),
+                    tally.count(Status::Invalid),
+                    tally.count(Status::Skipped)
+                )
+            });
+        }
+        if tally.total() % 256 == 0 {
+            results.flush()?;
+        }
+    }
+    while workers.join_next().await.is_some() {}
+    reader.await.map_err(|e| Error::Io {
+        context: "the reader thread stopped".to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })??;
+    debug_assert!(pending.is_empty(), "every row reaches the report");
+    results.flush()?;
+    if let Some(writer) = failed_rows.as_mut() {
+        writer.flush()?;
+    }
+    progress.finish();
+    Ok(ImportResult {
+        tally,
+        traffic: settings
+            .client
+            .as_ref()
+            .map(|c| c.http().throttle().stats())
+            .unwrap_or_default(),
+        duration: started.elapsed(),
+        aborted: control.abort_reason(),
+    })
+}
+
+fn over_limit(limit: FailureLimit, bad: u64, total: u64) -> bool {
+    match limit {
+        FailureLimit::Count(n) => bad >= n,
+        FailureLimit::Percent(p) => {
+            total >= MIN_ROWS_FOR_PERCENT && (bad as f64) * 100.0 >= p * total as f64
+        }
+    }
+}
+
+async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> Done {
+    let Item {
+        row,
+        byte,
+        record,
+        extension_cell,
+        verdict,
+    } = item;
+    let agent_id_of = |user: &User| {
+        user.agent_id.clone().or_else(|| {
+            settings
+                .app_id
+                .as_deref()
+                .map(|app| crate::model::telecmi_agent_id(user.extension, app))
+        })
+    };
+    let (end, agent_id, attempts) = match verdict {
+        Err(problems) => {
+            let end = RowEnd {
+                action: Action::None,
+                status: Status::Invalid,
+                http_status: None,
+                message: validate::describe(&problems),
+                reason: Some(reason_of(&problems)),
+            };
+            (end, String::new(), 0)
+        }
+        Ok(user) => {
+            let agent_id = match &settings.client {
+                Some(client) => user
+                    .agent_id
+                    .clone()
+                    .unwrap_or_else(|| client.agent_id(user.extension)),
+                None => agent_id_of(&user).unwrap_or_default(),
+            };
+            let mut attempts = 0;
+            let end = match &settings.client {
+                _ if control.is_aborted() => RowEnd {
+                    action: Action::None,
+                    status: Status::Skipped,
+                    http_status: None,
+                    message: format!(
+                        "not sent: the run was aborted ({})",
+                        control.abort_reason().unwrap_or_default()
+                    ),
+                    reason: Some("not sent: the run was aborted".to_string()),
+                },
+                None => dry_run_end(settings.mode),
+                Some(client) => {
+                    let context = RowContext {
+                        client,
+                        control,
+                        mode: settings.mode,
+                    };
+                    context.apply(&user, &agent_id, &mut attempts).await
+                }
+            };
+            (end, agent_id, attempts)
+        }
+    };
+    let keep_record =
+        matches!(end.status, Status::Failed | Status::Invalid) && settings.failed.is_some();
+    Done {
+        outcome: Outcome {
+            row,
+            extension: extension_cell,
+            agent_id,
+            action: end.action,
+            status: end.status,
+            http_status: end.http_status,
+            attempts,
+            message: end.message,
+        },
+        reason: end.reason,
+        byte,
+        record: keep_record.then_some(record),
+    }
+}
+
+fn dry_run_end(mode: Mode) -> RowEnd {
+    let (action, message) = match mode {
+        Mode::Add => (Action::Add, "dry run: would add"),
+        Mode::Update => (Action::Update, "dry run: would update"),
+        Mode::Upsert => (
+            Action::Add,
+            "dry run: would add, or update if the user exists",
+        ),
+    };
+    RowEnd {
+        action,
+        status: Status::Skipped,
+        http_status: None,
+        message: message.to_string(),
+        reason: None,
+    }
+}
+
+/// The problems of a row without their values and row numbers, for grouping.
+pub fn reason_of(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            let rule = if p.rule.starts_with("duplicate of row") {
+                "duplicate of an earlier row"
+            } else {
+                p.rule.split(" (").next().unwrap_or(&p.rule)
+            };
+            match p.column {
+                Some((_, name)) => format!("{name}: {rule}"),
+                None => rule.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

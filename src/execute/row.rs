@@ -1,0 +1,196 @@
+//! What one valid row does against TeleCMI: add, update or upsert, with the checks that keep a lost
+//! response from creating a user twice.
+
+use crate::model::{Action, Mode, Status, User};
+use crate::provider::telecmi::{is_user_exists, is_user_limit, Telecmi};
+use crate::provider::ApiError;
+
+use super::RunControl;
+
+/// How many times an add whose response was lost is sent again after reading back that the user
+/// is still absent.
+const MAX_ADD_SENDS: u32 = 3;
+
+/// The end of one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowEnd {
+    pub action: Action,
+    pub status: Status,
+    pub http_status: Option<u16>,
+    pub message: String,
+    /// The message without row-specific values, to group rows failing for one cause.
+    pub reason: Option<String>,
+}
+
+impl RowEnd {
+    fn ok(action: Action, message: &str) -> RowEnd {
+        RowEnd {
+            action,
+            status: Status::Ok,
+            http_status: Some(200),
+            message: message.to_string(),
+            reason: None,
+        }
+    }
+
+    fn failed(action: Action, error: &ApiError) -> RowEnd {
+        let message = error.to_string();
+        RowEnd {
+            action,
+            status: Status::Failed,
+            http_status: error.http_status().filter(|s| *s != 0),
+            reason: Some(message.clone()),
+            message,
+        }
+    }
+
+    fn refused(action: Action, message: String) -> RowEnd {
+        RowEnd {
+            action,
+            status: Status::Failed,
+            http_status: None,
+            reason: Some(message.clone()),
+            message,
+        }
+    }
+}
+
+pub struct RowContext<'a> {
+    pub client: &'a Telecmi,
+    pub control: &'a RunControl,
+    pub mode: Mode,
+}
+
+impl RowContext<'_> {
+    /// Carry out one row; `attempts` counts every request it made.
+    pub async fn apply(&self, user: &User, agent_id: &str, attempts: &mut u32) -> RowEnd {
+        match self.mode {
+            Mode::Add => self.add(user, agent_id, false, attempts).await,
+            Mode::Update => self.update(user, agent_id, attempts).await,
+            Mode::Upsert if user.missing_required().is_empty() => {
+                self.add(user, agent_id, true, attempts).await
+            }
+            Mode::Upsert => self.update(user, agent_id, attempts).await,
+        }
+    }
+
+    async fn add(&self, user: &User, agent_id: &str, upsert: bool, attempts: &mut u32) -> RowEnd {
+        if let Some(reason) = self.control.user_limit() {
+            return RowEnd::refused(
+                Action::Add,
+                format!("not sent: the account refused an earlier add with \"{reason}\""),
+            );
+        }
+        let mut outcome_unknown = false;
+        for _ in 0..MAX_ADD_SENDS {
+            let error = match self.client.add(user, attempts).await {
+                Ok(_) if outcome_unknown => {
+                    return RowEnd::ok(Action::Add, "created (after a lost response)")
+                }
+                Ok(_) => return RowEnd::ok(Action::Add, "created"),
+                Err(error) => error,
+            };
+            let unknown_now = matches!(error, ApiError::Unknown { .. });
+            if unknown_now || (outcome_unknown && is_user_exists(&error)) {
+                // The add may have been carried out: read the user back before deciding.
+                outcome_unknown = true;
+                match self.client.get(agent_id, attempts).await {
+                    Ok(Some(current)) => {
+                        return self
+                            .settle_existing(user, agent_id, &current, upsert, attempts)
+                            .await
+                    }
+                    Ok(None) if unknown_now => continue,
+                    Ok(None) => return RowEnd::failed(Action::Add, &error),
+                    Err(read_error) => return self.fail(Action::Add, &read_error),
+                }
+            }
+            if is_user_exists(&error) && upsert {
+                return self.update(user, agent_id, attempts).await;
+            }
+            if is_user_limit(&error) {
+                self.control.set_user_limit(error.to_string());
+            }
+            return self.fail(Action::Add, &error);
+        }
+        RowEnd::refused(
+            Action::Add,
+            format!("outcome unknown: {MAX_ADD_SENDS} adds lost their response and the user is still absent"),
+        )
+    }
+
+    /// The user exists after an add whose outcome we did not see.
+    async fn settle_existing(
+        &self,
+        user: &User,
+        agent_id: &str,
+        current: &User,
+        upsert: bool,
+        attempts: &mut u32,
+    ) -> RowEnd {
+        if user.matches(current) {
+            return RowEnd::ok(
+                Action::Add,
+                "created (confirmed by reading it back after a lost response)",
+            );
+        }
+        if upsert {
+            return self.update(user, agent_id, attempts).await;
+        }
+        RowEnd::refused(
+            Action::Add,
+            format!(
+                "user {agent_id} already exists with other details (checked after a lost response)"
+            ),
+        )
+    }
+
+    async fn update(&self, user: &User, agent_id: &str, attempts: &mut u32) -> RowEnd {
+        // The API wants the whole user; cells left empty keep the account's values.
+        let full = if user.missing_required().is_empty() {
+            user.clone()
+        } else {
+            match self.client.get(agent_id, attempts).await {
+                Ok(Some(current)) if user.matches(&current) => {
+                    return RowEnd {
+                        action: Action::None,
+                        status: Status::Skipped,
+                        http_status: Some(200),
+                        message: "already up to date".to_string(),
+                        reason: None,
+                    }
+                }
+                Ok(Some(current)) => user.merged_over(&current),
+                Ok(None) => {
+                    let mut message = format!("no user {agent_id} in the account");
+                    if self.mode == Mode::Upsert {
+                        message.push_str(&format!(
+                            "; to create it the row needs {}",
+                            user.missing_required().join(", ")
+                        ));
+                    }
+                    return RowEnd {
+                        reason: Some(message.replace(agent_id, "EXTENSION_APPID")),
+                        ..RowEnd::refused(Action::Update, message)
+                    };
+                }
+                Err(error) => return self.fail(Action::Update, &error),
+            }
+        };
+        match self.client.update(agent_id, &full, attempts).await {
+            Ok(()) => RowEnd::ok(Action::Update, "updated"),
+            Err(error) => self.fail(Action::Update, &error),
+        }
+    }
+
+    fn fail(&self, action: Action, error: &ApiError) -> RowEnd {
+        if error.is_fatal() {
+            self.control.abort(error.to_string());
+        }
+        let mut end = RowEnd::failed(action, error);
+        if let ApiError::NotFound { .. } = error {
+            end.reason = Some("no such user in the account".to_string());
+        }
+        end
+    }
+}

@@ -1,0 +1,135 @@
+//! Files that are replaced whole or not at all: written beside the target, synced, then renamed.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+/// A file being written in place of `target`; the target changes only on [`AtomicFile::commit`].
+/// Dropped without a commit (an error, a panic), the temporary file is removed and the target is untouched.
+pub struct AtomicFile {
+    target: PathBuf,
+    writer: BufWriter<NamedTempFile>,
+    private: bool,
+}
+
+impl AtomicFile {
+    /// `private`: the file holds secrets and stays readable by its owner only (mode 0600 from the
+    /// moment it is created, never wider).
+    pub fn create(target: &Path, private: bool) -> io::Result<AtomicFile> {
+        let dir = match target.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let name = target.file_name().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file")
+        })?;
+        // tempfile creates the file with mode 0600 on Unix.
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{}.", name.to_string_lossy()))
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            writer: BufWriter::with_capacity(256 * 1024, temp),
+            private,
+        })
+    }
+
+    pub fn writer(&mut self) -> &mut BufWriter<NamedTempFile> {
+        &mut self.writer
+    }
+
+    /// Throw away what was written so far and start again (a re-walk).
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.writer.flush()?;
+        let file = self.writer.get_mut().as_file_mut();
+        file.set_len(0)?;
+        io::Seek::seek(file, io::SeekFrom::Start(0))?;
+        Ok(())
+    }
+
+    /// Flush, fsync, set the final mode, rename over the target and fsync the directory.
+    pub fn commit(self) -> io::Result<()> {
+        let temp = self.writer.into_inner().map_err(|e| e.into_error())?;
+        temp.as_file().sync_all()?;
+        if !self.private {
+            set_mode(temp.as_file(), 0o644)?;
+        }
+        temp.persist(&self.target).map_err(|e| e.error)?;
+        if let Some(dir) = self.target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Makes the rename itself durable; not every filesystem allows opening a directory.
+            if let Ok(dir) = File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &File, _mode: u32) -> io::Result<()> {
+    Ok(())
+}
+
+/// Write a whole file atomically with `fill`.
+pub fn write_atomically(
+    target: &Path,
+    private: bool,
+    fill: impl FnOnce(&mut BufWriter<NamedTempFile>) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut file = AtomicFile::create(target, private)?;
+    fill(file.writer())?;
+    file.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_changes_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("roster.csv");
+        fs::write(&target, "yesterday\n").unwrap();
+        {
+            let mut file = AtomicFile::create(&target, false).unwrap();
+            file.writer().write_all(b"half of to").unwrap();
+            // dropped without commit: a failed export
+        }
+        assert_eq!(fs::read_to_string(&target).unwrap(), "yesterday\n");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left behind"
+        );
+        write_atomically(&target, false, |w| w.write_all(b"today\n")).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "today\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_0600_and_others_0644() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("with-passwords.csv");
+        write_atomically(&secret, true, |w| w.write_all(b"x")).unwrap();
+        assert_eq!(
+            fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let public = dir.path().join("plain.csv");
+        write_atomically(&public, false, |w| w.write_all(b"x")).unwrap();
+        assert_eq!(
+            fs::metadata(&public).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+    }
+}

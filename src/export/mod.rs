@@ -1,0 +1,412 @@
+//! Export: walk every TeleCMI page or Smartflo cursor, de-duplicate, check completeness, and write
+//! the roster atomically.
+
+pub mod atomic;
+pub mod record;
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::cli::ExportFormat;
+use crate::progress::Progress;
+use crate::provider::smartflo::Smartflo;
+use crate::provider::telecmi::Telecmi;
+use crate::Error;
+use atomic::AtomicFile;
+use record::{csv_cell, ExportRecord};
+
+/// Whole re-walks tried when the roster changes under a TeleCMI walk.
+const MAX_WALKS: u32 = 3;
+/// A cursor walk longer than this is taken for a provider loop.
+const MAX_CURSOR_PAGES: u64 = 1_000_000;
+
+/// Why an export could not produce a complete roster (exit 3; the previous file is untouched).
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("the TeleCMI roster kept changing during the walk ({0}); tried {MAX_WALKS} times, wrote nothing")]
+    Unstable(String),
+    #[error("the Smartflo cursor did not advance (last_seen_id {previous} then {next}): stopping instead of looping")]
+    StuckCursor { previous: u64, next: String },
+    #[error("Smartflo said has_more but sent an empty page after last_seen_id {0}: stopping instead of looping")]
+    EmptyPageWithMore(String),
+    #[error("the walk passed {0} pages without reaching the end")]
+    TooLong(u64),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What the summary reports of an export.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportStats {
+    pub users: u64,
+    pub pages: u64,
+    pub walks: u32,
+    pub duplicates_dropped: u64,
+    /// SHA-256 over the sorted per-user line digests: equal digests, equal rosters, whatever the order.
+    pub digest: String,
+    #[serde(skip)]
+    pub duration: Duration,
+}
+
+/// Where the lines go: a file replaced atomically, or stdout after the walk is known complete.
+pub enum Destination {
+    File(AtomicFile),
+    Stdout(BufWriter<File>),
+}
+
+impl Destination {
+    pub fn open(output: &str, private: bool) -> io::Result<Destination> {
+        if output == "-" {
+            Ok(Destination::Stdout(BufWriter::new(tempfile::tempfile()?)))
+        } else {
+            Ok(Destination::File(AtomicFile::create(
+                output.as_ref(),
+                private,
+            )?))
+        }
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Destination::File(file) => file.writer(),
+            Destination::Stdout(buffer) => buffer,
+        }
+    }
+
+    fn restart(&mut self) -> io::Result<()> {
+        match self {
+            Destination::File(file) => file.restart(),
+            Destination::Stdout(buffer) => {
+                buffer.flush()?;
+                buffer.get_mut().set_len(0)?;
+                buffer.seek(io::SeekFrom::Start(0))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Put the finished roster in place.
+    pub fn commit(self, stdout: &mut dyn Write) -> io::Result<()> {
+        match self {
+            Destination::File(file) => file.commit(),
+            Destination::Stdout(buffer) => {
+                let mut file = buffer.into_inner().map_err(|e| e.into_error())?;
+                file.seek(io::SeekFrom::Start(0))?;
+                io::copy(&mut file, stdout)?;
+                stdout.flush()
+            }
+        }
+    }
+}
+
+/// Formats records into the destination, remembering keys and digests.
+pub struct RosterWriter<'a> {
+    destination: &'a mut Destination,
+    format: ExportFormat,
+    include_passwords: bool,
+    seen: HashSet<String>,
+    digests: Vec<[u8; 32]>,
+    duplicates: u64,
+    line: Vec<u8>,
+    label: String,
+}
+
+impl<'a> RosterWriter<'a> {
+    fn new<R: ExportRecord>(
+        destination: &'a mut Destination,
+        format: ExportFormat,
+        include_passwords: bool,
+        label: String,
+    ) -> io::Result<Self> {
+        let mut writer = RosterWriter {
+            destination,
+            format,
+            include_passwords,
+            seen: HashSet::new(),
+            digests: Vec::new(),
+            duplicates: 0,
+            line: Vec::with_capacity(256),
+            label,
+        };
+        writer.start::<R>()?;
+        Ok(writer)
+    }
+
+    fn start<R: ExportRecord>(&mut self) -> io::Result<()> {
+        self.seen.clear();
+        self.digests.clear();
+        self.duplicates = 0;
+        if self.format == ExportFormat::Csv {
+            let mut header = csv::Writer::from_writer(Vec::new());
+            header.write_record(R::COLUMNS)?;
+            let header = header.into_inner().map_err(|e| e.into_error())?;
+            self.destination.writer().write_all(&header)?;
+        }
+        Ok(())
+    }
+
+    fn restart<R: ExportRecord>(&mut self) -> io::Result<()> {
+        self.destination.restart()?;
+        self.start::<R>()
+    }
+
+    /// Write `record` unless its key was written already; returns whether it was new.
+    fn push<R: ExportRecord>(&mut self, record: &R) -> io::Result<bool> {
+        if !self.seen.insert(record.key()) {
+            self.duplicates += 1;
+            return Ok(false);
+        }
+        let values = record.values(self.include_passwords);
+        self.line.clear();
+        match self.format {
+            ExportFormat::Csv => {
+                let cells: Vec<String> = values.iter().map(csv_cell).collect();
+                let mut writer = csv::Writer::from_writer(&mut self.line);
+                writer.write_record(&cells)?;
+                writer.flush()?;
+            }
+            ExportFormat::Jsonl => {
+                let object: serde_json::Map<String, serde_json::Value> = R::COLUMNS
+                    .iter()
+                    .map(|c| c.to_string())
+                    .zip(values)
+                    .collect();
+                serde_json::to_writer(&mut self.line, &object)?;
+                self.line.push(b'\n');
+            }
+        }
+        self.digests.push(Sha256::digest(&self.line).into());
+        self.destination.writer().write_all(&self.line)?;
+        Ok(true)
+    }
+
+    fn digest(&mut self) -> String {
+        self.digests.sort_unstable();
+        let mut hasher = Sha256::new();
+        for digest in &self.digests {
+            hasher.update(digest);
+        }
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn io_error(&self) -> impl Fn(io::Error) -> Error + '_ {
+        |source| {
+            Error::Export(ExportError::Write {
+                path: self.label.clone(),
+                source,
+            })
+        }
+    }
+}
+
+fn write_error(label: &str) -> impl Fn(io::Error) -> Error + '_ {
+    move |source| {
+        Error::Export(ExportError::Write {
+            path: label.to_string(),
+            source,
+        })
+    }
+}
+
+/// Walk every TeleCMI page: the first page gives the total and the page size the server really
+/// honours; the rest are fetched concurrently (in order) within the run's rate limit. A walk whose
+/// total moved, or that saw the same user twice or fewer users than announced, is done again.
+pub async fn walk_telecmi(
+    client: &Telecmi,
+    destination: &mut Destination,
+    format: ExportFormat,
+    include_passwords: bool,
+    page_size: u64,
+    concurrency: usize,
+    progress: &Progress,
+) -> Result<ExportStats, Error> {
+    let started = Instant::now();
+    let label = destination_label(destination);
+    let mut writer = RosterWriter::new::<crate::model::AccountUser>(
+        destination,
+        format,
+        include_passwords,
+        label.clone(),
+    )
+    .map_err(write_error(&label))?;
+    let mut pages = 0u64;
+    let mut problem = String::new();
+    for walk in 1..=MAX_WALKS {
+        if walk > 1 {
+            tracing::warn!("re-walking the TeleCMI roster: {problem}");
+            writer
+                .restart::<crate::model::AccountUser>()
+                .map_err(writer.io_error())?;
+        }
+        let mut attempts = 0;
+        let first = client.list_page(1, page_size.max(1), &mut attempts).await?;
+        pages += 1;
+        let total = first.total;
+        // A server may honour a smaller limit than asked: page with what it really gives.
+        let limit = (first.users.len() as u64).clamp(1, page_size.max(1));
+        let mut shifted = false;
+        for user in &first.users {
+            shifted |= !writer.push(user).map_err(writer.io_error())?;
+        }
+        let expected_pages = total.div_ceil(limit).max(1);
+        // Beyond the announced pages, keep going until an empty page, in case the list grew.
+        let bound = expected_pages * 2 + 10;
+        let mut totals_agree = true;
+        let mut next_page = 2u64;
+        let mut stream = futures_util::stream::iter(2..=expected_pages)
+            .map(|page| async move {
+                let mut attempts = 0;
+                client.list_page(page, limit, &mut attempts).await
+            })
+            .buffered(concurrency.max(1));
+        let mut reached_end = expected_pages == 1 && (first.users.len() as u64) < limit;
+        while let Some(page) = stream.next().await {
+            let page = page?;
+            pages += 1;
+            next_page += 1;
+            totals_agree &= page.total == total;
+            reached_end |= page.users.is_empty();
+            for user in &page.users {
+                shifted |= !writer.push(user).map_err(writer.io_error())?;
+            }
+            progress.update(writer.seen.len() as u64, || {
+                format!("{} users, {pages} pages", writer.seen.len())
+            });
+        }
+        drop(stream);
+        while !reached_end && (writer.seen.len() as u64) < total && next_page <= bound {
+            let page = client.list_page(next_page, limit, &mut attempts).await?;
+            pages += 1;
+            next_page += 1;
+            totals_agree &= page.total == total;
+            reached_end = page.users.is_empty();
+            for user in &page.users {
+                shifted |= !writer.push(user).map_err(writer.io_error())?;
+            }
+        }
+        let unique = writer.seen.len() as u64;
+        problem = if !totals_agree {
+            "the user count changed between pages".to_string()
+        } else if shifted {
+            format!(
+                "{} users appeared on two pages (the list shifted)",
+                writer.duplicates
+            )
+        } else if unique != total {
+            format!("the account reports {total} users but the pages held {unique}")
+        } else {
+            return Ok(ExportStats {
+                users: unique,
+                pages,
+                walks: walk,
+                duplicates_dropped: writer.duplicates,
+                digest: writer.digest(),
+                duration: started.elapsed(),
+            });
+        };
+    }
+    Err(ExportError::Unstable(problem).into())
+}
+
+/// Follow the Smartflo cursor until `has_more` is false; the cursor must strictly advance.
+#[allow(clippy::too_many_arguments)]
+pub async fn walk_smartflo(
+    client: &Smartflo,
+    destination: &mut Destination,
+    format: ExportFormat,
+    page_size: u64,
+    filters: &[(String, String)],
+    progress: &Progress,
+) -> Result<ExportStats, Error> {
+    let started = Instant::now();
+    let label = destination_label(destination);
+    let mut writer =
+        RosterWriter::new::<crate::model::DirectoryUser>(destination, format, false, label.clone())
+            .map_err(write_error(&label))?;
+    let mut cursor: Option<u64> = None;
+    let mut pages = 0u64;
+    let mut attempts = 0;
+    loop {
+        let page = client
+            .list_page(cursor, page_size.max(1), filters, &mut attempts)
+            .await?;
+        pages += 1;
+        for user in &page.users {
+            if !writer.push(user).map_err(writer.io_error())? {
+                tracing::warn!(
+                    id = user.id,
+                    "Smartflo listed user {} twice; kept the first",
+                    user.id
+                );
+            }
+        }
+        progress.update(writer.seen.len() as u64, || {
+            format!("{} users, {pages} pages", writer.seen.len())
+        });
+        if !page.has_more {
+            break;
+        }
+        let shown = |c: Option<u64>| c.map_or("(start)".to_string(), |c| c.to_string());
+        if page.users.is_empty() {
+            return Err(ExportError::EmptyPageWithMore(shown(cursor)).into());
+        }
+        let next = page
+            .last_seen_id
+            .or_else(|| page.users.iter().map(|u| u.id).max());
+        match (cursor, next) {
+            (_, None) => {
+                return Err(ExportError::StuckCursor {
+                    previous: cursor.unwrap_or(0),
+                    next: "none".to_string(),
+                }
+                .into())
+            }
+            (Some(previous), Some(next)) if next <= previous => {
+                return Err(ExportError::StuckCursor {
+                    previous,
+                    next: next.to_string(),
+                }
+                .into())
+            }
+            (_, next) => cursor = next,
+        }
+        if pages >= MAX_CURSOR_PAGES {
+            return Err(ExportError::TooLong(pages).into());
+        }
+    }
+    Ok(ExportStats {
+        users: writer.seen.len() as u64,
+        pages,
+        walks: 1,
+        duplicates_dropped: writer.duplicates,
+        digest: writer.digest(),
+        duration: started.elapsed(),
+    })
+}
+
+fn destination_label(destination: &Destination) -> String {
+    match destination {
+        Destination::File(_) => "the export file".to_string(),
+        Destination::Stdout(_) => "the stdout buffer".to_string(),
+    }
+}
+
+/// Where a finished export was written, for the summary.
+pub fn output_label(output: &str) -> PathBuf {
+    PathBuf::from(if output == "-" { "(stdout)" } else { output })
+}

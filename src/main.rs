@@ -1,0 +1,34 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use roster::cli::Cli;
+use roster::Console;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    roster::init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("roster: error: cannot start the async runtime: {e}");
+            return ExitCode::from(roster::Exit::NothingSent.code());
+        }
+    };
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    let mut console = Console {
+        out: &mut stdout,
+        err: &mut stderr,
+    };
+    let result = runtime.block_on(roster::run(cli, &mut console));
+    let _ = console.out.flush();
+    match result {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(error) => {
+            eprintln!("roster: error: {error}");
+            ExitCode::from(error.exit().code())
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! What happened to every row: the results CSV, the failed-rows CSV, the JSON summary and the
+//! human summary.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use csv::ByteRecord;
+use serde::Serialize;
+
+use crate::model::{Outcome, Status};
+
+pub const RESULT_COLUMNS: [&str; 8] = [
+    "row",
+    "extension",
+    "agent_id",
+    "action",
+    "outcome",
+    "http_status",
+    "attempts",
+    "message",
+];
+
+/// How many distinct reasons the summary keeps before lumping the rest together.
+const MAX_REASONS: usize = 200;
+const EXAMPLE_ROWS: usize = 5;
+
+/// A report file that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {source}")]
+pub struct ReportError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+fn report_error(path: &Path) -> impl Fn(csv::Error) -> ReportError + '_ {
+    move |e| ReportError {
+        path: path.to_path_buf(),
+        source: io::Error::other(e),
+    }
+}
+
+/// One line per input row, in row order, written as results arrive.
+pub struct ResultsWriter {
+    path: PathBuf,
+    writer: csv::Writer<BufWriter<File>>,
+}
+
+impl ResultsWriter {
+    pub fn create(path: &Path) -> Result<ResultsWriter, ReportError> {
+        let file = File::create(path).map_err(|source| ReportError {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut writer = csv::Writer::from_writer(BufWriter::new(file));
+        writer
+            .write_record(RESULT_COLUMNS)
+            .map_err(report_error(path))?;
+        Ok(ResultsWriter {
+            path: path.to_path_buf(),
+            writer,
+        })
+    }
+
+    pub fn write(&mut self, outcome: &Outcome) -> Result<(), ReportError> {
+        let row = outcome.row.to_string();
+        let http_status = outcome
+            .http_status
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        let attempts = outcome.attempts.to_string();
+        self.writer
+            .write_record([
+                row.as_str(),
+                &outcome.extension,
+                &outcome.agent_id,
+                outcome.action.as_str(),
+                outcome.status.as_str(),
+                &http_status,
+                &attempts,
+                &outcome.message,
+            ])
+            .map_err(report_error(&self.path))
+    }
+
+    pub fn flush(&mut self) -> Result<(), ReportError> {
+        self.writer.flush().map_err(|source| ReportError {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// The original rows (header and cells untouched) of every failed or invalid row, ready to fix and re-run.
+pub struct FailedRowsWriter {
+    path: PathBuf,
+    writer: csv::Writer<BufWriter<File>>,
+}
+
+impl FailedRowsWriter {
+    pub fn create(
+        path: &Path,
+        header: &ByteRecord,
+        delimiter: u8,
+    ) -> Result<FailedRowsWriter, ReportError> {
+        let file = File::create(path).map_err(|source| ReportError {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .from_writer(BufWriter::new(file));
+        writer
+            .write_byte_record(header)
+            .map_err(report_error(path))?;
+        Ok(FailedRowsWriter {
+            path: path.to_path_buf(),
+            writer,
+        })
+    }
+
+    pub fn write(&mut self, record: &ByteRecord) -> Result<(), ReportError> {
+        self.writer
+            .write_byte_record(record)
+            .map_err(report_error(&self.path))
+    }
+
+    pub fn flush(&mut self) -> Result<(), ReportError> {
+        self.writer.flush().map_err(|source| ReportError {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// Counts per outcome and per reason, with example rows.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub counts: BTreeMap<Status, u64>,
+    pub actions: BTreeMap<&'static str, u64>,
+    reasons: HashMap<String, Reason>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Reason {
+    pub message: String,
+    pub outcome: &'static str,
+    pub count: u64,
+    pub example_rows: Vec<u64>,
+}
+
+impl Tally {
+    /// Count `outcome`; `reason` is its message with row-specific values left out, so that rows
+    /// failing for the same cause group together.
+    pub fn record(&mut self, outcome: &Outcome, reason: Option<&str>) {
+        *self.counts.entry(outcome.status).or_default() += 1;
+        if outcome.status != Status::Skipped || outcome.action != crate::model::Action::None {
+            *self.actions.entry(outcome.action.as_str()).or_default() += 1;
+        }
+        let Some(reason) = reason else { return };
+        let key = if self.reasons.len() >= MAX_REASONS && !self.reasons.contains_key(reason) {
+            "(other reasons)"
+        } else {
+            reason
+        };
+        let entry = self
+            .reasons
+            .entry(key.to_string())
+            .or_insert_with(|| Reason {
+                message: key.to_string(),
+                outcome: outcome.status.as_str(),
+                ..Reason::default()
+            });
+        entry.count += 1;
+        if entry.example_rows.len() < EXAMPLE_ROWS {
+            entry.example_rows.push(outcome.row);
+        }
+    }
+
+    pub fn count(&self, status: Status) -> u64 {
+        self.counts.get(&status).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Reasons, most frequent first.
+    pub fn top_reasons(&self) -> Vec<Reason> {
+        let mut reasons: Vec<Reason> = self.reasons.values().cloned().collect();
+        reasons.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.message.cmp(&b.message))
+        });
+        reasons
+    }
+}
+
+/// Write `value` as pretty JSON to `path` through a temporary file, so the summary is whole or absent.
+pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), ReportError> {
+    let error = |source: io::Error| ReportError {
+        path: path.to_path_buf(),
+        source,
+    };
+    crate::export::atomic::write_atomically(path, false, |out| {
+        serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
+        out.write_all(b"\n")
+    })
+    .map_err(error)
+}

@@ -1,0 +1,691 @@
+//! The rules a row must pass before anything is sent, each failure naming row, column, value and rule.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use csv::ByteRecord;
+
+use crate::input::{Column, ColumnMap};
+use crate::model::{Mode, Secret, User};
+
+/// Limits that differ between accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    pub mode: Mode,
+    /// Allowed extension length in digits, inclusive.
+    pub extension_digits: (usize, usize),
+    pub min_password_len: usize,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            mode: Mode::Upsert,
+            extension_digits: (2, 6),
+            min_password_len: 6,
+        }
+    }
+}
+
+const MAX_NAME_CHARS: usize = 100;
+const MAX_PASSWORD_CHARS: usize = 64;
+/// Longest cell value quoted back in a message.
+const MAX_QUOTED_CHARS: usize = 40;
+
+/// One broken rule in one cell (or in the row's shape, when `column` is `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub column: Option<(usize, &'static str)>,
+    /// The offending value as it appears in the sheet, shortened; passwords are never quoted.
+    pub value: Option<String>,
+    pub rule: String,
+}
+
+impl Problem {
+    fn row_shape(rule: String) -> Problem {
+        Problem {
+            column: None,
+            value: None,
+            rule,
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((number, name)) = self.column {
+            write!(f, "column {number} ({name})")?;
+            if let Some(value) = &self.value {
+                write!(f, " value {value:?}")?;
+            }
+            write!(f, ": ")?;
+        }
+        f.write_str(&self.rule)
+    }
+}
+
+/// All the problems of one row as one report message.
+pub fn describe(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The columns a header must have for a mode.
+pub fn required_columns(mode: Mode) -> &'static [Column] {
+    match mode {
+        Mode::Add => &[
+            Column::Extension,
+            Column::Name,
+            Column::PhoneNumber,
+            Column::Password,
+        ],
+        Mode::Upsert => &[Column::Extension],
+        Mode::Update => &[],
+    }
+}
+
+/// Checks rows one by one; remembers extensions to catch duplicates within the file.
+pub struct Validator {
+    rules: Rules,
+    columns: ColumnMap,
+    /// First row of each extension seen so far (the only state that grows with the file).
+    seen: HashMap<u32, u64>,
+}
+
+struct Cells<'r> {
+    record: &'r ByteRecord,
+    columns: &'r ColumnMap,
+    problems: Vec<Problem>,
+}
+
+impl<'r> Cells<'r> {
+    /// The trimmed cell of `column`; `None` when the column is absent or the cell is empty.
+    fn get(&mut self, column: Column) -> Option<&'r str> {
+        let index = self.columns.index(column)?;
+        let raw = self.record.get(index)?;
+        match std::str::from_utf8(raw) {
+            Ok(text) => Some(text.trim()).filter(|t| !t.is_empty()),
+            Err(_) => {
+                self.problems.push(Problem {
+                    column: Some((index + 1, column.name())),
+                    value: Some(
+                        String::from_utf8_lossy(raw)
+                            .chars()
+                            .take(MAX_QUOTED_CHARS)
+                            .collect(),
+                    ),
+                    rule: "not valid UTF-8 text (save the sheet as \"CSV UTF-8\")".to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    fn fail(&mut self, column: Column, value: &str, rule: impl Into<String>) {
+        let index = self.columns.index(column).map_or(0, |i| i + 1);
+        let quoted = match column {
+            Column::Password => None,
+            _ => Some(shorten(value)),
+        };
+        self.problems.push(Problem {
+            column: Some((index, column.name())),
+            value: quoted,
+            rule: rule.into(),
+        });
+    }
+
+    fn require(&mut self, column: Column, why: &str) {
+        let index = self.columns.index(column).map_or(0, |i| i + 1);
+        self.problems.push(Problem {
+            column: Some((index, column.name())),
+            value: None,
+            rule: format!("required {why}, but empty"),
+        });
+    }
+}
+
+fn shorten(value: &str) -> String {
+    if value.chars().count() <= MAX_QUOTED_CHARS {
+        value.to_string()
+    } else {
+        let mut short: String = value.chars().take(MAX_QUOTED_CHARS).collect();
+        short.push('…');
+        short
+    }
+}
+
+impl Validator {
+    /// Fails when the header lacks a column the mode needs.
+    pub fn new(rules: Rules, columns: ColumnMap) -> Result<Validator, String> {
+        let missing = columns.missing(required_columns(rules.mode));
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
+            return Err(format!(
+                "missing required column{} for --mode {}: {}",
+                if names.len() > 1 { "s" } else { "" },
+                rules.mode.as_str(),
+                names.join(", ")
+            ));
+        }
+        if rules.mode == Mode::Update
+            && !columns.has(Column::Extension)
+            && !columns.has(Column::AgentId)
+        {
+            return Err(
+                "missing required column for --mode update: extension or agent_id".to_string(),
+            );
+        }
+        Ok(Validator {
+            rules,
+            columns,
+            seen: HashMap::new(),
+        })
+    }
+
+    pub fn columns(&self) -> &ColumnMap {
+        &self.columns
+    }
+
+    /// Validate one data row; the user it describes, or every problem it has.
+    pub fn check(&mut self, row: u64, record: &ByteRecord) -> Result<User, Vec<Problem>> {
+        let mut cells = Cells {
+            record,
+            columns: &self.columns,
+            problems: Vec::new(),
+        };
+        if record.len() != self.columns.width {
+            cells.problems.push(Problem::row_shape(format!(
+                "the row has {} cells but the header has {} (a stray delimiter or a missing quote?)",
+                record.len(),
+                self.columns.width
+            )));
+            return Err(cells.problems);
+        }
+        let adding = self.rules.mode == Mode::Add;
+
+        let extension_cell = cells.get(Column::Extension);
+        let mut extension = extension_cell.and_then(|value| {
+            check_extension(value, self.rules.extension_digits)
+                .map_err(|rule| cells.fail(Column::Extension, value, rule))
+                .ok()
+        });
+        let agent_id = cells.get(Column::AgentId).and_then(|value| match check_agent_id(value) {
+            Ok(id_extension) => {
+                match (extension_cell, extension) {
+                    (None, _) => extension = Some(id_extension),
+                    (Some(_), Some(ext)) if ext != id_extension => cells.fail(
+                        Column::AgentId,
+                        value,
+                        format!("belongs to extension {id_extension}, but the row's extension is {ext}"),
+                    ),
+                    _ => {}
+                }
+                Some(value.to_string())
+            }
+            Err(rule) => {
+                cells.fail(Column::AgentId, value, rule);
+                None
+            }
+        });
+        if extension_cell.is_none()
+            && agent_id.is_none()
+            && !cells
+                .problems
+                .iter()
+                .any(|p| p.column.is_some_and(|c| c.1 == "agent_id"))
+        {
+            match self.rules.mode {
+                Mode::Update if !self.columns.has(Column::Extension) => {
+                    cells.require(Column::AgentId, "to find the user")
+                }
+                _ => cells.require(Column::Extension, "to identify the user"),
+            }
+        }
+
+        let name = match cells.get(Column::Name) {
+            Some(value) => check_name(value)
+                .map_err(|rule| cells.fail(Column::Name, value, rule))
+                .ok(),
+            None if adding => {
+                cells.require(Column::Name, "to add a user");
+                None
+            }
+            None => None,
+        };
+        let phone_number = match cells.get(Column::PhoneNumber) {
+            Some(value) => check_phone(value)
+                .map_err(|rule| cells.fail(Column::PhoneNumber, value, rule))
+                .ok(),
+            None if adding => {
+                cells.require(Column::PhoneNumber, "to add a user");
+                None
+            }
+            None => None,
+        };
+        let password = match self
+            .columns
+            .index(Column::Password)
+            .and_then(|i| record.get(i))
+        {
+            // Passwords are taken as typed: surrounding spaces may be part of them.
+            Some(raw) if !raw.is_empty() => match std::str::from_utf8(raw) {
+                Ok(value) => check_password(value, self.rules.min_password_len)
+                    .map(|()| Secret::new(value))
+                    .map_err(|rule| cells.fail(Column::Password, value, rule))
+                    .ok(),
+                Err(_) => {
+                    cells.fail(Column::Password, "", "not valid UTF-8 text");
+                    None
+                }
+            },
+            _ if adding => {
+                cells.require(Column::Password, "to add a user");
+                None
+            }
+            _ => None,
+        };
+        let start_time = cells.get(Column::StartTime).and_then(|value| {
+            check_hour(value)
+                .map_err(|rule| cells.fail(Column::StartTime, value, rule))
+                .ok()
+        });
+        let end_time = cells.get(Column::EndTime).and_then(|value| {
+            check_hour(value)
+                .map_err(|rule| cells.fail(Column::EndTime, value, rule))
+                .ok()
+        });
+        match (
+            cells.get(Column::StartTime),
+            cells.get(Column::EndTime),
+            start_time,
+            end_time,
+        ) {
+            (Some(_), None, _, _) => cells.require(Column::EndTime, "when start_time is given"),
+            (None, Some(_), _, _) => cells.require(Column::StartTime, "when end_time is given"),
+            (_, Some(value), Some(start), Some(end)) if start >= end => cells.fail(
+                Column::EndTime,
+                value,
+                format!("the shift must end after it starts (start_time is {start})"),
+            ),
+            _ => {}
+        }
+        let sms_alert = cells.get(Column::SmsAlert).and_then(|value| {
+            parse_bool(value)
+                .ok_or(())
+                .map_err(|()| {
+                    cells.fail(
+                        Column::SmsAlert,
+                        value,
+                        "expected true/false, yes/no or 1/0",
+                    )
+                })
+                .ok()
+        });
+
+        if let Some(ext) = extension {
+            match self.seen.get(&ext) {
+                Some(&first) => cells.problems.push(Problem {
+                    column: Some((
+                        self.columns
+                            .index(Column::Extension)
+                            .or(self.columns.index(Column::AgentId))
+                            .map_or(0, |i| i + 1),
+                        "extension",
+                    )),
+                    value: Some(ext.to_string()),
+                    rule: format!("duplicate of row {first}"),
+                }),
+                None => {
+                    self.seen.insert(ext, row);
+                }
+            }
+        }
+
+        if !cells.problems.is_empty() {
+            return Err(cells.problems);
+        }
+        Ok(User {
+            agent_id,
+            extension: extension.expect("a row without problems has an extension"),
+            name,
+            phone_number,
+            password,
+            start_time,
+            end_time,
+            sms_alert,
+        })
+    }
+}
+
+/// Values a spreadsheet program produced by treating a long digit string as a number.
+fn spreadsheet_damage(value: &str) -> Option<&'static str> {
+    let (mantissa, exponent) = value.split_once(['e', 'E'])?;
+    let exponent = exponent.trim_start_matches('+');
+    (!mantissa.is_empty()
+        && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && !exponent.is_empty()
+        && exponent.bytes().all(|b| b.is_ascii_digit()))
+    .then_some(
+        "the spreadsheet turned this number into scientific notation and lost digits: format the column as Text, re-enter the values and save again",
+    )
+}
+
+fn decimal_damage(value: &str) -> Option<&'static str> {
+    let (whole, fraction) = value.split_once('.')?;
+    (!whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit()) && !fraction.is_empty() && fraction.bytes().all(|b| b == b'0'))
+        .then_some("the spreadsheet stored this as a decimal number (trailing .0): format the column as Text and save again")
+}
+
+fn check_extension(value: &str, (min, max): (usize, usize)) -> Result<u32, String> {
+    if let Some(hint) = spreadsheet_damage(value).or_else(|| decimal_damage(value)) {
+        return Err(hint.to_string());
+    }
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("an extension is digits only".to_string());
+    }
+    if value.len() < min || value.len() > max {
+        return Err(format!("an extension has {min} to {max} digits"));
+    }
+    if value.starts_with('0') {
+        return Err("an extension cannot start with 0: TeleCMI stores it as a number".to_string());
+    }
+    value
+        .parse()
+        .map_err(|_| "extension out of range".to_string())
+}
+
+/// `EXTENSION_APPID`; returns the extension part.
+fn check_agent_id(value: &str) -> Result<u32, String> {
+    let rule = || {
+        "an agent_id is EXTENSION_APPID, digits on both sides of one underscore (e.g. 101_1111112)"
+            .to_string()
+    };
+    let (extension, app) = value.split_once('_').ok_or_else(rule)?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(extension) || !digits(app) {
+        return Err(rule());
+    }
+    extension.parse().map_err(|_| rule())
+}
+
+fn check_name(value: &str) -> Result<String, String> {
+    if value.chars().any(char::is_control) {
+        return Err("a name cannot contain control characters (tabs, line breaks)".to_string());
+    }
+    if value.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("a name has at most {MAX_NAME_CHARS} characters"));
+    }
+    Ok(value.to_string())
+}
+
+/// Digits with an optional leading `+`, separators (spaces, dashes, dots, brackets) removed; 8–15 digits (E.164).
+fn check_phone(value: &str) -> Result<String, String> {
+    if let Some(hint) = spreadsheet_damage(value).or_else(|| decimal_damage(value)) {
+        return Err(hint.to_string());
+    }
+    let (plus, rest) = match value.strip_prefix('+') {
+        Some(rest) => ("+", rest),
+        None => ("", value),
+    };
+    let mut digits = String::with_capacity(plus.len() + rest.len());
+    digits.push_str(plus);
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
+            _ => return Err("a phone number is digits with an optional leading +".to_string()),
+        }
+    }
+    let count = digits.len() - plus.len();
+    if !(8..=15).contains(&count) {
+        return Err(format!(
+            "a phone number has 8 to 15 digits (this has {count})"
+        ));
+    }
+    Ok(digits)
+}
+
+fn check_password(value: &str, min: usize) -> Result<(), String> {
+    let chars = value.chars().count();
+    if value.trim().is_empty() {
+        return Err("a password cannot be blank".to_string());
+    }
+    if chars < min {
+        return Err(format!("a password has at least {min} characters"));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(format!(
+            "a password has at most {MAX_PASSWORD_CHARS} characters"
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("a password cannot contain control characters".to_string());
+    }
+    Ok(())
+}
+
+fn check_hour(value: &str) -> Result<u8, String> {
+    match value.parse::<u8>() {
+        Ok(hour) if hour <= 24 => Ok(hour),
+        _ => Err("a shift time is a whole hour from 0 to 24".to_string()),
+    }
+}
+
+/// true/false, yes/no, 1/0, in any case.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" => Some(true),
+        "false" | "no" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: [&str; 8] = [
+        "extension",
+        "name",
+        "phone_number",
+        "password",
+        "start_time",
+        "end_time",
+        "sms_alert",
+        "agent_id",
+    ];
+
+    fn validator(mode: Mode) -> Validator {
+        let columns = ColumnMap::from_header(&ByteRecord::from(HEADER.to_vec())).unwrap();
+        Validator::new(
+            Rules {
+                mode,
+                ..Rules::default()
+            },
+            columns,
+        )
+        .unwrap()
+    }
+
+    fn row(cells: [&str; 8]) -> ByteRecord {
+        ByteRecord::from(cells.to_vec())
+    }
+
+    fn rules_broken(v: &mut Validator, cells: [&str; 8]) -> String {
+        describe(&v.check(1, &row(cells)).unwrap_err())
+    }
+
+    #[test]
+    fn a_complete_row_becomes_a_user() {
+        let mut v = validator(Mode::Add);
+        let user = v
+            .check(
+                1,
+                &row([
+                    "101",
+                    " Manish ",
+                    "+91 92000-00000",
+                    "123456",
+                    "1",
+                    "24",
+                    "Yes",
+                    "",
+                ]),
+            )
+            .unwrap();
+        assert_eq!(user.extension, 101);
+        assert_eq!(user.name.as_deref(), Some("Manish"));
+        assert_eq!(user.phone_number.as_deref(), Some("+919200000000"));
+        assert_eq!(user.sms_alert, Some(true));
+        assert_eq!((user.start_time, user.end_time), (Some(1), Some(24)));
+    }
+
+    #[test]
+    fn add_requires_name_phone_and_password() {
+        let mut v = validator(Mode::Add);
+        let message = rules_broken(&mut v, ["101", "", "", "", "", "", "", ""]);
+        assert!(message.contains("column 2 (name): required"), "{message}");
+        assert!(
+            message.contains("column 3 (phone_number): required"),
+            "{message}"
+        );
+        assert!(
+            message.contains("column 4 (password): required"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn extension_rules() {
+        let mut v = validator(Mode::Update);
+        assert!(rules_broken(&mut v, ["1a1", "", "", "", "", "", "", ""]).contains("digits only"));
+        assert!(rules_broken(&mut v, ["1", "", "", "", "", "", "", ""]).contains("2 to 6 digits"));
+        assert!(rules_broken(&mut v, ["0101", "", "", "", "", "", "", ""])
+            .contains("cannot start with 0"));
+        assert!(
+            rules_broken(&mut v, ["101.0", "", "", "", "", "", "", ""]).contains("decimal number")
+        );
+    }
+
+    #[test]
+    fn spreadsheet_damage_in_phone_numbers_gets_a_hint() {
+        let mut v = validator(Mode::Update);
+        let message = rules_broken(&mut v, ["101", "", "9.19E+11", "", "", "", "", ""]);
+        assert!(
+            message.contains("column 3 (phone_number) value \"9.19E+11\""),
+            "{message}"
+        );
+        assert!(message.contains("scientific notation"), "{message}");
+        assert!(
+            rules_broken(&mut v, ["102", "", "919200000000.0", "", "", "", "", ""])
+                .contains("Text")
+        );
+        assert!(
+            rules_broken(&mut v, ["103", "", "12345", "", "", "", "", ""])
+                .contains("8 to 15 digits")
+        );
+        assert!(
+            rules_broken(&mut v, ["104", "", "91920000000x", "", "", "", "", ""])
+                .contains("digits with")
+        );
+    }
+
+    #[test]
+    fn password_is_checked_but_never_quoted() {
+        let mut v = validator(Mode::Add);
+        let message = rules_broken(&mut v, ["101", "A", "919200000000", "abc", "", "", "", ""]);
+        assert!(message.contains("at least 6"), "{message}");
+        assert!(!message.contains("abc"), "{message}");
+    }
+
+    #[test]
+    fn shift_times() {
+        let mut v = validator(Mode::Update);
+        assert!(rules_broken(&mut v, ["101", "", "", "", "25", "26", "", ""]).contains("0 to 24"));
+        assert!(rules_broken(&mut v, ["102", "", "", "", "9", "", "", ""])
+            .contains("when start_time is given"));
+        assert!(rules_broken(&mut v, ["103", "", "", "", "", "9", "", ""])
+            .contains("when end_time is given"));
+        assert!(rules_broken(&mut v, ["104", "", "", "", "18", "9", "", ""])
+            .contains("end after it starts"));
+    }
+
+    #[test]
+    fn sms_alert_words() {
+        for (text, expected) in [
+            ("TRUE", true),
+            ("no", false),
+            ("1", true),
+            ("0", false),
+            ("Yes", true),
+        ] {
+            assert_eq!(parse_bool(text), Some(expected));
+        }
+        let mut v = validator(Mode::Update);
+        assert!(
+            rules_broken(&mut v, ["101", "", "", "", "", "", "maybe", ""]).contains("true/false")
+        );
+    }
+
+    #[test]
+    fn agent_id_rules() {
+        let mut v = validator(Mode::Update);
+        let user = v
+            .check(1, &row(["", "", "", "", "", "", "", "101_1111112"]))
+            .unwrap();
+        assert_eq!(user.extension, 101);
+        assert!(
+            rules_broken(&mut v, ["", "", "", "", "", "", "", "abc"]).contains("EXTENSION_APPID")
+        );
+        assert!(
+            rules_broken(&mut v, ["105", "", "", "", "", "", "", "106_1111112"])
+                .contains("belongs to extension 106")
+        );
+        assert!(
+            rules_broken(&mut v, ["", "", "", "", "", "", "", ""]).contains("required to identify")
+        );
+    }
+
+    #[test]
+    fn duplicate_extensions_point_at_the_first_row() {
+        let mut v = validator(Mode::Update);
+        v.check(3, &row(["101", "", "", "", "", "", "", ""]))
+            .unwrap();
+        let problems = v
+            .check(7, &row(["101", "", "", "", "", "", "", ""]))
+            .unwrap_err();
+        assert_eq!(problems[0].rule, "duplicate of row 3");
+    }
+
+    #[test]
+    fn ragged_rows_and_bad_utf8_are_row_problems() {
+        let mut v = validator(Mode::Update);
+        let short = ByteRecord::from(vec!["101", "x"]);
+        assert!(describe(&v.check(1, &short).unwrap_err()).contains("2 cells but the header has 8"));
+        let mut bad = row(["101", "", "", "", "", "", "", ""]);
+        bad = bad
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i == 1 { &b"Jos\xe9"[..] } else { c })
+            .collect();
+        assert!(describe(&v.check(2, &bad).unwrap_err()).contains("not valid UTF-8"));
+    }
+
+    #[test]
+    fn header_must_have_the_mode_columns() {
+        let columns = ColumnMap::from_header(&ByteRecord::from(vec!["extension", "name"])).unwrap();
+        let err = Validator::new(
+            Rules {
+                mode: Mode::Add,
+                ..Rules::default()
+            },
+            columns,
+        )
+        .err()
+        .unwrap();
+        assert!(err.contains("phone_number, password"), "{err}");
+    }
+}
