@@ -197,9 +197,9 @@ pub enum FailureLimit {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Source provider
+    /// Source provider [default: the profile's `provider`]
     #[arg(long, value_enum)]
-    pub provider: Provider,
+    pub provider: Option<Provider>,
     /// Output file, or - for stdout
     #[arg(long, short, default_value = "-", value_name = "FILE|-")]
     pub output: String,

@@ -448,8 +448,18 @@ async fn export_command(
         return Err(Error::Usage("--page-size must be at least 1".to_string()));
     }
     let profile = config::load_profile(global.config.as_deref(), global.profile.as_deref())?;
+    let provider = match (args.provider, profile.provider.as_deref()) {
+        (Some(provider), _) => provider,
+        (None, Some(name)) => <Provider as clap::ValueEnum>::from_str(name, true).map_err(|_| {
+            Error::Config(config::ConfigError::Invalid {
+                what: "the profile's provider".to_string(),
+                problem: format!("{name:?} is neither telecmi nor smartflo"),
+            })
+        })?,
+        (None, None) => return Err(Error::Usage("name the roster to export: --provider telecmi|smartflo".to_string())),
+    };
     let progress = Progress::new("export", None, !global.quiet);
-    let (stats, traffic, destination) = match args.provider {
+    let (stats, traffic, destination) = match provider {
         Provider::Telecmi => {
             let credentials = TelecmiCredentials::resolve(&profile, &process_env)?;
             let connection = connect(&args.connection, &profile, telecmi::DEFAULT_BASE_URL)?;
@@ -501,7 +511,7 @@ async fn export_command(
         })?;
     let summary = ExportSummary {
         command: "export",
-        provider: match args.provider {
+        provider: match provider {
             Provider::Telecmi => "telecmi",
             Provider::Smartflo => "smartflo",
         },
@@ -510,7 +520,7 @@ async fn export_command(
             cli::ExportFormat::Jsonl => "jsonl",
         },
         output: export::output_label(&args.output),
-        include_passwords: args.include_passwords && args.provider == Provider::Telecmi,
+        include_passwords: args.include_passwords && provider == Provider::Telecmi,
         duration_seconds: stats.duration.as_secs_f64(),
         stats,
         requests: traffic.requests,

@@ -57,7 +57,8 @@ pub const DEFAULT_TOKEN: &str = "sandbox-token";
 const MAX_BODY: usize = 1 << 20;
 
 /// How a sandbox is set up: accepted credentials, seed data, account limits and faults.
-#[derive(Clone, Debug)]
+/// Its `Debug` output redacts the secret and the token.
+#[derive(Clone)]
 pub struct SandboxConfig {
     /// TeleCMI app id accepted in request bodies (also the suffix of every `agent_id`).
     pub app_id: u64,
@@ -86,6 +87,20 @@ impl Default for SandboxConfig {
             user_limit: None,
             faults: Faults::default(),
         }
+    }
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("app_id", &self.app_id)
+            .field("secret", &"<redacted>")
+            .field("token", &"<redacted>")
+            .field("seed_telecmi", &self.seed_telecmi)
+            .field("seed_smartflo", &self.seed_smartflo)
+            .field("user_limit", &self.user_limit)
+            .field("faults", &self.faults)
+            .finish()
     }
 }
 
