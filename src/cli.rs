@@ -146,9 +146,10 @@ pub struct ConnectionArgs {
     /// Requests per second for the whole run, retries and reads included; 0 = unlimited [default: 5]
     #[arg(long, value_name = "R")]
     pub rate: Option<f64>,
-    /// Requests that may go back to back after an idle spell
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub burst: u32,
+    /// Requests that may go back to back after an idle spell [default: 1, or rate/100 above 100 req/s, which
+    /// absorbs timer slack without letting any one-second window see much more than the rate]
+    #[arg(long, value_name = "N")]
+    pub burst: Option<u32>,
     /// Requests in flight at once [default: 4]
     #[arg(long, value_name = "C")]
     pub concurrency: Option<usize>,

@@ -202,7 +202,10 @@ fn connect(
             "--timeout must be a positive number of seconds".to_string(),
         ));
     }
-    let throttle = Arc::new(Throttle::new(rate, args.burst, concurrency));
+    let burst = args
+        .burst
+        .unwrap_or_else(|| rate.map_or(1, |r| (r / 100.0).ceil().max(1.0) as u32));
+    let throttle = Arc::new(Throttle::new(rate, burst, concurrency));
     let retry = RetryPolicy {
         max_attempts: args.max_attempts.max(1),
         ..RetryPolicy::default()
@@ -450,13 +453,19 @@ async fn export_command(
     let profile = config::load_profile(global.config.as_deref(), global.profile.as_deref())?;
     let provider = match (args.provider, profile.provider.as_deref()) {
         (Some(provider), _) => provider,
-        (None, Some(name)) => <Provider as clap::ValueEnum>::from_str(name, true).map_err(|_| {
-            Error::Config(config::ConfigError::Invalid {
-                what: "the profile's provider".to_string(),
-                problem: format!("{name:?} is neither telecmi nor smartflo"),
-            })
-        })?,
-        (None, None) => return Err(Error::Usage("name the roster to export: --provider telecmi|smartflo".to_string())),
+        (None, Some(name)) => {
+            <Provider as clap::ValueEnum>::from_str(name, true).map_err(|_| {
+                Error::Config(config::ConfigError::Invalid {
+                    what: "the profile's provider".to_string(),
+                    problem: format!("{name:?} is neither telecmi nor smartflo"),
+                })
+            })?
+        }
+        (None, None) => {
+            return Err(Error::Usage(
+                "name the roster to export: --provider telecmi|smartflo".to_string(),
+            ))
+        }
     };
     let progress = Progress::new("export", None, !global.quiet);
     let (stats, traffic, destination) = match provider {

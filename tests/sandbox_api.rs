@@ -870,7 +870,10 @@ async fn rate_limit_answers_429_to_a_burst() {
         }
     }
     assert!((1..=6).contains(&ok), "a small burst passes, got {ok}");
-    assert!(limited >= 10, "the rest of the burst is refused, got {limited}");
+    assert!(
+        limited >= 10,
+        "the rest of the burst is refused, got {limited}"
+    );
     assert_eq!(ok + limited, 20);
     assert_eq!(sb.stats().requests, 20, "429s are counted as requests");
 
