@@ -298,11 +298,18 @@ async fn import_command(
         .clone()
         .unwrap_or_else(|| default_report_path(&args.sheet.file));
     let control = Arc::new(RunControl::default());
+    // First Ctrl-C: stop dispatching and finish in order. Second: stop at once (the report keeps
+    // every row written so far).
+    let force_stop = Arc::new(tokio::sync::Notify::new());
     let interrupt = {
         let control = Arc::clone(&control);
+        let force_stop = Arc::clone(&force_stop);
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 control.abort("interrupted (Ctrl-C): unsent rows are marked skipped".to_string());
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    force_stop.notify_one();
+                }
             }
         })
     };
@@ -317,7 +324,10 @@ async fn import_command(
         report: report_path.clone(),
         failed: args.failed.clone(),
     };
-    let result = execute::import(sheet, validator, settings, Arc::clone(&control), progress).await;
+    let result = tokio::select! {
+        result = execute::import(sheet, validator, settings, Arc::clone(&control), progress) => result,
+        () = force_stop.notified() => Err(Error::Interrupted),
+    };
     interrupt.abort();
     let result = result?;
     let tally = &result.tally;

@@ -24,6 +24,8 @@ pub enum Error {
     Api(#[from] ApiError),
     #[error(transparent)]
     Export(#[from] ExportError),
+    #[error("interrupted twice: stopped at once; the report holds the rows finished so far")]
+    Interrupted,
     #[error("{context}: {source}")]
     Io {
         context: String,

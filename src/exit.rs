@@ -33,7 +33,11 @@ impl Error {
             Error::Usage(_) | Error::Config(_) | Error::Input(_) | Error::Setup(_) => {
                 Exit::NothingSent
             }
-            Error::Report(_) | Error::Api(_) | Error::Export(_) | Error::Io { .. } => Exit::Aborted,
+            Error::Report(_)
+            | Error::Api(_)
+            | Error::Export(_)
+            | Error::Interrupted
+            | Error::Io { .. } => Exit::Aborted,
         }
     }
 }

@@ -23,6 +23,8 @@ fn main() -> ExitCode {
         err: &mut stderr,
     };
     let result = runtime.block_on(roster::run(cli, &mut console));
+    // A reader thread may still be blocked on input after a forced stop: do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     let _ = console.out.flush();
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

@@ -27,6 +27,8 @@ use throttle::TrafficStats;
 
 /// Rows read ahead of the workers; bounds memory whatever the file size.
 const READ_AHEAD: usize = 1024;
+/// Failed or invalid rows named in the log; the report has them all.
+const ROWS_LOGGED: u64 = 50;
 /// `--max-failures P%` judges only after this many rows, so one early failure does not stop a run.
 const MIN_ROWS_FOR_PERCENT: u64 = 20;
 
@@ -183,6 +185,16 @@ pub async fn import(
             next_row += 1;
             if matches!(done.outcome.status, Status::Failed | Status::Invalid) {
                 bad_rows += 1;
+                if bad_rows <= ROWS_LOGGED {
+                    tracing::warn!(
+                        "row {} {}: {}",
+                        done.outcome.row,
+                        done.outcome.status.as_str(),
+                        done.outcome.message
+                    );
+                } else if bad_rows == ROWS_LOGGED + 1 {
+                    tracing::warn!("more failed or invalid rows: see the report");
+                }
                 if let (Some(writer), Some(record)) = (failed_rows.as_mut(), &done.record) {
                     writer.write(record)?;
                 }
