@@ -88,6 +88,20 @@ impl User {
         }
     }
 
+    /// True when no field that both this user and `current` have differs: `current` as read back
+    /// may lack fields (`/v3/user/get` has no `notify`), which then cannot tell against it.
+    pub fn agrees_with(&self, current: &User) -> bool {
+        fn agree<T: PartialEq>(wanted: &Option<T>, have: &Option<T>) -> bool {
+            wanted.is_none() || have.is_none() || wanted == have
+        }
+        agree(&self.name, &current.name)
+            && agree(&self.phone_number, &current.phone_number)
+            && agree(&self.password, &current.password)
+            && agree(&self.start_time, &current.start_time)
+            && agree(&self.end_time, &current.end_time)
+            && agree(&self.sms_alert, &current.sms_alert)
+    }
+
     /// True when every field this user gives already has that value in `current`.
     pub fn matches(&self, current: &User) -> bool {
         fn same<T: PartialEq>(wanted: &Option<T>, have: &Option<T>) -> bool {

@@ -408,7 +408,7 @@ fn check_agent_id(value: &str) -> Result<u32, String> {
     if !digits(extension) || !digits(app) {
         return Err(rule());
     }
-    extension.parse().map_err(|_| rule())
+    check_extension(extension, (1, 9)).map_err(|why| format!("its extension part: {why}"))
 }
 
 fn check_name(value: &str) -> Result<String, String> {

@@ -224,12 +224,31 @@ pub async fn import(
             results.flush()?;
         }
     }
-    while workers.join_next().await.is_some() {}
-    reader.await.map_err(|e| Error::Io {
-        context: "the reader thread stopped".to_string(),
-        source: std::io::Error::other(e.to_string()),
-    })??;
-    debug_assert!(pending.is_empty(), "every row reaches the report");
+    while let Some(joined) = workers.join_next().await {
+        if let Err(e) = joined {
+            control.abort(format!("a request worker stopped unexpectedly: {e}"));
+        }
+    }
+    // Requests may have been sent already: a read error part-way is an abort (exit 3), reported
+    // with the rows read so far, not a "nothing sent" input error.
+    match reader.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => control.abort(format!(
+            "stopped reading the input after row {}: {e}",
+            next_row - 1
+        )),
+        Err(e) => control.abort(format!("the input reader stopped unexpectedly: {e}")),
+    }
+    if !pending.is_empty() {
+        control.abort(format!(
+            "{} rows lost their outcome; see the log",
+            pending.len()
+        ));
+        for done in pending.into_values() {
+            results.write(&done.outcome)?;
+            tally.record(&done.outcome, done.reason.as_deref());
+        }
+    }
     results.flush()?;
     if let Some(writer) = failed_rows.as_mut() {
         writer.flush()?;

@@ -76,6 +76,10 @@ impl RowContext<'_> {
 
     async fn add(&self, user: &User, agent_id: &str, upsert: bool, attempts: &mut u32) -> RowEnd {
         if let Some(reason) = self.control.user_limit() {
+            if upsert {
+                // No room for new users, but an existing one can still be updated.
+                return self.update(user, agent_id, attempts).await;
+            }
             return RowEnd::refused(
                 Action::Add,
                 format!("not sent: the account refused an earlier add with \"{reason}\""),
@@ -128,7 +132,7 @@ impl RowContext<'_> {
         upsert: bool,
         attempts: &mut u32,
     ) -> RowEnd {
-        if user.matches(current) {
+        if user.agrees_with(current) {
             return RowEnd::ok(
                 Action::Add,
                 "created (confirmed by reading it back after a lost response)",

@@ -91,7 +91,10 @@ impl Http {
         replay: Replay,
         attempts: &mut u32,
     ) -> Result<Reply, ApiError> {
+        // Each request has its own budget of tries; `attempts` only adds them up for the caller.
+        let mut tries = 0;
         loop {
+            tries += 1;
             *attempts += 1;
             let outcome = {
                 let _slot = self.throttle.acquire().await;
@@ -105,7 +108,7 @@ impl Http {
                 Failure::NotSent(_) | Failure::Throttled(_) => true,
                 Failure::AfterSend { .. } => replay == Replay::Safe,
             };
-            if !retryable || !self.retry.may_retry(*attempts) {
+            if !retryable || !self.retry.may_retry(tries) {
                 return Err(failure.into_error(replay));
             }
             self.throttle.count_retry();
@@ -116,11 +119,11 @@ impl Http {
                     wait
                 }
                 Failure::Throttled(None) => {
-                    let wait = self.retry.backoff(*attempts);
+                    let wait = self.retry.backoff(tries);
                     self.throttle.pause_for(wait);
                     wait
                 }
-                _ => self.retry.backoff(*attempts),
+                _ => self.retry.backoff(tries),
             };
             tracing::debug!(
                 attempt = *attempts,

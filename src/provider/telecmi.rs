@@ -397,11 +397,15 @@ fn text(value: Option<&Value>) -> Option<String> {
 
 /// An agent object of list or get, in the neutral model.
 fn wire_agent(agent: &Value, status: u16) -> Result<AccountUser, ApiError> {
+    // Never quote the object: it holds the user's password.
     let malformed = |what: &str| ApiError::Malformed {
         status,
         message: format!(
-            "agent object {what}: {}",
-            excerpt(agent.to_string().as_bytes())
+            "agent object {what} (agent_id {})",
+            agent
+                .get("agent_id")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
         ),
     };
     let agent_id = text(agent.get("agent_id")).ok_or_else(|| malformed("without `agent_id`"))?;

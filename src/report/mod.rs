@@ -105,7 +105,12 @@ impl FailedRowsWriter {
         header: &ByteRecord,
         delimiter: u8,
     ) -> Result<FailedRowsWriter, ReportError> {
-        let file = File::create(path).map_err(|source| ReportError {
+        // The rows carry the sheet's passwords: readable by the owner only, from creation on.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(path).map_err(|source| ReportError {
             path: path.to_path_buf(),
             source,
         })?;
