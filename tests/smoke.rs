@@ -30,10 +30,18 @@ fn demo_imports_the_sample_and_exports_both_rosters_from_an_in_process_sandbox()
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
 
     let rows = read_csv(&dir.path().join("results.csv"));
-    assert_eq!(rows.len(), 31, "one report line per data row of samples/users.csv");
+    assert_eq!(
+        rows.len(),
+        31,
+        "one report line per data row of samples/users.csv"
+    );
     let ok: Vec<_> = rows.iter().filter(|r| r["outcome"] == "ok").collect();
     assert_eq!(ok.len(), 25);
-    assert_eq!(sandbox.sandbox().telecmi_users().len(), 25, "exactly the valid rows were created");
+    assert_eq!(
+        sandbox.sandbox().telecmi_users().len(),
+        25,
+        "exactly the valid rows were created"
+    );
     assert_eq!(read_csv(&dir.path().join("telecmi-roster.csv")).len(), 25);
     assert_eq!(read_csv(&dir.path().join("smartflo-roster.csv")).len(), 40);
     let summary: serde_json::Value =
@@ -47,7 +55,11 @@ fn demo_script_starts_and_stops_its_own_sandbox() {
     let dir = tempfile::tempdir().unwrap();
     let ran = run(demo_script(dir.path()));
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
-    assert!(ran.stdout.contains("sandbox running at http://127.0.0.1:"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("sandbox running at http://127.0.0.1:"),
+        "{}",
+        ran.stdout
+    );
     assert_eq!(read_csv(&dir.path().join("telecmi-roster.csv")).len(), 25);
     let url = std::fs::read_to_string(dir.path().join("sandbox.url")).unwrap();
     let port_free = std::net::TcpStream::connect(url.trim().trim_start_matches("http://")).is_err();

@@ -93,7 +93,14 @@ pub struct Ran {
 }
 
 pub fn run(mut command: impl std::borrow::BorrowMut<Command>) -> Ran {
-    let Output { status, stdout, stderr } = command.borrow_mut().output().expect("the roster binary runs");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command
+        .borrow_mut()
+        .output()
+        .expect("the roster binary runs");
     Ran {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -115,7 +122,150 @@ pub fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         .records()
         .map(|r| {
             let r = r.expect("record");
-            headers.iter().map(String::from).zip(r.iter().map(String::from)).collect()
+            headers
+                .iter()
+                .map(String::from)
+                .zip(r.iter().map(String::from))
+                .collect()
         })
         .collect()
+}
+
+// ---- additions for the import / export / cli suites ----
+
+/// A path as `&str` for an argument list.
+pub fn arg(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+/// A TeleCMI user for `insert_telecmi`, without shift times and with SMS alerts off.
+pub fn telecmi_user(
+    extension: u32,
+    name: &str,
+    phone: &str,
+    password: &str,
+) -> roster::sandbox::TelecmiRecord {
+    roster::sandbox::TelecmiRecord {
+        extension,
+        name: name.to_string(),
+        phone_number: phone.to_string(),
+        password: password.to_string(),
+        start_time: None,
+        end_time: None,
+        sms_alert: false,
+    }
+}
+
+/// `EXTENSION_APPID` for the sandbox's default app id.
+pub fn agent_id(extension: u32) -> String {
+    format!("{extension}_{APP_ID}")
+}
+
+/// The largest number of arrivals inside any half-open window `[t, t + window)` that starts at an
+/// arrival (the worst window always starts at one).
+pub fn max_in_window(arrivals: &[std::time::Duration], window: std::time::Duration) -> usize {
+    let mut sorted = arrivals.to_vec();
+    sorted.sort();
+    let mut best = 0;
+    let mut end = 0;
+    for start in 0..sorted.len() {
+        while end < sorted.len() && sorted[end] < sorted[start] + window {
+            end += 1;
+        }
+        best = best.max(end - start);
+    }
+    best
+}
+
+/// The names of the entries of a directory, sorted.
+pub fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// A one-trick HTTP server on 127.0.0.1:0: every request, whatever its path, gets `status` with the
+/// JSON `body` (and `Connection: close`). For provider behaviour the sandbox does not produce.
+/// Counts the requests it answered.
+pub struct FixedServer {
+    pub url: String,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FixedServer {
+    pub fn start(status: u16, body: &'static str) -> FixedServer {
+        let server = ScriptedServer::start(move |_, _| (status, body.to_string()));
+        FixedServer {
+            url: server.url,
+            requests: server.requests,
+        }
+    }
+}
+
+/// An HTTP server on 127.0.0.1:0 whose answers come from `answer(path_and_query, body)`, called
+/// once per request in arrival order (one connection at a time, `Connection: close`).
+pub struct ScriptedServer {
+    pub url: String,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ScriptedServer {
+    pub fn start(
+        mut answer: impl FnMut(&str, &[u8]) -> (u16, String) + Send + 'static,
+    ) -> ScriptedServer {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                    continue;
+                }
+                let target = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .to_string();
+                let mut length = 0usize;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(value) = lower.strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" || line == "\n" {
+                        break;
+                    }
+                }
+                let mut request_body = vec![0; length];
+                let _ = reader.read_exact(&mut request_body);
+                counter.fetch_add(1, Ordering::SeqCst);
+                let (status, body) = answer(&target, &request_body);
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        ScriptedServer { url, requests }
+    }
 }

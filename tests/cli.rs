@@ -1,0 +1,380 @@
+//! The command line itself: help, version, completions, the sandbox subcommand, config profiles.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Help text with every run of whitespace collapsed, so wrapping does not matter.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn help(args: &[&str]) -> String {
+    let ran = run(roster_command(args));
+    assert_eq!(ran.code, 0, "{args:?}: {}", ran.stderr);
+    assert!(ran.stderr.is_empty(), "{args:?}: help goes to stdout");
+    flat(&ran.stdout)
+}
+
+#[test]
+fn top_level_help_lists_every_subcommand_and_the_exit_codes() {
+    let text = help(&["--help"]);
+    for command in ["validate", "import", "export", "sandbox", "completions"] {
+        assert!(text.contains(command), "{command} in: {text}");
+    }
+    assert!(text.contains("Exit codes"), "{text}");
+    assert!(text.contains("TELECMI_SECRET"), "{text}");
+    assert_eq!(help(&["help"]), help(&["--help"]));
+}
+
+#[test]
+fn import_help_shows_safe_defaults_and_examples() {
+    let text = help(&["import", "--help"]);
+    assert!(text.contains("--rate"), "{text}");
+    assert!(text.contains("[default: 5]"), "rate default: {text}");
+    assert!(text.contains("[default: 4]"), "concurrency default: {text}");
+    assert!(text.contains("[default: upsert]"), "{text}");
+    assert!(text.contains("Example"), "{text}");
+    assert!(text.contains("roster import"), "{text}");
+    for flag in [
+        "--report",
+        "--failed",
+        "--dry-run",
+        "--summary",
+        "--json",
+        "--max-failures",
+    ] {
+        assert!(text.contains(flag), "{flag} in: {text}");
+    }
+}
+
+#[test]
+fn every_subcommand_has_help_with_defaults_and_an_example() {
+    let cases: [(&str, &[&str]); 5] = [
+        ("validate", &["[default: upsert]", "[default: 2-6]"]),
+        ("import", &["[default: 5]"]),
+        (
+            "export",
+            &[
+                "[default: 100]",
+                "[default: csv]",
+                "[default: 5]",
+                "[default: -]",
+            ],
+        ),
+        (
+            "sandbox",
+            &[
+                "[default: 127.0.0.1:8080]",
+                "[default: sandbox-secret]",
+                "[default: 1111112]",
+            ],
+        ),
+        ("completions", &["bash"]),
+    ];
+    for (command, expected) in cases {
+        let text = help(&[command, "--help"]);
+        assert!(text.contains("Example"), "{command}: {text}");
+        assert!(
+            text.contains(&format!("roster {command}")),
+            "{command}: {text}"
+        );
+        for wanted in expected {
+            assert!(text.contains(wanted), "{command}: {wanted} in {text}");
+        }
+        assert_eq!(help(&["help", command]), text);
+    }
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let ran = run(roster_command(&["--version"]));
+    assert_eq!(ran.code, 0);
+    assert_eq!(
+        ran.stdout.trim(),
+        format!("roster {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let ran = run(roster_command(&["import"]));
+    assert_eq!(ran.code, 2, "a missing FILE: {}", ran.stderr);
+    let ran = run(roster_command(&["import", "x.csv", "--mode", "replace"]));
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    // Secrets are never taken from the command line.
+    let ran = run(roster_command(&["import", "x.csv", "--secret", "s"]));
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    let ran = run(roster_command(&["frobnicate"]));
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    let ran = run(roster_command(&[
+        "import",
+        "/nonexistent/roster-test.csv",
+        "--dry-run",
+    ]));
+    assert_eq!(ran.code, 2, "an unreadable file: {}", ran.stderr);
+    assert!(
+        ran.stderr.contains("/nonexistent/roster-test.csv"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let ran = run(roster_command(&["completions", shell]));
+        assert_eq!(ran.code, 0, "{shell}: {}", ran.stderr);
+        assert!(ran.stdout.contains("roster"), "{shell}");
+        assert!(
+            ran.stdout.contains("import"),
+            "{shell}: subcommands complete"
+        );
+    }
+    let ran = run(roster_command(&["completions", "bash"]));
+    assert!(ran.stdout.contains("complete"), "a bash completion script");
+}
+
+/// Waits for `child` to exit, killing it after `limit`.
+fn wait_with_limit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sandbox_subcommand_prints_its_url_first_serves_and_stops_on_sigterm() {
+    let mut child = roster_command(&[
+        "sandbox",
+        "--listen",
+        "127.0.0.1:0",
+        "--seed-telecmi",
+        "7",
+        "--seed-smartflo",
+        "5",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut url = String::new();
+    stdout.read_line(&mut url).unwrap();
+    let url = url.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "first line: {url:?}");
+    assert!(!url.ends_with(":0"), "the chosen port, not 0: {url}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("telecmi.csv");
+    let mut export = roster_command(&[
+        "export",
+        "--provider",
+        "telecmi",
+        "-o",
+        arg(&out),
+        "--rate",
+        "0",
+    ]);
+    export
+        .env("ROSTER_BASE_URL", &url)
+        .env("TELECMI_APP_ID", APP_ID.to_string())
+        .env("TELECMI_SECRET", SECRET);
+    let ran = run(export);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(read_csv(&out).len(), 7);
+
+    let mut export = roster_command(&["export", "--provider", "smartflo", "--rate", "0"]);
+    export
+        .env("ROSTER_BASE_URL", &url)
+        .env("SMARTFLO_TOKEN", TOKEN);
+    let ran = run(export);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.stdout.lines().count(), 1 + 5);
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = wait_with_limit(&mut child, Duration::from_secs(10));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "a clean stop on SIGTERM: {status:?}"
+    );
+}
+
+#[test]
+fn a_config_profile_supplies_base_url_and_credentials() {
+    let sandbox = TestSandbox::start(roster::sandbox::SandboxConfig {
+        seed_telecmi: 12,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_file(
+        dir.path(),
+        "roster.toml",
+        format!(
+            "[profiles.test]\n\
+             app_id = \"{APP_ID}\"\n\
+             secret_env = \"ROSTER_TEST_SECRET\"\n\
+             base_url = \"{}\"\n\
+             rate = 1000.0\n\
+             \n\
+             [profiles.other]\n\
+             app_id = \"1\"\n",
+            sandbox.url
+        ),
+    );
+    let out = dir.path().join("telecmi.csv");
+    let mut command = roster_command(&[
+        "export",
+        "--provider",
+        "telecmi",
+        "-o",
+        arg(&out),
+        "--config",
+        arg(&config),
+        "--profile",
+        "test",
+    ]);
+    command.env("ROSTER_TEST_SECRET", SECRET);
+    let ran = run(command);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(read_csv(&out).len(), 12);
+
+    // Import through the same profile, chosen by environment variables this time.
+    let input = write_file(
+        dir.path(),
+        "users.csv",
+        "extension,name,phone_number,password\n2001,Profile User,919200002001,Secret2001\n",
+    );
+    let report = dir.path().join("report.csv");
+    let mut command = roster_command(&["import", arg(&input), "--report", arg(&report)]);
+    command
+        .env("ROSTER_CONFIG", &config)
+        .env("ROSTER_PROFILE", "test")
+        .env("ROSTER_TEST_SECRET", SECRET);
+    let ran = run(command);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(sandbox
+        .sandbox()
+        .telecmi_users()
+        .iter()
+        .any(|u| u.extension == 2001 && u.name == "Profile User"));
+
+    // The profile names a variable that is not set: exit 2, nothing sent, the variable named.
+    let before = sandbox.sandbox().stats().requests;
+    let ran = run(roster_command(&[
+        "export",
+        "--provider",
+        "telecmi",
+        "-o",
+        arg(&out),
+        "--config",
+        arg(&config),
+        "--profile",
+        "test",
+    ]));
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("ROSTER_TEST_SECRET"), "{}", ran.stderr);
+    assert_eq!(sandbox.sandbox().stats().requests, before);
+
+    // An unknown profile: exit 2, naming what the file has.
+    let ran = run(roster_command(&[
+        "export",
+        "--provider",
+        "telecmi",
+        "-o",
+        arg(&out),
+        "--config",
+        arg(&config),
+        "--profile",
+        "staging",
+    ]));
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("staging"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("test"),
+        "lists the profiles: {}",
+        ran.stderr
+    );
+    assert_eq!(sandbox.sandbox().stats().requests, before);
+
+    // A profile without a config file, and a config file that is not TOML.
+    let ran = run(roster_command(&[
+        "export",
+        "--provider",
+        "telecmi",
+        "--profile",
+        "test",
+    ]));
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    let broken = write_file(dir.path(), "broken.toml", "[profiles.test\napp_id = 1\n");
+    let ran = run(roster_command(&[
+        "export",
+        "--provider",
+        "telecmi",
+        "--config",
+        arg(&broken),
+        "--profile",
+        "test",
+    ]));
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("broken.toml"), "{}", ran.stderr);
+}
+
+#[test]
+fn environment_wins_over_the_profile() {
+    let sandbox = TestSandbox::start(roster::sandbox::SandboxConfig {
+        seed_telecmi: 3,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_file(
+        dir.path(),
+        "roster.toml",
+        format!(
+            "[profiles.test]\napp_id = \"{APP_ID}\"\nsecret = \"wrong-inline-secret\"\nbase_url = \"{}\"\n",
+            sandbox.url
+        ),
+    );
+    let out = dir.path().join("telecmi.csv");
+    let args = [
+        "export",
+        "--provider",
+        "telecmi",
+        "-o",
+        arg(&out),
+        "--config",
+        arg(&config),
+        "--profile",
+        "test",
+        "--rate",
+        "0",
+    ];
+    let ran = run(roster_command(&args));
+    assert_eq!(ran.code, 3, "the file's secret is wrong: {}", ran.stderr);
+    assert!(
+        !ran.stderr.contains("wrong-inline-secret"),
+        "{}",
+        ran.stderr
+    );
+    let mut command = roster_command(&args);
+    command.env("TELECMI_SECRET", SECRET);
+    let ran = run(command);
+    assert_eq!(ran.code, 0, "TELECMI_SECRET wins: {}", ran.stderr);
+    assert_eq!(read_csv(&out).len(), 3);
+}

@@ -1,0 +1,1465 @@
+//! `roster import` end to end: the real binary against the in-process sandbox.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+use roster::sandbox::{Faults, SandboxConfig, TelecmiRecord};
+
+type Row = HashMap<String, String>;
+
+const HEADER: &str = "extension,name,phone_number,password\n";
+
+/// `roster import INPUT --report DIR/report.csv --rate 1000 EXTRA...` against `sandbox`.
+fn import(sandbox: &TestSandbox, input: &Path, extra: &[&str]) -> (Ran, Vec<Row>) {
+    let report = report_path(input);
+    let mut args = vec!["import", arg(input), "--report", arg(&report)];
+    if !extra.contains(&"--rate") {
+        args.extend_from_slice(&["--rate", "1000"]);
+    }
+    args.extend_from_slice(extra);
+    let ran = run(sandbox.roster(&args));
+    let rows = if report.exists() {
+        read_csv(&report)
+    } else {
+        Vec::new()
+    };
+    (ran, rows)
+}
+
+fn report_path(input: &Path) -> PathBuf {
+    input.with_extension("report.csv")
+}
+
+/// Full add rows for extensions `from..from+count`.
+fn add_rows(from: u32, count: u32) -> String {
+    let mut text = String::from(HEADER);
+    for ext in from..from + count {
+        text.push_str(&format!("{ext},Agent {ext},9192000{ext:05},Secret{ext}\n"));
+    }
+    text
+}
+
+fn by_extension(sandbox: &TestSandbox) -> HashMap<u32, TelecmiRecord> {
+    sandbox
+        .sandbox()
+        .telecmi_users()
+        .into_iter()
+        .map(|u| (u.extension, u))
+        .collect()
+}
+
+fn outcomes(rows: &[Row]) -> Vec<&str> {
+    rows.iter().map(|r| r["outcome"].as_str()).collect()
+}
+
+fn assert_rows_numbered(rows: &[Row], count: usize) {
+    let numbers: Vec<String> = rows.iter().map(|r| r["row"].clone()).collect();
+    let expected: Vec<String> = (1..=count).map(|n| n.to_string()).collect();
+    assert_eq!(numbers, expected, "one report line per data row, in order");
+}
+
+#[test]
+fn valid_and_invalid_rows_each_get_exactly_one_report_line() {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "mix.csv",
+        "extension,name,phone_number,password\n\
+         101,Asha Rao,919200000101,Secret101\n\
+         102,Bad Phone,12345,Secret102\n\
+         abc,Bad Extension,919200000103,Secret103\n\
+         104,Dev Nair,+91 92000 00104,Secret104\n\
+         105,,919200000105,Secret105\n\
+         106,Eve Dutt,919200000106,Secret106\n\
+         104,Again Dev,919200000107,Secret107\n",
+    );
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
+    assert_eq!(ran.code, 1, "invalid rows make exit 1: {}", ran.stderr);
+
+    let header = std::fs::read_to_string(report_path(&input)).unwrap();
+    assert_eq!(
+        header.lines().next().unwrap(),
+        "row,extension,agent_id,action,outcome,http_status,attempts,message"
+    );
+    assert_rows_numbered(&rows, 7);
+    assert_eq!(
+        outcomes(&rows),
+        ["ok", "invalid", "invalid", "ok", "invalid", "ok", "invalid"]
+    );
+
+    for (index, column, value) in [
+        (1, "column 3 (phone_number)", Some("\"12345\"")),
+        (2, "column 1 (extension)", Some("\"abc\"")),
+        (4, "column 2 (name)", None),
+        (6, "column 1 (extension)", Some("duplicate of row 4")),
+    ] {
+        let row = &rows[index];
+        assert!(
+            row["message"].contains(column),
+            "row {}: {:?}",
+            row["row"],
+            row["message"]
+        );
+        if let Some(value) = value {
+            assert!(
+                row["message"].contains(value),
+                "row {}: {:?}",
+                row["row"],
+                row["message"]
+            );
+        }
+        assert_eq!(row["action"], "none");
+        assert_eq!(row["http_status"], "");
+        assert_eq!(row["attempts"], "0");
+    }
+    assert_eq!(
+        rows[2]["extension"], "abc",
+        "the raw cell is reported as given"
+    );
+
+    for row in rows.iter().filter(|r| r["outcome"] == "ok") {
+        assert_eq!(row["action"], "add");
+        assert_eq!(row["http_status"], "200");
+        assert_eq!(row["attempts"], "1");
+        assert_eq!(row["agent_id"], agent_id(row["extension"].parse().unwrap()));
+    }
+
+    let users = by_extension(&sandbox);
+    let mut extensions: Vec<u32> = users.keys().copied().collect();
+    extensions.sort();
+    assert_eq!(extensions, [101, 104, 106], "exactly the valid rows");
+    assert_eq!(
+        users[&104].phone_number, "+919200000104",
+        "normalised phone"
+    );
+    assert_eq!(users[&104].name, "Dev Nair");
+}
+
+#[test]
+fn quoted_cells_bom_and_crlf_are_read_like_a_spreadsheet_does() {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "excel.csv",
+        "\u{feff}Extension, Name ,Phone-Number,PASSWORD\r\n\
+         201,\"Rao, Venkat\",919200000201,Secret201\r\n\
+         202,\"Anita \"\"Annie\"\" Thomas\",919200000202,Secret202\r\n\
+         203,\"Line\r\nBreak\",919200000203,Secret203\r\n\
+         204,Plain Name,919200000204,\"pass,word\"\"1\"\r\n",
+    );
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert_rows_numbered(&rows, 4);
+    assert_eq!(outcomes(&rows), ["ok", "ok", "invalid", "ok"]);
+    assert!(
+        rows[2]["message"].contains("control characters"),
+        "{:?}",
+        rows[2]["message"]
+    );
+
+    let users = by_extension(&sandbox);
+    assert_eq!(users[&201].name, "Rao, Venkat");
+    assert_eq!(users[&202].name, "Anita \"Annie\" Thomas");
+    assert_eq!(users[&204].name, "Plain Name");
+    assert_eq!(users[&204].password, "pass,word\"1");
+    assert!(!users.contains_key(&203));
+}
+
+#[test]
+fn semicolon_delimiter_is_detected() {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "european.csv",
+        "extension;name;phone_number;password\n\
+         301;Müller, Hans;919200000301;Secret301\n\
+         302;Dupont, Léa;919200000302;Secret302\n",
+    );
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(outcomes(&rows), ["ok", "ok"]);
+    let users = by_extension(&sandbox);
+    assert_eq!(users[&301].name, "Müller, Hans");
+    assert_eq!(users[&302].name, "Dupont, Léa");
+}
+
+#[test]
+fn tab_delimiter_is_detected() {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "tabs.tsv",
+        "extension\tname\tphone_number\tpassword\n\
+         401\tSam Lee; Jr, III\t919200000401\tSecret401\n",
+    );
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(outcomes(&rows), ["ok"]);
+    assert_eq!(by_extension(&sandbox)[&401].name, "Sam Lee; Jr, III");
+}
+
+#[test]
+fn utf16le_unicode_text_with_bom_is_read() {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    // Excel's "Unicode text": UTF-16LE with a BOM, tab-separated, CRLF.
+    let text = "extension\tname\tphone_number\tpassword\r\n\
+                501\tZoë Ødegård\t919200000501\tSecret501\r\n\
+                502\tअनिल कुमार\t919200000502\tSecret502\r\n";
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let input = write_file(dir.path(), "unicode.txt", bytes);
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(outcomes(&rows), ["ok", "ok"]);
+    let users = by_extension(&sandbox);
+    assert_eq!(users[&501].name, "Zoë Ødegård");
+    assert_eq!(users[&502].name, "अनिल कुमार");
+    assert_eq!(users[&502].password, "Secret502");
+}
+
+#[test]
+fn windows_1252_file_is_read_as_unicode_not_mangled() {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = b"extension,name,phone_number,password\n".to_vec();
+    bytes.extend_from_slice(b"601,Jos\xE9 Garc\xEDa,919200000601,Secret601\n");
+    bytes.extend_from_slice(b"602,Fran\xE7oise \x80uro,919200000602,Secret602\n");
+    let input = write_file(dir.path(), "ansi.csv", bytes);
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(outcomes(&rows), ["ok", "ok"]);
+    let users = by_extension(&sandbox);
+    assert_eq!(users[&601].name, "José García");
+    assert_eq!(users[&602].name, "Françoise €uro");
+    assert!(
+        ran.stderr.contains("Windows-1252"),
+        "the guess is announced: {}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn non_ascii_names_arrive_byte_exact() {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        "Zoë Ødegård",
+        "अनिल कुमार",
+        "தமிழ் செல்வன்",
+        "Łukasz Wójcik",
+        "José Álvarez",
+        "김민준",
+        "Renée D'Souza",
+    ];
+    let mut text = String::from(HEADER);
+    for (i, name) in names.iter().enumerate() {
+        let ext = 701 + i;
+        text.push_str(&format!("{ext},{name},919200000{ext},Secret{ext}\n"));
+    }
+    let input = write_file(dir.path(), "names.csv", text);
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(rows.iter().all(|r| r["outcome"] == "ok"));
+    let users = sandbox.sandbox().telecmi_users();
+    assert_eq!(users.len(), names.len());
+    for (i, name) in names.iter().enumerate() {
+        let user = users
+            .iter()
+            .find(|u| u.extension == 701 + i as u32)
+            .unwrap();
+        assert_eq!(user.name.as_bytes(), name.as_bytes());
+    }
+}
+
+#[test]
+fn update_with_empty_cells_keeps_the_server_values() {
+    let sandbox = TestSandbox::new();
+    let before = TelecmiRecord {
+        start_time: Some(9),
+        end_time: Some(18),
+        sms_alert: true,
+        ..telecmi_user(801, "Keep This Name", "919200000801", "KeepPass801")
+    };
+    sandbox.sandbox().insert_telecmi(before.clone());
+    sandbox.sandbox().insert_telecmi(telecmi_user(
+        802,
+        "Already Right",
+        "919200000802",
+        "RightPass802",
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "changes.csv",
+        "extension,name,phone_number,password,start_time,end_time,sms_alert\n\
+         801,,919300000801,,,,\n\
+         802,Already Right,919200000802,,,,\n",
+    );
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "update"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+
+    assert_eq!(rows[0]["outcome"], "ok");
+    assert_eq!(rows[0]["action"], "update");
+    assert_eq!(rows[1]["outcome"], "skipped");
+    assert_eq!(rows[1]["action"], "none");
+    assert!(
+        rows[1]["message"].contains("up to date"),
+        "{:?}",
+        rows[1]["message"]
+    );
+
+    let users = by_extension(&sandbox);
+    assert_eq!(
+        users[&801],
+        TelecmiRecord {
+            phone_number: "919300000801".into(),
+            ..before
+        },
+        "only the phone changed"
+    );
+    assert_eq!(users[&802].password, "RightPass802");
+    let stats = sandbox.sandbox().stats();
+    assert_eq!(
+        stats.by_endpoint.get("/v2/user/update").copied(),
+        Some(1),
+        "the up-to-date row sends no update: {:?}",
+        stats.by_endpoint
+    );
+}
+
+#[test]
+fn upsert_updates_existing_users_and_adds_new_ones() {
+    let sandbox = TestSandbox::new();
+    sandbox
+        .sandbox()
+        .insert_telecmi(telecmi_user(901, "Old Name", "919200000901", "OldPass901"));
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "upsert.csv",
+        "extension,name,phone_number,password\n\
+         901,New Name,919300000901,NewPass901\n\
+         902,Fresh User,919200000902,Fresh902\n",
+    );
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "upsert"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(outcomes(&rows), ["ok", "ok"]);
+    assert_eq!(rows[0]["action"], "update");
+    assert_eq!(rows[1]["action"], "add");
+    let users = by_extension(&sandbox);
+    assert_eq!(users.len(), 2);
+    assert_eq!(users[&901].name, "New Name");
+    assert_eq!(users[&901].phone_number, "919300000901");
+    assert_eq!(users[&901].password, "NewPass901");
+    assert_eq!(users[&902].name, "Fresh User");
+}
+
+#[test]
+fn add_of_an_existing_user_fails_with_the_provider_message() {
+    let sandbox = TestSandbox::new();
+    let existing = telecmi_user(111, "Existing", "919200000111", "Exists111");
+    sandbox.sandbox().insert_telecmi(existing.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "add.csv",
+        "extension,name,phone_number,password\n111,Someone Else,919200000999,Other999\n",
+    );
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert_eq!(rows[0]["outcome"], "failed");
+    assert_eq!(rows[0]["action"], "add");
+    assert_eq!(rows[0]["http_status"], "400");
+    assert!(
+        rows[0]["message"].contains("User ID Already Exists"),
+        "{:?}",
+        rows[0]["message"]
+    );
+    assert_eq!(
+        by_extension(&sandbox)[&111],
+        existing,
+        "the existing user is untouched"
+    );
+}
+
+#[test]
+fn failed_rows_file_holds_the_original_rows_and_feeds_straight_back() {
+    let sandbox = TestSandbox::new();
+    sandbox
+        .sandbox()
+        .insert_telecmi(telecmi_user(123, "Taken", "919200000123", "Taken123"));
+    let dir = tempfile::tempdir().unwrap();
+    let original = "Extension;Full Name;Mobile;Password;Team\n\
+         121;Good One;919200000121;Secret121;Inbound\n\
+         122;\"Bad \"\"Phone\"\"; Name\";12345;Secret122;Out, bound\n\
+         123;Clash Person;919200000123;Secret123;Inbound\n\
+         124;Good Two;+91 92000 00124;Secret124;\n\
+         125;Short Row\n";
+    let input = write_file(dir.path(), "sheet.csv", original);
+    let failed = dir.path().join("failed.csv");
+    let (ran, rows) = import(
+        &sandbox,
+        &input,
+        &["--mode", "add", "--failed", arg(&failed)],
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert_eq!(
+        outcomes(&rows),
+        ["ok", "invalid", "failed", "ok", "invalid"]
+    );
+
+    let read = |path: &Path| -> (csv::ByteRecord, Vec<csv::ByteRecord>) {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .flexible(true)
+            .from_path(path)
+            .unwrap();
+        let header = reader.byte_headers().unwrap().clone();
+        let records = reader.byte_records().map(Result::unwrap).collect();
+        (header, records)
+    };
+    let (original_header, original_rows) = read(&input);
+    let (failed_header, failed_rows) = read(&failed);
+    assert_eq!(failed_header, original_header, "the original header");
+    let wanted: Vec<csv::ByteRecord> = [1, 2, 4]
+        .iter()
+        .map(|&i| original_rows[i].clone())
+        .collect();
+    assert_eq!(
+        failed_rows, wanted,
+        "exactly the failed and invalid rows, cells untouched"
+    );
+
+    // Fix the sheet and the account, then feed the failed-rows file straight back.
+    let mut fixed = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .flexible(true)
+        .from_path(&failed)
+        .unwrap();
+    fixed.write_byte_record(&failed_header).unwrap();
+    for record in &failed_rows {
+        let mut cells: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
+        match &cells[0][..] {
+            b"122" => cells[2] = b"919200000122".to_vec(),
+            b"125" => {
+                cells = [
+                    &b"125"[..],
+                    b"Short Row",
+                    b"919200000125",
+                    b"Secret125",
+                    b"",
+                ]
+                .map(<[u8]>::to_vec)
+                .to_vec()
+            }
+            _ => {}
+        }
+        fixed.write_record(&cells).unwrap();
+    }
+    fixed.flush().unwrap();
+    drop(fixed);
+    assert!(sandbox.sandbox().remove_telecmi(123));
+
+    let (ran, rows) = import(&sandbox, &failed, &["--mode", "add"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(outcomes(&rows), ["ok", "ok", "ok"]);
+    let users = by_extension(&sandbox);
+    assert_eq!(users[&122].name, "Bad \"Phone\"; Name");
+    assert_eq!(users[&123].name, "Clash Person");
+    assert_eq!(users.len(), 5);
+}
+
+#[test]
+fn dry_run_sends_nothing_and_needs_no_credentials() {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("dry.report.csv");
+    let input = write_file(dir.path(), "dry.csv", add_rows(100, 5));
+    let mut command =
+        roster_command(&["import", arg(&input), "--dry-run", "--report", arg(&report)]);
+    // Pointed at the sandbox, so anything sent would be counted.
+    command.env("ROSTER_BASE_URL", &sandbox.url);
+    let ran = run(command);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_csv(&report);
+    assert_rows_numbered(&rows, 5);
+    assert!(rows.iter().all(|r| r["outcome"] == "skipped"
+        && r["action"] == "add"
+        && r["message"].contains("dry run")));
+    assert_eq!(sandbox.sandbox().stats().requests, 0);
+    assert!(sandbox.sandbox().telecmi_users().is_empty());
+
+    // An invalid row in a dry run: exit 1, still nothing sent.
+    let bad = write_file(
+        dir.path(),
+        "dry-bad.csv",
+        format!("{}106,Bad Phone,9.19E+11,Secret106\n", add_rows(100, 2)),
+    );
+    let mut command = roster_command(&[
+        "import",
+        arg(&bad),
+        "--dry-run",
+        "--mode",
+        "add",
+        "--report",
+        arg(&report),
+    ]);
+    command.env("ROSTER_BASE_URL", &sandbox.url);
+    let ran = run(command);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let rows = read_csv(&report);
+    assert_eq!(outcomes(&rows), ["skipped", "skipped", "invalid"]);
+    assert!(
+        rows[2]["message"].contains("scientific notation"),
+        "{:?}",
+        rows[2]["message"]
+    );
+    assert_eq!(sandbox.sandbox().stats().requests, 0);
+}
+
+#[test]
+fn validate_prints_row_numbered_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write_file(
+        dir.path(),
+        "bad.csv",
+        "extension,name,phone_number,password\n\
+         131,Fine Person,919200000131,Secret131\n\
+         132,\"Two\nLines\",919200000132,Secret132\n\
+         133,Short Phone,12345,Secret133\n\
+         134,Fine Too,919200000134,Secret134\n",
+    );
+    let ran = run(roster_command(&["validate", arg(&bad), "--mode", "add"]));
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("row 2 (line 3): column 2 (name)"),
+        "{}",
+        ran.stderr
+    );
+    // Row 3 starts on line 5: row 2's cell spans two lines.
+    assert!(
+        ran.stderr
+            .contains("row 3 (line 5): column 3 (phone_number) value \"12345\""),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("row 1 "), "{}", ran.stderr);
+    assert!(!ran.stderr.contains("row 4 "), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("4 rows, 2 valid, 2 invalid"),
+        "{}",
+        ran.stderr
+    );
+
+    let good = write_file(dir.path(), "good.csv", add_rows(140, 3));
+    let ran = run(roster_command(&["validate", arg(&good), "--mode", "add"]));
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("3 rows, 3 valid, 0 invalid"),
+        "{}",
+        ran.stderr
+    );
+
+    // --json: the same counts on stdout.
+    let ran = run(roster_command(&[
+        "validate",
+        arg(&bad),
+        "--mode",
+        "add",
+        "--json",
+    ]));
+    assert_eq!(ran.code, 1);
+    let summary: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(summary["rows"], 4);
+    assert_eq!(summary["invalid"], 2);
+}
+
+#[test]
+fn missing_secret_exits_2_naming_it_and_sends_nothing() {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "users.csv", add_rows(150, 3));
+    let report = report_path(&input);
+    let mut command = sandbox.roster(&["import", arg(&input), "--report", arg(&report)]);
+    command.env_remove("TELECMI_SECRET");
+    let ran = run(command);
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    let errors: Vec<&str> = ran.stderr.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {}", ran.stderr);
+    assert!(errors[0].contains("TELECMI_SECRET"), "{}", ran.stderr);
+    assert_eq!(sandbox.sandbox().stats().requests, 0);
+    assert!(!report.exists(), "nothing started, no report");
+
+    let mut command = sandbox.roster(&["import", arg(&input), "--report", arg(&report)]);
+    command.env_remove("TELECMI_APP_ID");
+    let ran = run(command);
+    assert_eq!(ran.code, 2);
+    assert!(ran.stderr.contains("TELECMI_APP_ID"), "{}", ran.stderr);
+    assert_eq!(sandbox.sandbox().stats().requests, 0);
+}
+
+#[test]
+fn wrong_secret_aborts_with_every_row_in_the_report() {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "users.csv", add_rows(160, 30));
+    let report = report_path(&input);
+    let mut command = sandbox.roster(&[
+        "import",
+        arg(&input),
+        "--report",
+        arg(&report),
+        "--rate",
+        "1000",
+        "--concurrency",
+        "4",
+    ]);
+    command.env("TELECMI_SECRET", "Wr0ng-Secret-987");
+    let ran = run(command);
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert!(
+        ran.stderr.to_lowercase().contains("authentication"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("Wr0ng-Secret-987"));
+
+    let rows = read_csv(&report);
+    assert_rows_numbered(&rows, 30);
+    let failed = rows.iter().filter(|r| r["outcome"] == "failed").count();
+    let skipped = rows.iter().filter(|r| r["outcome"] == "skipped").count();
+    assert_eq!(failed + skipped, 30, "{:?}", outcomes(&rows));
+    assert!(failed >= 1);
+    for row in rows.iter().filter(|r| r["outcome"] == "skipped") {
+        assert_eq!(row["attempts"], "0");
+        assert!(row["message"].contains("not sent"), "{:?}", row["message"]);
+    }
+    let requests = sandbox.sandbox().stats().requests;
+    assert!(
+        requests <= 4 + 2,
+        "only the requests already in flight: {requests}"
+    );
+    assert_eq!(requests as usize, failed, "every sent row is a failed row");
+    assert!(!std::fs::read_to_string(&report)
+        .unwrap()
+        .contains("Wr0ng-Secret-987"));
+}
+
+#[test]
+fn user_limit_refusal_stops_further_adds() {
+    let sandbox = TestSandbox::start(SandboxConfig {
+        user_limit: Some(3),
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "users.csv", add_rows(170, 6));
+    // One worker, so "after the first refusal" is well defined: rows 1-3 are created, row 4 is refused
+    // by the account, and rows 5-6 must not be sent at all.
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "add", "--concurrency", "1"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert_eq!(
+        outcomes(&rows),
+        ["ok", "ok", "ok", "failed", "failed", "failed"]
+    );
+    for row in &rows[3..] {
+        assert!(
+            row["message"].contains("User limit reached"),
+            "{:?}",
+            row["message"]
+        );
+    }
+    assert_eq!(rows[3]["http_status"], "400");
+    assert_eq!(rows[3]["attempts"], "1");
+    for row in &rows[4..] {
+        assert_eq!(row["attempts"], "0", "not sent: {:?}", row["message"]);
+    }
+    let adds = sandbox.sandbox().stats().by_endpoint["/v2/user/add"];
+    assert_eq!(adds, 4, "3 creations and the one refusal");
+    assert_eq!(sandbox.sandbox().telecmi_users().len(), 3);
+}
+
+#[test]
+fn user_limit_with_concurrent_workers_sends_at_most_the_in_flight_adds() {
+    let sandbox = TestSandbox::start(SandboxConfig {
+        user_limit: Some(3),
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "users.csv", add_rows(180, 12));
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "add", "--concurrency", "2"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let ok = rows.iter().filter(|r| r["outcome"] == "ok").count();
+    assert_eq!(ok, 3);
+    assert!(rows
+        .iter()
+        .filter(|r| r["outcome"] == "failed")
+        .all(|r| r["message"].contains("User limit reached")));
+    // 3 creations, the first refusal, and at most one more add that was already in flight
+    // (concurrency 2) when the refusal came back.
+    let adds = sandbox.sandbox().stats().by_endpoint["/v2/user/add"];
+    assert!((4..=5).contains(&adds), "{adds} adds sent for 12 rows");
+}
+
+#[test]
+fn an_error_body_under_http_200_is_a_failure() {
+    let server = FixedServer::start(
+        200,
+        r#"{"code":404,"status":"error","msg":"Weird provider failure"}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "users.csv", add_rows(190, 3));
+    let report = report_path(&input);
+    let mut command = roster_command(&[
+        "import",
+        arg(&input),
+        "--mode",
+        "add",
+        "--report",
+        arg(&report),
+        "--rate",
+        "0",
+        "--concurrency",
+        "1",
+    ]);
+    command
+        .env("ROSTER_BASE_URL", &server.url)
+        .env("TELECMI_APP_ID", APP_ID.to_string())
+        .env("TELECMI_SECRET", SECRET);
+    let ran = run(command);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let rows = read_csv(&report);
+    assert_eq!(outcomes(&rows), ["failed", "failed", "failed"]);
+    for row in &rows {
+        assert!(
+            row["message"].contains("Weird provider failure"),
+            "{:?}",
+            row["message"]
+        );
+        assert_eq!(row["http_status"], "404", "the body's code");
+    }
+    assert_eq!(
+        server.requests.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "a refusal is not retried"
+    );
+}
+
+#[test]
+fn max_attempts_applies_to_each_request_of_a_row() {
+    // The read succeeds at once; the update gets one 500 and then succeeds.
+    let mut updates = 0;
+    let server = ScriptedServer::start(move |path, _| {
+        if path.ends_with("/v3/user/get") {
+            let agent = r#"{"code":200,"status":"success","agent":{"agent_id":"281_1111112","first_name":"Old","last_name":"Name","extension":281,"password":"Secret281","phone":"919200000281","followme":false}}"#;
+            return (200, agent.to_string());
+        }
+        updates += 1;
+        if updates == 1 {
+            (
+                500,
+                r#"{"code":500,"status":"error","msg":"Sorry, something goes wrong !"}"#
+                    .to_string(),
+            )
+        } else {
+            (
+                200,
+                r#"{"code":200,"status":"success","msg":"Saved successfully"}"#.to_string(),
+            )
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "phones.csv",
+        "extension,phone_number\n281,919300000281\n",
+    );
+    let report = report_path(&input);
+    let mut command = roster_command(&[
+        "import",
+        arg(&input),
+        "--mode",
+        "update",
+        "--report",
+        arg(&report),
+        "--rate",
+        "0",
+        "--max-attempts",
+        "2",
+    ]);
+    command
+        .env("ROSTER_BASE_URL", &server.url)
+        .env("TELECMI_APP_ID", APP_ID.to_string())
+        .env("TELECMI_SECRET", SECRET);
+    let ran = run(command);
+    let rows = read_csv(&report);
+    assert_eq!(rows[0]["outcome"], "ok", "{:?}", rows[0]);
+    assert_eq!(
+        rows[0]["attempts"], "3",
+        "a read and two tries of the update"
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+}
+
+#[test]
+fn rate_limit_is_respected_at_the_server() {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "users.csv", add_rows(200, 40));
+    let report = report_path(&input);
+    let started = Instant::now();
+    let ran = run(sandbox.roster(&[
+        "import",
+        arg(&input),
+        "--mode",
+        "add",
+        "--report",
+        arg(&report),
+        "--rate",
+        "20",
+        "--concurrency",
+        "8",
+    ]));
+    let elapsed = started.elapsed();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let stats = sandbox.sandbox().stats();
+    assert_eq!(stats.requests, 40);
+    let worst = max_in_window(&stats.arrivals, Duration::from_secs(1));
+    assert!(
+        worst <= 20 + 1,
+        "{worst} requests in one second at --rate 20 (burst 1)"
+    );
+    // 40 requests evenly spaced at 20/s span at least 39 intervals of 50 ms.
+    let span = *stats.arrivals.iter().max().unwrap() - *stats.arrivals.iter().min().unwrap();
+    assert!(
+        span >= Duration::from_millis(1850),
+        "arrivals span {span:?}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(1900),
+        "run took {elapsed:?}"
+    );
+}
+
+#[test]
+fn rate_limit_counts_reads_and_retries_too() {
+    let sandbox = TestSandbox::start(SandboxConfig {
+        faults: Faults {
+            error_rate: 0.15,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let mut text = String::from("extension,phone_number\n");
+    for ext in 220..232 {
+        sandbox.sandbox().insert_telecmi(telecmi_user(
+            ext,
+            "Phone Change",
+            &format!("919200000{ext}"),
+            &format!("Secret{ext}"),
+        ));
+        text.push_str(&format!("{ext},919300000{ext}\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "phones.csv", text);
+    // Each row is a read and an update, and some of them are retried after a 500.
+    let (ran, rows) = import(
+        &sandbox,
+        &input,
+        &["--mode", "update", "--rate", "20", "--concurrency", "8"],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(rows.iter().all(|r| r["outcome"] == "ok"));
+    let stats = sandbox.sandbox().stats();
+    assert!(stats.requests >= 24, "{}", stats.requests);
+    let worst = max_in_window(&stats.arrivals, Duration::from_secs(1));
+    assert!(
+        worst <= 20 + 1,
+        "{worst} requests in one second at --rate 20"
+    );
+    let users = by_extension(&sandbox);
+    assert!((220..232).all(|ext| users[&ext].phone_number == format!("919300000{ext}")));
+}
+
+#[test]
+fn concurrency_is_respected_at_the_server() {
+    let sandbox = TestSandbox::start(SandboxConfig {
+        faults: Faults {
+            latency: Duration::from_millis(50),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "users.csv", add_rows(250, 18));
+    let (ran, rows) = import(
+        &sandbox,
+        &input,
+        &["--mode", "add", "--concurrency", "3", "--rate", "0"],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(rows.len(), 18);
+    let in_flight = sandbox.sandbox().stats().max_in_flight;
+    assert!(
+        in_flight <= 3,
+        "{in_flight} requests in flight at --concurrency 3"
+    );
+    assert!(in_flight >= 2, "requests really overlapped: {in_flight}");
+}
+
+#[test]
+fn no_secret_or_password_in_any_output() {
+    const APP_SECRET: &str = "S3cr3t-XYZ";
+    const PASSWORD: &str = "Pw-7f3Kq9Zt";
+    const SHORT_PASSWORD: &str = "Zq9!x";
+    const SERVER_PASSWORD: &str = "SrvPw-44Lm8";
+    let sandbox = TestSandbox::start(SandboxConfig {
+        secret: APP_SECRET.into(),
+        // Some 500s, so that retries and lost outcomes are logged too.
+        faults: Faults {
+            error_rate: 0.1,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    for ext in [272, 273] {
+        sandbox.sandbox().insert_telecmi(telecmi_user(
+            ext,
+            "Exists Already",
+            &format!("919200000{ext}"),
+            SERVER_PASSWORD,
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // An unknown column, so that a warning is logged as well.
+    let input = write_file(
+        dir.path(),
+        "users.csv",
+        format!(
+            "extension,name,phone_number,password,Team\n\
+             271,New Person,919200000271,{PASSWORD},A\n\
+             272,Exists Already,919300000272,{PASSWORD},A\n\
+             273,,919300000273,,A\n\
+             274,Bad Phone,12345,{PASSWORD},A\n\
+             275,Short Password,919200000275,{SHORT_PASSWORD},A\n\
+             276,,919200000276,,A\n"
+        ),
+    );
+    let report = dir.path().join("report.csv");
+    let summary = dir.path().join("summary.json");
+    let failed = dir.path().join("failed.csv");
+    // The flags' most verbose JSON logs, then everything every crate logs (RUST_LOG=trace).
+    for (verbosity, rust_log) in [
+        (&["-vv", "--log-format", "json"][..], None),
+        (&[][..], Some("trace")),
+    ] {
+        let mut args = verbosity.to_vec();
+        args.extend_from_slice(&[
+            "import",
+            arg(&input),
+            "--mode",
+            "upsert",
+            "--report",
+            arg(&report),
+            "--summary",
+            arg(&summary),
+            "--failed",
+            arg(&failed),
+            "--json",
+            "--rate",
+            "0",
+        ]);
+        let mut command = sandbox.roster(&args);
+        command.env("TELECMI_SECRET", APP_SECRET);
+        if let Some(filter) = rust_log {
+            command.env("RUST_LOG", filter);
+        }
+        let ran = run(command);
+        assert_eq!(ran.code, 1, "{}", ran.stderr);
+        let rows = read_csv(&report);
+        assert_eq!(rows.len(), 6);
+        assert_eq!(rows[3]["outcome"], "invalid");
+        assert_eq!(rows[4]["outcome"], "invalid");
+        assert_eq!(rows[5]["outcome"], "failed", "no such user: {:?}", rows[5]);
+        assert!(
+            ran.stderr.contains("Team"),
+            "the warning is logged: {}",
+            ran.stderr
+        );
+
+        let outputs = [
+            ("stdout", ran.stdout.clone()),
+            ("stderr", ran.stderr.clone()),
+            ("report", std::fs::read_to_string(&report).unwrap()),
+            ("summary", std::fs::read_to_string(&summary).unwrap()),
+        ];
+        for (what, text) in &outputs {
+            for secret in [APP_SECRET, PASSWORD, SHORT_PASSWORD, SERVER_PASSWORD] {
+                assert!(
+                    !text.contains(secret),
+                    "{secret} appears in {what} ({args:?}, RUST_LOG={rust_log:?}):\n{text}"
+                );
+            }
+        }
+        // The failed-rows file is the user's own input: its passwords are expected, the app secret
+        // and the account's passwords are not.
+        let failed_text = std::fs::read_to_string(&failed).unwrap();
+        assert!(!failed_text.contains(APP_SECRET));
+        assert!(!failed_text.contains(SERVER_PASSWORD));
+    }
+}
+
+#[test]
+fn lost_add_responses_never_create_a_user_twice() {
+    let sandbox = TestSandbox::start(SandboxConfig {
+        faults: Faults {
+            lost_add_rate: 0.3,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "users.csv", add_rows(300, 60));
+    let (ran, rows) = import(
+        &sandbox,
+        &input,
+        &["--mode", "add", "--rate", "0", "--concurrency", "4"],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_rows_numbered(&rows, 60);
+    assert!(
+        rows.iter().all(|r| r["outcome"] == "ok"),
+        "{:?}",
+        rows.iter()
+            .filter(|r| r["outcome"] != "ok")
+            .collect::<Vec<_>>()
+    );
+    let users = sandbox.sandbox().telecmi_users();
+    let extensions: Vec<u32> = users.iter().map(|u| u.extension).collect();
+    assert_eq!(extensions, (300..360).collect::<Vec<u32>>());
+    for user in &users {
+        assert_eq!(user.name, format!("Agent {}", user.extension));
+    }
+    let stats = sandbox.sandbox().stats();
+    assert_eq!(stats.adds_committed, 60, "each user created exactly once");
+    assert!(
+        stats.by_endpoint.get("/v3/user/get").copied().unwrap_or(0) >= 1,
+        "some responses were lost and read back: {:?}",
+        stats.by_endpoint
+    );
+    assert!(rows.iter().any(|r| r["message"].contains("lost response")));
+}
+
+#[test]
+fn lost_add_responses_with_sms_alert_are_confirmed_not_failed() {
+    let sandbox = TestSandbox::start(SandboxConfig {
+        faults: Faults {
+            lost_add_rate: 1.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "users.csv",
+        "extension,name,phone_number,password,sms_alert\n\
+         361,Alert On,919200000361,Secret361,yes\n\
+         362,Alert Off,919200000362,Secret362,no\n",
+    );
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "add", "--concurrency", "1"]);
+    assert_eq!(
+        outcomes(&rows),
+        ["ok", "ok"],
+        "created with exactly these details: {rows:?}"
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(sandbox.sandbox().stats().adds_committed, 2);
+}
+
+#[test]
+#[ignore = "bug: /v3/user/get answers `followme`, the client reads only `notify`, so sms_alert never matches"]
+fn an_up_to_date_row_with_sms_alert_is_skipped() {
+    let sandbox = TestSandbox::new();
+    sandbox.sandbox().insert_telecmi(TelecmiRecord {
+        sms_alert: true,
+        ..telecmi_user(363, "Same Same", "919200000363", "Secret363")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "users.csv",
+        "extension,phone_number,sms_alert\n363,919200000363,yes\n",
+    );
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "update"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(rows[0]["outcome"], "skipped", "{:?}", rows[0]);
+    assert_eq!(rows[0]["action"], "none");
+}
+
+#[test]
+fn json_summary_on_stdout_and_in_a_file() {
+    let sandbox = TestSandbox::new();
+    sandbox
+        .sandbox()
+        .insert_telecmi(telecmi_user(402, "Taken", "919200000402", "Taken402"));
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "users.csv",
+        "extension,name,phone_number,password\n\
+         401,One,919200000401,Secret401\n\
+         402,Two,919200000402,Secret402\n\
+         403,Three,123,Secret403\n\
+         404,Four,919200000404,Secret404\n",
+    );
+    let summary_path = dir.path().join("summary.json");
+    let (ran, rows) = import(
+        &sandbox,
+        &input,
+        &["--mode", "add", "--json", "--summary", arg(&summary_path)],
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert_eq!(rows.len(), 4);
+    let printed: serde_json::Value = serde_json::from_str(&ran.stdout)
+        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}): {}", ran.stdout));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    assert_eq!(
+        printed, written,
+        "--json and --summary write the same summary"
+    );
+
+    let counts = &printed["counts"];
+    assert_eq!(counts["ok"], 2);
+    assert_eq!(counts["failed"], 1);
+    assert_eq!(counts["invalid"], 1);
+    assert_eq!(counts["skipped"], 0);
+    assert_eq!(
+        printed["requests"].as_u64(),
+        Some(sandbox.sandbox().stats().requests),
+        "requests as counted by the server"
+    );
+    assert_eq!(printed["retries"], 0);
+    assert!(printed["achieved_rate"].as_f64().unwrap() >= 0.0);
+    assert!(printed["duration_seconds"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn max_failures_stops_a_clearly_wrong_sheet() {
+    let sandbox = TestSandbox::new();
+    for ext in 500..520 {
+        sandbox.sandbox().insert_telecmi(telecmi_user(
+            ext,
+            "Already There",
+            "919200000500",
+            "Present500",
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "users.csv", add_rows(500, 20));
+    let (ran, rows) = import(
+        &sandbox,
+        &input,
+        &[
+            "--mode",
+            "add",
+            "--max-failures",
+            "3",
+            "--concurrency",
+            "1",
+            // Spaced requests, so the stop is judged before many more rows go out.
+            "--rate",
+            "50",
+            "--json",
+        ],
+    );
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert_rows_numbered(&rows, 20);
+    let failed = rows.iter().filter(|r| r["outcome"] == "failed").count();
+    let skipped = rows.iter().filter(|r| r["outcome"] == "skipped").count();
+    assert_eq!(failed + skipped, 20);
+    // The limit is judged by the report writer as results arrive, so a row or two may already be on
+    // their way when it trips.
+    assert!(
+        (3..=6).contains(&failed),
+        "{failed} rows sent before the stop"
+    );
+    assert!(rows[..failed].iter().all(|r| r["outcome"] == "failed"));
+    assert!(rows[failed..].iter().all(|r| r["outcome"] == "skipped"
+        && r["attempts"] == "0"
+        && r["message"].contains("aborted")));
+    let adds = sandbox.sandbox().stats().by_endpoint["/v2/user/add"];
+    assert_eq!(adds as usize, failed, "skipped rows were not sent");
+    let summary: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert!(summary["aborted"]
+        .as_str()
+        .unwrap()
+        .contains("--max-failures"));
+}
+
+/// Starts a slow import of 100 rows, sends `signal` once the sandbox has seen a few requests, and
+/// returns the exit code, the report rows and the number of users the sandbox holds.
+fn interrupted_import(signal: &str) -> (Option<i32>, Vec<Row>, usize) {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "users.csv", add_rows(600, 100));
+    let report = report_path(&input);
+    let mut child = sandbox
+        .roster(&[
+            "import",
+            arg(&input),
+            "--mode",
+            "add",
+            "--report",
+            arg(&report),
+            "--rate",
+            "20",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while sandbox.sandbox().stats().requests < 5 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the import never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            panic!("the import did not stop after {signal}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let rows = if report.exists() {
+        read_csv(&report)
+    } else {
+        Vec::new()
+    };
+    (status.code(), rows, sandbox.sandbox().telecmi_users().len())
+}
+
+fn assert_interrupted_run_is_fully_reported(code: Option<i32>, rows: &[Row], created: usize) {
+    assert_eq!(code, Some(3), "an interrupted run exits 3");
+    assert_rows_numbered(rows, 100);
+    let ok = rows.iter().filter(|r| r["outcome"] == "ok").count();
+    assert_eq!(ok, created, "every user created is reported ok");
+    assert!(ok < 100, "the run was cut short");
+    for row in rows.iter().filter(|r| r["outcome"] != "ok") {
+        assert_eq!(row["outcome"], "skipped", "{row:?}");
+        assert_eq!(row["attempts"], "0");
+    }
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_the_report_still_covers_every_row() {
+    let (code, rows, created) = interrupted_import("-INT");
+    assert_interrupted_run_is_fully_reported(code, &rows, created);
+}
+
+#[test]
+#[ignore = "bug: import handles only SIGINT; SIGTERM kills it with an empty report (BufWriter never flushed)"]
+fn sigterm_stops_the_run_and_the_report_still_covers_every_row() {
+    let (code, rows, created) = interrupted_import("-TERM");
+    assert_interrupted_run_is_fully_reported(code, &rows, created);
+}
+
+/// Runs `import FILE --report R` for a file that must be refused as a whole.
+fn refused(sandbox: &TestSandbox, name: &str, content: &[u8], extra: &[&str]) -> Ran {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), name, content);
+    let (ran, rows) = import(sandbox, &input, extra);
+    assert_eq!(ran.code, 2, "{name}: {}", ran.stderr);
+    assert!(rows.is_empty(), "{name}: no report for a refused file");
+    assert_eq!(
+        sandbox.sandbox().stats().requests,
+        0,
+        "{name}: nothing sent"
+    );
+    ran
+}
+
+#[test]
+fn an_empty_file_is_refused() {
+    let sandbox = TestSandbox::new();
+    let ran = refused(&sandbox, "empty.csv", b"", &[]);
+    assert!(ran.stderr.contains("empty"), "{}", ran.stderr);
+}
+
+#[test]
+fn a_header_only_file_is_an_empty_successful_run() {
+    let sandbox = TestSandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "header.csv", HEADER);
+    let (ran, rows) = import(&sandbox, &input, &["--mode", "add", "--json"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(rows.is_empty());
+    assert_eq!(
+        std::fs::read_to_string(report_path(&input)).unwrap(),
+        "row,extension,agent_id,action,outcome,http_status,attempts,message\n",
+        "a report with its header and no rows"
+    );
+    let summary: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(summary["rows"], 0);
+    assert_eq!(sandbox.sandbox().stats().requests, 0);
+}
+
+#[test]
+fn a_file_without_a_header_is_refused() {
+    let sandbox = TestSandbox::new();
+    let ran = refused(
+        &sandbox,
+        "noheader.csv",
+        b"101,Asha Rao,919200000101,Secret101\n102,Bo Lin,919200000102,Secret102\n",
+        &[],
+    );
+    assert!(ran.stderr.contains("no header row"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("101"),
+        "shows what it found: {}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn a_missing_required_column_is_refused_by_name() {
+    let sandbox = TestSandbox::new();
+    let ran = refused(
+        &sandbox,
+        "nopassword.csv",
+        b"extension,name,phone_number\n101,Asha Rao,919200000101\n",
+        &["--mode", "add"],
+    );
+    assert!(ran.stderr.contains("password"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("missing required column"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn an_excel_workbook_is_refused() {
+    let sandbox = TestSandbox::new();
+    let mut xlsx = b"PK\x03\x04\x14\x00\x06\x00".to_vec();
+    xlsx.extend_from_slice(&[0u8; 64]);
+    xlsx.extend_from_slice(b"[Content_Types].xml");
+    let ran = refused(&sandbox, "agents.xlsx", &xlsx, &[]);
+    assert!(ran.stderr.contains("Excel"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("CSV"),
+        "says what to do: {}",
+        ran.stderr
+    );
+}
+
+mod library {
+    //! The CSV path without the binary: any cell text, read back through `Sheet` and `Validator`.
+
+    use proptest::prelude::*;
+    use roster::input::{Column, Delimiter, Sheet, TextEncoding};
+    use roster::model::Mode;
+    use roster::validate::{Rules, Validator};
+
+    fn cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9 ]{0,12}",
+            "[ a-z,;\"'\t\r\n=+@éØअनिल😀]{0,16}",
+            ".{0,20}",
+            "\\PC{0,24}",
+        ]
+    }
+
+    fn extension_cell(index: usize) -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => Just((1000 + index).to_string()),
+            1 => cell(),
+        ]
+    }
+
+    fn sheet_rows() -> impl Strategy<Value = Vec<(String, String, String)>> {
+        (0usize..12).prop_flat_map(|n| {
+            (0..n)
+                .map(|i| (extension_cell(i), cell(), cell()))
+                .collect::<Vec<_>>()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_cells_read_back_exactly_and_never_panic(rows in sheet_rows()) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("sheet.csv");
+            let mut writer = csv::Writer::from_path(&path).unwrap();
+            writer.write_record(["extension", "name", "phone_number", "tag"]).unwrap();
+            for (i, (extension, name, phone)) in rows.iter().enumerate() {
+                writer.write_record([extension, name, phone, &format!("t{i}")]).unwrap();
+            }
+            writer.flush().unwrap();
+            drop(writer);
+
+            let mut sheet = Sheet::open(&path, Delimiter::Auto, TextEncoding::Auto).unwrap();
+            prop_assert_eq!(sheet.delimiter(), b',');
+            let rules = Rules { mode: Mode::Update, ..Rules::default() };
+            let mut validator = Validator::new(rules, sheet.columns().clone()).unwrap();
+            prop_assert_eq!(sheet.columns().index(Column::Name), Some(1));
+
+            let mut record = csv::ByteRecord::new();
+            let mut seen = 0usize;
+            while let Some(position) = sheet.next_record(&mut record).unwrap() {
+                let (extension, name, phone) = &rows[seen];
+                prop_assert_eq!(position.row, seen as u64 + 1);
+                prop_assert_eq!(record.len(), 4);
+                prop_assert_eq!(&record[0], extension.as_bytes());
+                prop_assert_eq!(&record[1], name.as_bytes());
+                prop_assert_eq!(&record[2], phone.as_bytes());
+                let tag = format!("t{seen}");
+                prop_assert_eq!(&record[3], tag.as_bytes());
+                let verdict = validator.check(position.row, &record);
+                let trimmed = name.trim();
+                match verdict {
+                    Ok(user) => {
+                        let expected = (!trimmed.is_empty()).then(|| trimmed.to_string());
+                        prop_assert_eq!(user.name, expected, "names come back byte-exact");
+                        prop_assert_eq!(user.extension.to_string(), extension.trim());
+                    }
+                    Err(problems) => {
+                        prop_assert!(!problems.is_empty());
+                        let name_is_fine = trimmed.chars().count() <= 100
+                            && !trimmed.chars().any(char::is_control);
+                        if name_is_fine {
+                            prop_assert!(
+                                problems.iter().all(|p| p.column.map(|c| c.1) != Some("name")),
+                                "a clean name {:?} was refused: {:?}", name, problems
+                            );
+                        }
+                    }
+                }
+                seen += 1;
+            }
+            prop_assert_eq!(seen, rows.len(), "every data row seen exactly once");
+        }
+    }
+}
