@@ -298,19 +298,17 @@ async fn import_command(
         .clone()
         .unwrap_or_else(|| default_report_path(&args.sheet.file));
     let control = Arc::new(RunControl::default());
-    // First Ctrl-C: stop dispatching and finish in order. Second: stop at once (the report keeps
-    // every row written so far).
+    // First Ctrl-C or SIGTERM: stop dispatching and finish in order. Second: stop at once (the
+    // report keeps every row written so far).
     let force_stop = Arc::new(tokio::sync::Notify::new());
     let interrupt = {
         let control = Arc::clone(&control);
         let force_stop = Arc::clone(&force_stop);
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                control.abort("interrupted (Ctrl-C): unsent rows are marked skipped".to_string());
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    force_stop.notify_one();
-                }
-            }
+            wait_for_shutdown_signal().await;
+            control.abort("interrupted by a signal: unsent rows are marked skipped".to_string());
+            wait_for_shutdown_signal().await;
+            force_stop.notify_one();
         })
     };
     let total_bytes = std::fs::metadata(&args.sheet.file).map(|m| m.len()).ok();
@@ -326,7 +324,7 @@ async fn import_command(
     };
     let result = tokio::select! {
         result = execute::import(sheet, validator, settings, Arc::clone(&control), progress) => result,
-        () = force_stop.notified() => Err(Error::Interrupted),
+        () = force_stop.notified() => Err(Error::Interrupted("stopped at once on a second signal; the report holds the rows finished so far".to_string())),
     };
     interrupt.abort();
     let result = result?;
@@ -478,47 +476,58 @@ async fn export_command(
         }
     };
     let progress = Progress::new("export", None, !global.quiet);
-    let (stats, traffic, destination) = match provider {
-        Provider::Telecmi => {
-            let credentials = TelecmiCredentials::resolve(&profile, &process_env)?;
-            let connection = connect(&args.connection, &profile, telecmi::DEFAULT_BASE_URL)?;
-            let client = Telecmi::new(connection.http, credentials.app_id, credentials.secret);
-            if !args.filter.is_empty() {
-                return Err(Error::Usage(
-                    "--filter applies to --provider smartflo only".to_string(),
-                ));
+    let walk = async {
+        Ok::<_, Error>(match provider {
+            Provider::Telecmi => {
+                let credentials = TelecmiCredentials::resolve(&profile, &process_env)?;
+                let connection = connect(&args.connection, &profile, telecmi::DEFAULT_BASE_URL)?;
+                let client = Telecmi::new(connection.http, credentials.app_id, credentials.secret);
+                if !args.filter.is_empty() {
+                    return Err(Error::Usage(
+                        "--filter applies to --provider smartflo only".to_string(),
+                    ));
+                }
+                let mut destination = open_destination(&args.output, args.include_passwords)?;
+                let stats = export::walk_telecmi(
+                    &client,
+                    &mut destination,
+                    args.format,
+                    args.include_passwords,
+                    args.page_size,
+                    connection.concurrency,
+                    &progress,
+                )
+                .await?;
+                (stats, client.http().throttle().stats(), destination)
             }
-            let mut destination = open_destination(&args.output, args.include_passwords)?;
-            let stats = export::walk_telecmi(
-                &client,
-                &mut destination,
-                args.format,
-                args.include_passwords,
-                args.page_size,
-                connection.concurrency,
-                &progress,
-            )
-            .await?;
-            (stats, client.http().throttle().stats(), destination)
-        }
-        Provider::Smartflo => {
-            let token = config::smartflo_token(&profile, &process_env)?;
-            let connection = connect(&args.connection, &profile, smartflo::DEFAULT_BASE_URL)?;
-            if args.include_passwords {
-                tracing::warn!("Smartflo lists no passwords: --include-passwords changes nothing");
+            Provider::Smartflo => {
+                let token = config::smartflo_token(&profile, &process_env)?;
+                let connection = connect(&args.connection, &profile, smartflo::DEFAULT_BASE_URL)?;
+                if args.include_passwords {
+                    tracing::warn!(
+                        "Smartflo lists no passwords: --include-passwords changes nothing"
+                    );
+                }
+                let client = Smartflo::new(connection.http, token);
+                let mut destination = open_destination(&args.output, false)?;
+                let stats = export::walk_smartflo(
+                    &client,
+                    &mut destination,
+                    args.format,
+                    args.page_size,
+                    &args.filter,
+                    &progress,
+                )
+                .await?;
+                (stats, client.http().throttle().stats(), destination)
             }
-            let client = Smartflo::new(connection.http, token);
-            let mut destination = open_destination(&args.output, false)?;
-            let stats = export::walk_smartflo(
-                &client,
-                &mut destination,
-                args.format,
-                args.page_size,
-                &args.filter,
-                &progress,
-            )
-            .await?;
-            (stats, client.http().throttle().stats(), destination)
+        })
+    };
+    // Interrupted, the walk and its temporary file are dropped: the previous export stays in place.
+    let (stats, traffic, destination) = tokio::select! {
+        walked = walk => walked?,
+        () = wait_for_shutdown_signal() => {
+            return Err(Error::Interrupted("export stopped by a signal; the previous file is untouched".to_string()))
         }
     };
     progress.finish();

@@ -24,8 +24,8 @@ pub enum Error {
     Api(#[from] ApiError),
     #[error(transparent)]
     Export(#[from] ExportError),
-    #[error("interrupted twice: stopped at once; the report holds the rows finished so far")]
-    Interrupted,
+    #[error("interrupted: {0}")]
+    Interrupted(String),
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -36,7 +36,7 @@ impl Error {
             Error::Report(_)
             | Error::Api(_)
             | Error::Export(_)
-            | Error::Interrupted
+            | Error::Interrupted(_)
             | Error::Io { .. } => Exit::Aborted,
         }
     }

@@ -272,10 +272,13 @@ impl Validator {
         {
             // Passwords are taken as typed: surrounding spaces may be part of them.
             Some(raw) if !raw.is_empty() => match std::str::from_utf8(raw) {
-                Ok(value) => check_password(value, self.rules.min_password_len)
-                    .map(|()| Secret::new(value))
-                    .map_err(|rule| cells.fail(Column::Password, value, rule))
-                    .ok(),
+                Ok(typed) => {
+                    let value = without_formula_guard(typed);
+                    check_password(value, self.rules.min_password_len)
+                        .map(|()| Secret::new(value))
+                        .map_err(|rule| cells.fail(Column::Password, value, rule))
+                        .ok()
+                }
                 Err(_) => {
                     cells.fail(Column::Password, "", "not valid UTF-8 text");
                     None
@@ -411,7 +414,17 @@ fn check_agent_id(value: &str) -> Result<u32, String> {
     check_extension(extension, (1, 9)).map_err(|why| format!("its extension part: {why}"))
 }
 
+/// Undo the `'` an export puts before a cell a spreadsheet would run as a formula, so that an
+/// export imports back unchanged.
+fn without_formula_guard(value: &str) -> &str {
+    match value.strip_prefix('\'') {
+        Some(rest) if crate::export::record::neutralise_formula(rest) != rest => rest,
+        _ => value,
+    }
+}
+
 fn check_name(value: &str) -> Result<String, String> {
+    let value = without_formula_guard(value);
     if value.chars().any(char::is_control) {
         return Err("a name cannot contain control characters (tabs, line breaks)".to_string());
     }
@@ -646,6 +659,48 @@ mod tests {
         );
         assert!(
             rules_broken(&mut v, ["", "", "", "", "", "", "", ""]).contains("required to identify")
+        );
+    }
+
+    #[test]
+    fn the_export_formula_guard_comes_off_on_import() {
+        let mut v = validator(Mode::Add);
+        let user = v
+            .check(
+                1,
+                &row([
+                    "101",
+                    "'@Sam Lee",
+                    "+919200000000",
+                    "'=dmin-123",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]),
+            )
+            .unwrap();
+        assert_eq!(user.name.as_deref(), Some("@Sam Lee"));
+        assert_eq!(user.password.unwrap().expose(), "=dmin-123");
+        let plain = v
+            .check(
+                2,
+                &row([
+                    "102",
+                    "'Quoted",
+                    "+919200000000",
+                    "'secret1",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]),
+            )
+            .unwrap();
+        assert_eq!(
+            plain.name.as_deref(),
+            Some("'Quoted"),
+            "a quote not guarding a formula is the user's own"
         );
     }
 
