@@ -183,8 +183,15 @@ pub struct ImportArgs {
     #[arg(long)]
     pub json: bool,
     /// Validate and plan, send nothing
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub dry_run: bool,
+    /// Continue an interrupted or crashed run of the same file against the same account: rows its
+    /// journal records as done are reported again, not sent again
+    #[arg(long)]
+    pub resume: bool,
+    /// Resume journal: each row's final outcome, synced as the run goes [default: REPORT.journal]
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
     /// Stop early once this many rows failed or were invalid (N, or P% of the rows so far); off by default
     #[arg(long, value_name = "N|P%", value_parser = parse_failure_limit)]
     pub max_failures: Option<FailureLimit>,

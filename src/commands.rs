@@ -12,6 +12,7 @@ use crate::cli::{
     ValidateArgs,
 };
 use crate::config::{self, process_env, Profile, TelecmiCredentials};
+use crate::execute::journal::{self, Journal, JournalHeader, Replay};
 use crate::execute::retry::RetryPolicy;
 use crate::execute::throttle::{Throttle, TrafficStats};
 use crate::execute::{self, ImportSettings, RunControl};
@@ -162,6 +163,7 @@ fn write_json<T: Serialize>(out: &mut (dyn Write + Send), value: &T) -> Result<(
 
 /// The resolved connection of a command: client core, concurrency and the rate for the summary.
 struct Connection {
+    base_url: String,
     http: Http,
     concurrency: usize,
     rate: Option<f64>,
@@ -216,6 +218,7 @@ fn connect(
     };
     let http = Http::new(&base_url, throttle, retry, timeouts)?;
     Ok(Connection {
+        base_url,
         http,
         concurrency,
         rate,
@@ -247,6 +250,8 @@ struct ImportSummary {
     input: PathBuf,
     mode: &'static str,
     dry_run: bool,
+    /// Rows finished by the earlier runs a `--resume` continued.
+    resumed_rows: u64,
     rows: u64,
     counts: Counts,
     actions: std::collections::BTreeMap<&'static str, u64>,
@@ -278,25 +283,29 @@ async fn import_command(
 ) -> Result<Exit, Error> {
     let profile = config::load_profile(global.config.as_deref(), global.profile.as_deref())?;
     let (sheet, validator) = open_sheet(&args.sheet)?;
-    let (client, app_id, concurrency, rate) = if args.dry_run {
+    let report_path = args
+        .report
+        .clone()
+        .unwrap_or_else(|| default_report_path(&args.sheet.file));
+    let (client, app_id, concurrency, rate, journal, replay) = if args.dry_run {
         let app_id = process_env("TELECMI_APP_ID").or_else(|| profile.app_id.clone());
-        (None, app_id, 1, None)
+        (None, app_id, 1, None, None, None)
     } else {
         let credentials = TelecmiCredentials::resolve(&profile, &process_env)?;
         let connection = connect(&args.connection, &profile, telecmi::DEFAULT_BASE_URL)?;
         let app_id = credentials.app_id.to_string();
+        let (journal, replay) = open_journal(args, &report_path, &app_id, &connection.base_url)?;
         let client = Telecmi::new(connection.http, credentials.app_id, credentials.secret);
         (
             Some(Arc::new(client)),
             Some(app_id),
             connection.concurrency,
             connection.rate,
+            Some(journal),
+            replay,
         )
     };
-    let report_path = args
-        .report
-        .clone()
-        .unwrap_or_else(|| default_report_path(&args.sheet.file));
+    let resumed_rows = replay.as_ref().map_or(0, |r| r.rows);
     let control = Arc::new(RunControl::default());
     // First Ctrl-C or SIGTERM: stop dispatching and finish in order. Second: stop at once (the
     // report keeps every row written so far).
@@ -321,6 +330,8 @@ async fn import_command(
         max_failures: args.max_failures,
         report: report_path.clone(),
         failed: args.failed.clone(),
+        journal,
+        replay,
     };
     let result = tokio::select! {
         result = execute::import(sheet, validator, settings, Arc::clone(&control), progress) => result,
@@ -341,6 +352,7 @@ async fn import_command(
         input: args.sheet.file.clone(),
         mode: args.sheet.mode.as_str(),
         dry_run: args.dry_run,
+        resumed_rows,
         rows: tally.total(),
         counts: Counts::of(tally),
         actions: tally.actions.clone(),
@@ -375,6 +387,40 @@ async fn import_command(
     Ok(exit)
 }
 
+/// The journal of this run: a new one, or the earlier run's when resuming (same input, account, mode).
+fn open_journal(
+    args: &ImportArgs,
+    report: &Path,
+    app_id: &str,
+    base_url: &str,
+) -> Result<(Journal, Option<Replay>), Error> {
+    let path = args.journal.clone().unwrap_or_else(|| {
+        let mut name = report.as_os_str().to_owned();
+        name.push(".journal");
+        PathBuf::from(name)
+    });
+    let input_sha256 = journal::hash_file(&args.sheet.file).map_err(|source| InputError::Io {
+        path: args.sheet.file.clone(),
+        source,
+    })?;
+    let header = JournalHeader::new(
+        input_sha256,
+        format!("telecmi:{app_id}@{base_url}"),
+        args.sheet.mode.as_str(),
+    );
+    if args.resume {
+        let (journal, replay) = Journal::resume(&path, &header)?;
+        tracing::info!(
+            "resuming: {} rows were finished by earlier runs ({})",
+            replay.rows,
+            path.display()
+        );
+        Ok((journal, Some(replay)))
+    } else {
+        Ok((Journal::create(&path, &header)?, None))
+    }
+}
+
 fn write_import_text(
     err: &mut (dyn Write + Send),
     summary: &ImportSummary,
@@ -404,8 +450,15 @@ fn write_import_text(
             traffic.requests, traffic.retries, traffic.throttled, traffic.achieved_rate, summary.concurrency
         )?;
     }
+    if summary.resumed_rows > 0 {
+        writeln!(
+            err,
+            "  resumed: {} rows were finished by earlier runs and not sent again",
+            summary.resumed_rows
+        )?;
+    }
     if let Some(reason) = &summary.aborted {
-        writeln!(err, "  ABORTED: {reason}")?;
+        writeln!(err, "  ABORTED: {reason} (continue later with --resume)")?;
     }
     if !summary.reasons.is_empty() {
         writeln!(err, "  top reasons:")?;

@@ -22,6 +22,9 @@ pub enum Error {
     Report(#[from] ReportError),
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The resume journal cannot be used (locked, missing, from another run): nothing sent.
+    #[error(transparent)]
+    Journal(#[from] crate::execute::journal::JournalError),
     #[error(transparent)]
     Export(#[from] ExportError),
     #[error("interrupted: {0}")]

@@ -30,9 +30,11 @@ impl Exit {
 impl Error {
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Usage(_) | Error::Config(_) | Error::Input(_) | Error::Setup(_) => {
-                Exit::NothingSent
-            }
+            Error::Usage(_)
+            | Error::Config(_)
+            | Error::Input(_)
+            | Error::Setup(_)
+            | Error::Journal(_) => Exit::NothingSent,
             Error::Report(_)
             | Error::Api(_)
             | Error::Export(_)

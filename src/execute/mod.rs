@@ -1,6 +1,7 @@
 //! The import engine: a reader thread streams validated rows through bounded channels to request
 //! workers, and one writer puts every row's outcome in the report, in row order.
 
+pub mod journal;
 pub mod retry;
 pub mod row;
 pub mod throttle;
@@ -22,11 +23,15 @@ use crate::provider::telecmi::Telecmi;
 use crate::report::{FailedRowsWriter, ResultsWriter, Tally};
 use crate::validate::{self, Problem, Validator};
 use crate::Error;
+use journal::{Journal, Replay};
 use row::{RowContext, RowEnd};
 use throttle::TrafficStats;
 
 /// Rows read ahead of the workers; bounds memory whatever the file size.
 const READ_AHEAD: usize = 1024;
+const REPORT_FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Rows in a row that exhaust their retries on an unreachable provider before the run gives up.
+const UNREACHABLE_ROWS_TO_ABORT: u32 = 3;
 /// Failed or invalid rows named in the log; the report has them all.
 const ROWS_LOGGED: u64 = 50;
 /// `--max-failures P%` judges only after this many rows, so one early failure does not stop a run.
@@ -38,6 +43,7 @@ pub struct RunControl {
     aborted: AtomicBool,
     abort_reason: Mutex<Option<String>>,
     user_limit: Mutex<Option<String>>,
+    unreachable_in_a_row: std::sync::atomic::AtomicU32,
 }
 
 impl RunControl {
@@ -67,6 +73,18 @@ impl RunControl {
         }
     }
 
+    /// A row gave up on an unreachable provider: after a few in a row, so will the run.
+    fn note_unreachable(&self, error: &crate::provider::ApiError) {
+        let in_a_row = self.unreachable_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
+        if in_a_row >= UNREACHABLE_ROWS_TO_ABORT {
+            self.abort(format!("{error} ({in_a_row} rows in a row)"));
+        }
+    }
+
+    fn note_reachable(&self) {
+        self.unreachable_in_a_row.store(0, Ordering::SeqCst);
+    }
+
     fn user_limit(&self) -> Option<String> {
         self.user_limit.lock().expect("control lock").clone()
     }
@@ -83,6 +101,10 @@ pub struct ImportSettings {
     pub max_failures: Option<FailureLimit>,
     pub report: PathBuf,
     pub failed: Option<PathBuf>,
+    /// Where final outcomes are recorded for `--resume` (none in a dry run).
+    pub journal: Option<Journal>,
+    /// Outcomes of the earlier runs being resumed.
+    pub replay: Option<Replay>,
 }
 
 /// What an import did.
@@ -100,11 +122,15 @@ struct Item {
     record: ByteRecord,
     extension_cell: String,
     verdict: Result<User, Vec<Problem>>,
+    /// Finished by an earlier run (`--resume`): reported again, not sent again.
+    replayed: Option<Outcome>,
 }
 
 struct Done {
     outcome: Outcome,
     reason: Option<String>,
+    /// A final outcome this run reached, to be journaled (not a replay, not an unsent row).
+    journal: bool,
     byte: u64,
     /// Kept only for rows that go to the failed-rows file.
     record: Option<ByteRecord>,
@@ -114,7 +140,7 @@ struct Done {
 pub async fn import(
     mut sheet: Sheet,
     mut validator: Validator,
-    settings: ImportSettings,
+    mut settings: ImportSettings,
     control: Arc<RunControl>,
     progress: Progress,
 ) -> Result<ImportResult, Error> {
@@ -132,10 +158,14 @@ pub async fn import(
     let (done_tx, mut done_rx) = mpsc::channel::<Done>(READ_AHEAD);
 
     let extension_index = validator.columns().index(Column::Extension);
+    let mut journal = settings.journal.take();
+    let mut replay = settings.replay.take();
     let reader = tokio::task::spawn_blocking(move || -> Result<(), Error> {
         let mut record = ByteRecord::new();
         while let Some(position) = sheet.next_record(&mut record)? {
+            // Validate replayed rows too: duplicate detection must see the same rows every run.
             let verdict = validator.check(position.row, &record);
+            let replayed = replay.as_mut().and_then(|r| r.take(position.row));
             let extension_cell = extension_index
                 .and_then(|i| record.get(i))
                 .map(|cell| String::from_utf8_lossy(cell).trim().to_string())
@@ -146,6 +176,7 @@ pub async fn import(
                 record: record.clone(),
                 extension_cell,
                 verdict,
+                replayed,
             };
             if item_tx.blocking_send(item).is_err() {
                 break;
@@ -179,6 +210,7 @@ pub async fn import(
     let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
     let mut next_row = 1u64;
     let mut bad_rows = 0u64;
+    let mut last_flush = Instant::now();
     while let Some(done) = done_rx.recv().await {
         pending.insert(done.outcome.row, done);
         while let Some(done) = pending.remove(&next_row) {
@@ -200,6 +232,12 @@ pub async fn import(
                 }
             }
             results.write(&done.outcome)?;
+            if let (Some(journal), true) = (journal.as_mut(), done.journal) {
+                journal.record(&done.outcome).map_err(|e| Error::Io {
+                    context: "the resume journal".to_string(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+            }
             tally.record(&done.outcome, done.reason.as_deref());
             if let Some(limit) = settings.max_failures {
                 if !control.is_aborted() && over_limit(limit, bad_rows, tally.total()) {
@@ -220,8 +258,10 @@ pub async fn import(
                 )
             });
         }
-        if tally.total() % 256 == 0 {
+        // A killed run still leaves a report of what finished, at most a second behind.
+        if last_flush.elapsed() >= REPORT_FLUSH_EVERY {
             results.flush()?;
+            last_flush = Instant::now();
         }
     }
     while let Some(joined) = workers.join_next().await {
@@ -253,6 +293,12 @@ pub async fn import(
     if let Some(writer) = failed_rows.as_mut() {
         writer.flush()?;
     }
+    if let Some(journal) = journal.as_mut() {
+        journal.sync().map_err(|e| Error::Io {
+            context: "the resume journal".to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    }
     progress.finish();
     Ok(ImportResult {
         tally,
@@ -282,7 +328,21 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
         record,
         extension_cell,
         verdict,
+        replayed,
     } = item;
+    if let Some(outcome) = replayed {
+        let keep_record =
+            matches!(outcome.status, Status::Failed | Status::Invalid) && settings.failed.is_some();
+        let reason = matches!(outcome.status, Status::Failed | Status::Invalid)
+            .then(|| outcome.message.clone());
+        return Done {
+            outcome,
+            reason,
+            journal: false,
+            byte,
+            record: keep_record.then_some(record),
+        };
+    }
     let agent_id_of = |user: &User| {
         user.agent_id.clone().or_else(|| {
             settings
@@ -337,7 +397,10 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
     };
     let keep_record =
         matches!(end.status, Status::Failed | Status::Invalid) && settings.failed.is_some();
+    let unsent =
+        end.status == Status::Skipped && end.action == Action::None && end.http_status.is_none();
     Done {
+        journal: !unsent,
         outcome: Outcome {
             row,
             extension: extension_cell,

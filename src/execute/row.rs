@@ -64,6 +64,14 @@ pub struct RowContext<'a> {
 impl RowContext<'_> {
     /// Carry out one row; `attempts` counts every request it made.
     pub async fn apply(&self, user: &User, agent_id: &str, attempts: &mut u32) -> RowEnd {
+        let end = self.apply_mode(user, agent_id, attempts).await;
+        if end.status != Status::Failed {
+            self.control.note_reachable();
+        }
+        end
+    }
+
+    async fn apply_mode(&self, user: &User, agent_id: &str, attempts: &mut u32) -> RowEnd {
         match self.mode {
             Mode::Add => self.add(user, agent_id, false, attempts).await,
             Mode::Update => self.update(user, agent_id, attempts).await,
@@ -95,22 +103,31 @@ impl RowContext<'_> {
                 Err(error) => error,
             };
             let unknown_now = matches!(error, ApiError::Unknown { .. });
-            if unknown_now || (outcome_unknown && is_user_exists(&error)) {
-                // The add may have been carried out: read the user back before deciding.
-                outcome_unknown = true;
+            if is_user_exists(&error) && upsert && !outcome_unknown {
+                return self.update(user, agent_id, attempts).await;
+            }
+            if unknown_now || is_user_exists(&error) {
+                // The add may have been carried out (now, or by a run that crashed before its
+                // journal recorded it): read the user back before deciding.
+                outcome_unknown |= unknown_now;
                 match self.client.get(agent_id, attempts).await {
                     Ok(Some(current)) => {
                         return self
-                            .settle_existing(user, agent_id, &current, upsert, attempts)
+                            .settle_existing(
+                                user,
+                                agent_id,
+                                &current,
+                                upsert,
+                                outcome_unknown,
+                                &error,
+                                attempts,
+                            )
                             .await
                     }
                     Ok(None) if unknown_now => continue,
                     Ok(None) => return RowEnd::failed(Action::Add, &error),
                     Err(read_error) => return self.fail(Action::Add, &read_error),
                 }
-            }
-            if is_user_exists(&error) && upsert {
-                return self.update(user, agent_id, attempts).await;
             }
             if is_user_limit(&error) {
                 self.control.set_user_limit(error.to_string());
@@ -123,30 +140,36 @@ impl RowContext<'_> {
         )
     }
 
-    /// The user exists after an add whose outcome we did not see.
+    /// The user exists: created by our own add whose response was lost, by an earlier run, or by someone else.
+    #[allow(clippy::too_many_arguments)]
     async fn settle_existing(
         &self,
         user: &User,
         agent_id: &str,
         current: &User,
         upsert: bool,
+        after_lost_response: bool,
+        error: &ApiError,
         attempts: &mut u32,
     ) -> RowEnd {
-        if user.agrees_with(current) {
-            return RowEnd::ok(
+        match (user.agrees_with(current), upsert, after_lost_response) {
+            (true, _, true) => RowEnd::ok(
                 Action::Add,
                 "created (confirmed by reading it back after a lost response)",
-            );
-        }
-        if upsert {
-            return self.update(user, agent_id, attempts).await;
-        }
-        RowEnd::refused(
-            Action::Add,
-            format!(
-                "user {agent_id} already exists with other details (checked after a lost response)"
             ),
-        )
+            (true, _, false) => RowEnd {
+                action: Action::None,
+                status: Status::Skipped,
+                http_status: Some(200),
+                message: "already in the account with these details".to_string(),
+                reason: None,
+            },
+            (false, true, _) => self.update(user, agent_id, attempts).await,
+            (false, false, _) => RowEnd {
+                message: format!("{error}: user {agent_id} is in the account with other details"),
+                ..RowEnd::failed(Action::Add, error)
+            },
+        }
     }
 
     async fn update(&self, user: &User, agent_id: &str, attempts: &mut u32) -> RowEnd {
@@ -188,8 +211,10 @@ impl RowContext<'_> {
     }
 
     fn fail(&self, action: Action, error: &ApiError) -> RowEnd {
-        if error.is_fatal() {
-            self.control.abort(error.to_string());
+        match error {
+            ApiError::Auth { .. } => self.control.abort(error.to_string()),
+            ApiError::Unreachable { .. } => self.control.note_unreachable(error),
+            _ => {}
         }
         let mut end = RowEnd::failed(action, error);
         if let ApiError::NotFound { .. } = error {

@@ -47,11 +47,6 @@ impl ApiError {
             ApiError::Unreachable { .. } => None,
         }
     }
-
-    /// Errors after which no further request of the run can succeed.
-    pub fn is_fatal(&self) -> bool {
-        matches!(self, ApiError::Auth { .. } | ApiError::Unreachable { .. })
-    }
 }
 
 /// The start of a response body for an error message: short, printable, one line.

@@ -158,9 +158,9 @@ pub(crate) fn smartflo(i: usize) -> SmartfloRecord {
         user_status: if i % 9 == 7 { 0 } else { 1 },
         role_id,
         role_name: role_name.to_string(),
-        is_login_based_calling_enabled: (h >> 24) % 3 == 0,
-        is_international_outbound_enabled: (h >> 28) % 4 == 0,
-        is_web_login_enabled: (h >> 32) % 3 != 0,
+        is_login_based_calling_enabled: (h >> 24).is_multiple_of(3),
+        is_international_outbound_enabled: (h >> 28).is_multiple_of(4),
+        is_web_login_enabled: !(h >> 32).is_multiple_of(3),
         name,
     }
 }
