@@ -159,6 +159,12 @@ pub struct ConnectionArgs {
     /// Attempts per request, the first included, for transient failures (timeouts, 429, 5xx)
     #[arg(long, default_value_t = 6, value_name = "N")]
     pub max_attempts: u32,
+    /// First backoff ceiling in seconds; doubles per retry, each wait drawn at random below it
+    #[arg(long, default_value_t = 0.5, value_name = "SECONDS")]
+    pub retry_base: f64,
+    /// Longest wait before a retry, in seconds, for backoff and for a provider's Retry-After alike
+    #[arg(long, default_value_t = 20.0, value_name = "SECONDS")]
+    pub retry_max_wait: f64,
 }
 
 #[derive(Debug, Args)]

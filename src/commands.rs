@@ -208,9 +208,19 @@ fn connect(
         .burst
         .unwrap_or_else(|| rate.map_or(1, |r| (r / 100.0).ceil().max(1.0) as u32));
     let throttle = Arc::new(Throttle::new(rate, burst, concurrency));
+    let seconds = |value: f64, flag: &str| {
+        if value.is_finite() && value >= 0.0 {
+            Ok(Duration::from_secs_f64(value))
+        } else {
+            Err(Error::Usage(format!(
+                "{flag} must be a number of seconds, 0 or more"
+            )))
+        }
+    };
     let retry = RetryPolicy {
         max_attempts: args.max_attempts.max(1),
-        ..RetryPolicy::default()
+        base: seconds(args.retry_base, "--retry-base")?,
+        cap: seconds(args.retry_max_wait, "--retry-max-wait")?,
     };
     let timeouts = Timeouts {
         request: Duration::from_secs_f64(args.timeout),
@@ -260,7 +270,12 @@ struct ImportSummary {
     requests: u64,
     retries: u64,
     throttled: u64,
+    /// Failures not retried because the run's retry budget was spent.
+    retries_refused: u64,
     achieved_rate: f64,
+    /// The rate limit at the end of the run, after adapting to 429s.
+    effective_rate: Option<f64>,
+    lowest_rate: Option<f64>,
     configured_rate: Option<f64>,
     concurrency: usize,
     aborted: Option<String>,
@@ -361,7 +376,10 @@ async fn import_command(
         requests: result.traffic.requests,
         retries: result.traffic.retries,
         throttled: result.traffic.throttled,
+        retries_refused: result.traffic.retries_refused,
         achieved_rate: result.traffic.achieved_rate,
+        effective_rate: result.traffic.effective_rate,
+        lowest_rate: result.traffic.lowest_rate,
         configured_rate: rate,
         concurrency,
         aborted: result.aborted.clone(),
@@ -449,6 +467,22 @@ fn write_import_text(
             "  requests: {} ({} retried, {} throttled), {:.1} req/s achieved ({limit}, concurrency {})",
             traffic.requests, traffic.retries, traffic.throttled, traffic.achieved_rate, summary.concurrency
         )?;
+        if let (Some(lowest), Some(configured)) = (traffic.lowest_rate, summary.configured_rate) {
+            if lowest < configured {
+                writeln!(
+                    err,
+                    "  the provider throttled us: rate lowered to {lowest:.1} req/s, {:.1} req/s at the end",
+                    traffic.effective_rate.unwrap_or(lowest)
+                )?;
+            }
+        }
+        if traffic.retries_refused > 0 {
+            writeln!(
+                err,
+                "  {} failures not retried: the run's retry budget was spent",
+                traffic.retries_refused
+            )?;
+        }
     }
     if summary.resumed_rows > 0 {
         writeln!(

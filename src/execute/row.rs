@@ -7,10 +7,6 @@ use crate::provider::ApiError;
 
 use super::RunControl;
 
-/// How many times an add whose response was lost is sent again after reading back that the user
-/// is still absent.
-const MAX_ADD_SENDS: u32 = 3;
-
 /// The end of one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowEnd {
@@ -94,7 +90,17 @@ impl RowContext<'_> {
             );
         }
         let mut outcome_unknown = false;
-        for _ in 0..MAX_ADD_SENDS {
+        // An add whose outcome was unknown and whose user is verifiably absent is safe to send
+        // again: as often as the retry policy allows, spending from the run's retry budget.
+        let policy = *self.client.http().retry_policy();
+        let throttle = self.client.http().throttle();
+        for send in 1..=policy.max_attempts {
+            if send > 1 {
+                if !throttle.take_retry() {
+                    break;
+                }
+                tokio::time::sleep(policy.backoff(send - 1)).await;
+            }
             let error = match self.client.add(user, attempts).await {
                 Ok(_) if outcome_unknown => {
                     return RowEnd::ok(Action::Add, "created (after a lost response)")
@@ -136,7 +142,7 @@ impl RowContext<'_> {
         }
         RowEnd::refused(
             Action::Add,
-            format!("outcome unknown: {MAX_ADD_SENDS} adds lost their response and the user is still absent"),
+            "outcome unknown: every add lost its response and the user is still absent".to_string(),
         )
     }
 

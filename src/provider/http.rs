@@ -79,6 +79,10 @@ impl Http {
         &self.throttle
     }
 
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
     /// The documented path appended to the base URL, which may carry a prefix of its own.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
@@ -101,7 +105,10 @@ impl Http {
                 send_once(build(&self.client)).await
             };
             let failure = match outcome {
-                Ok(reply) => return Ok(reply),
+                Ok(reply) => {
+                    self.throttle.succeeded();
+                    return Ok(reply);
+                }
                 Err(failure) => failure,
             };
             let retryable = match &failure {
@@ -111,22 +118,27 @@ impl Http {
             if !retryable || !self.retry.may_retry(tries) {
                 return Err(failure.into_error(replay));
             }
-            self.throttle.count_retry();
             let wait = match failure {
-                Failure::Throttled(Some(after)) => {
-                    let wait = self.retry.honour(after);
-                    self.throttle.pause_for(wait);
+                Failure::Throttled(after) => {
+                    let wait = after.map_or_else(
+                        || self.retry.backoff(tries),
+                        |after| self.retry.honour(after),
+                    );
+                    self.throttle.throttled(wait);
+                    self.throttle.count_throttled_retry();
                     wait
                 }
-                Failure::Throttled(None) => {
-                    let wait = self.retry.backoff(tries);
-                    self.throttle.pause_for(wait);
-                    wait
+                _ if self.throttle.take_retry() => self.retry.backoff(tries),
+                _ => {
+                    tracing::debug!(
+                        "not retried, the run's retry budget is spent: {}",
+                        failure.describe()
+                    );
+                    return Err(failure.into_error(replay));
                 }
-                _ => self.retry.backoff(tries),
             };
             tracing::debug!(
-                attempt = *attempts,
+                attempt = tries,
                 wait_ms = wait.as_millis() as u64,
                 "retrying: {}",
                 failure.describe()
