@@ -1,7 +1,7 @@
 # The README's commands. Everything they need is installed by cargo from crates.io.
 CARGO ?= cargo
 
-.PHONY: demo test bench install build clean
+.PHONY: demo test bench fuzz install build clean
 
 build:
 	$(CARGO) build --release --locked
@@ -19,6 +19,10 @@ test:
 ## bench: throughput and memory benchmarks (figures on stdout)
 bench: build
 	$(CARGO) bench --locked --bench pipeline
+
+## fuzz: the CSV -> validation -> request-body property tests with many cases (about 10 minutes)
+fuzz:
+	ROSTER_FUZZ_CASES=$${ROSTER_FUZZ_CASES:-250000} $(CARGO) test --release --locked --test fuzz
 
 install:
 	$(CARGO) install --locked --path .

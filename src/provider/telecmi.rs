@@ -185,11 +185,7 @@ impl Telecmi {
                 message: format!("cannot add without {}", missing.join(", ")),
             });
         }
-        let body = AddBody {
-            auth: self.auth(),
-            extension: user.extension,
-            fields: fields(user),
-        };
+        let body = add_request_body(self.app_id, &self.secret, user);
         let (reply, envelope) = self
             .post("/v2/user/add", &body, Replay::Unsafe, attempts)
             .await?;
@@ -353,6 +349,19 @@ impl Telecmi {
     }
 }
 
+/// The `/v2/user/add` body for `user`, exactly as sent.
+pub fn add_request_body(app_id: u64, secret: &Secret, user: &User) -> Value {
+    let body = AddBody {
+        auth: Auth {
+            appid: app_id,
+            secret: secret.expose(),
+        },
+        extension: user.extension,
+        fields: fields(user),
+    };
+    serde_json::to_value(&body).expect("the add body is plain JSON")
+}
+
 fn fields(user: &User) -> UserFields<'_> {
     UserFields {
         name: user.name.as_deref().unwrap_or_default(),
@@ -496,16 +505,9 @@ mod tests {
             sms_alert: Some(true),
             ..User::default()
         };
-        let body = AddBody {
-            auth: Auth {
-                appid: 1111112,
-                secret: "s",
-            },
-            extension: user.extension,
-            fields: fields(&user),
-        };
+        let body = add_request_body(1111112, &Secret::new("s"), &user);
         assert_eq!(
-            serde_json::to_value(&body).unwrap(),
+            body,
             json!({"appid": 1111112, "secret": "s", "extension": 101, "name": "Manish",
                 "phone_number": "919200000000", "password": "123456", "start_time": 1, "end_time": 24,
                 "sms_alert": true})
