@@ -12,6 +12,8 @@ pub struct AtomicFile {
     target: PathBuf,
     writer: BufWriter<NamedTempFile>,
     private: bool,
+    /// Held until the file is in place, so two runs (overlapping cron jobs) never write one target.
+    _lock: File,
 }
 
 impl AtomicFile {
@@ -25,6 +27,25 @@ impl AtomicFile {
         let name = target.file_name().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file")
         })?;
+        let lock_path = dir.join(format!(".{}.lock", name.to_string_lossy()));
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "another roster run is writing {} right now",
+                        target.display()
+                    ),
+                ))
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
         // tempfile creates the file with mode 0600 on Unix.
         let temp = tempfile::Builder::new()
             .prefix(&format!(".{}.", name.to_string_lossy()))
@@ -34,6 +55,7 @@ impl AtomicFile {
             target: target.to_path_buf(),
             writer: BufWriter::with_capacity(256 * 1024, temp),
             private,
+            _lock: lock,
         })
     }
 
@@ -105,13 +127,30 @@ mod tests {
             // dropped without commit: a failed export
         }
         assert_eq!(fs::read_to_string(&target).unwrap(), "yesterday\n");
-        assert_eq!(
-            fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temporary file left behind"
-        );
+        let temporary = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count();
+        assert_eq!(temporary, 0, "no temporary file left behind");
         write_atomically(&target, false, |w| w.write_all(b"today\n")).unwrap();
         assert_eq!(fs::read_to_string(&target).unwrap(), "today\n");
+    }
+
+    #[test]
+    fn two_writers_of_one_target_exclude_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("roster.csv");
+        let first = AtomicFile::create(&target, false).unwrap();
+        let err = AtomicFile::create(&target, false).err().unwrap();
+        assert!(err.to_string().contains("another roster run"), "{err}");
+        first.commit().unwrap();
+        AtomicFile::create(&target, false).unwrap();
     }
 
     #[cfg(unix)]

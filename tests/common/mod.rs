@@ -177,7 +177,7 @@ pub fn max_in_window(arrivals: &[std::time::Duration], window: std::time::Durati
     best
 }
 
-/// The names of the entries of a directory, sorted.
+/// The files in `dir`, sorted, except the lock files roster keeps beside what it writes.
 pub fn dir_entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("read dir")
@@ -187,6 +187,7 @@ pub fn dir_entries(dir: &Path) -> Vec<String> {
                 .to_string_lossy()
                 .into_owned()
         })
+        .filter(|name| !(name.starts_with('.') && name.ends_with(".lock")))
         .collect();
     names.sort();
     names
