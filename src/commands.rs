@@ -58,10 +58,16 @@ fn open_sheet(args: &SheetArgs) -> Result<(Sheet, Validator), Error> {
             args.file.display()
         );
     }
-    if !sheet.columns().unknown.is_empty() {
+    let unknown = &sheet.columns().unknown;
+    if !unknown.is_empty() {
+        const NAMED: usize = 12;
+        let more = match unknown.len().saturating_sub(NAMED) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
         tracing::warn!(
-            "ignoring unknown columns: {}",
-            sheet.columns().unknown.join(", ")
+            "ignoring unknown columns: {}{more}",
+            unknown[..unknown.len().min(NAMED)].join(", ")
         );
     }
     let rules = Rules {

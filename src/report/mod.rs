@@ -42,6 +42,34 @@ fn report_error(path: &Path) -> impl Fn(csv::Error) -> ReportError + '_ {
     }
 }
 
+/// Open `path` for writing from scratch, locked for as long as the file is open: a second run
+/// writing the same report is refused instead of emptying it under the first.
+fn create_locked(path: &Path, mode: u32) -> Result<File, ReportError> {
+    let error = |source| ReportError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let file = options.open(path).map_err(error)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(error(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "another roster run is writing this file right now",
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(error(e)),
+    }
+    file.set_len(0).map_err(error)?;
+    Ok(file)
+}
+
 /// One line per input row, in row order, written as results arrive.
 pub struct ResultsWriter {
     path: PathBuf,
@@ -50,10 +78,7 @@ pub struct ResultsWriter {
 
 impl ResultsWriter {
     pub fn create(path: &Path) -> Result<ResultsWriter, ReportError> {
-        let file = File::create(path).map_err(|source| ReportError {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let file = create_locked(path, 0o644)?;
         let mut writer = csv::Writer::from_writer(BufWriter::new(file));
         writer
             .write_record(RESULT_COLUMNS)
@@ -106,14 +131,7 @@ impl FailedRowsWriter {
         delimiter: u8,
     ) -> Result<FailedRowsWriter, ReportError> {
         // The rows carry the sheet's passwords: readable by the owner only, from creation on.
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path).map_err(|source| ReportError {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let file = create_locked(path, 0o600)?;
         let mut writer = csv::WriterBuilder::new()
             .delimiter(delimiter)
             .flexible(true)
