@@ -77,6 +77,18 @@ pub enum Command {
     /// Check every row of a sheet and print row-numbered problems; sends nothing
     #[command(after_help = "Example:\n  roster validate agents.csv --mode add")]
     Validate(ValidateArgs),
+    /// Change report between two roster exports (CSV or JSONL): who joined, left or changed
+    #[command(
+        after_help = "Examples:\n  roster diff yesterday.csv today.csv\n  roster diff old.jsonl new.csv --output changes.csv\n  \
+        roster diff old.csv new.csv --json"
+    )]
+    Diff(DiffArgs),
+    /// Make the account look like a sheet: plan against the live roster, --apply to carry it out
+    #[command(
+        after_help = "Examples:\n  roster sync agents.csv --provider telecmi --plan-out plan.json\n  \
+        roster sync agents.csv --apply --report results.csv"
+    )]
+    Sync(SyncArgs),
     /// Create or update TeleCMI users from a sheet, rate-limited and concurrent, with a per-row report
     #[command(
         after_help = "Examples:\n  roster import agents.csv --provider telecmi --mode upsert --report results.csv\n  \
@@ -108,9 +120,6 @@ pub enum Command {
 pub struct SheetArgs {
     /// The spreadsheet (CSV; UTF-8, UTF-16 or Windows-1252)
     pub file: PathBuf,
-    /// What the rows are for
-    #[arg(long, value_enum, default_value_t = Mode::Upsert)]
-    pub mode: Mode,
     /// Field delimiter: auto (`,` `;` or tab from the header), a character, tab, comma or semicolon
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(Delimiter))]
     pub delimiter: Delimiter,
@@ -129,6 +138,9 @@ pub struct SheetArgs {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub sheet: SheetArgs,
+    /// What the rows are for
+    #[arg(long, value_enum, default_value_t = Mode::Upsert)]
+    pub mode: Mode,
     /// Print the summary as JSON on stdout
     #[arg(long)]
     pub json: bool,
@@ -171,15 +183,28 @@ pub struct ConnectionArgs {
 pub struct ImportArgs {
     #[command(flatten)]
     pub sheet: SheetArgs,
+    /// What the rows are for
+    #[arg(long, value_enum, default_value_t = Mode::Upsert)]
+    pub mode: Mode,
     /// Target provider
     #[arg(long, value_enum, default_value_t = ImportProvider::Telecmi)]
     pub provider: ImportProvider,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Validate and plan, send nothing
+    #[arg(long, conflicts_with = "resume")]
+    pub dry_run: bool,
+}
+
+/// Reporting, resume and safety stops of a run that sends rows.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// Results CSV: one line per input row [default: FILE stem + .results.csv]
     #[arg(long, value_name = "OUT.csv")]
     pub report: Option<PathBuf>,
-    /// The original rows of every failed or invalid row, to fix and feed back
+    /// The original rows of every failed or invalid row, to fix and feed back (mode 0600)
     #[arg(long, value_name = "OUT.csv")]
     pub failed: Option<PathBuf>,
     /// JSON summary of the run
@@ -188,9 +213,6 @@ pub struct ImportArgs {
     /// Print the JSON summary on stdout
     #[arg(long)]
     pub json: bool,
-    /// Validate and plan, send nothing
-    #[arg(long, conflicts_with = "resume")]
-    pub dry_run: bool,
     /// Continue an interrupted or crashed run of the same file against the same account: rows its
     /// journal records as done are reported again, not sent again
     #[arg(long)]
@@ -201,6 +223,42 @@ pub struct ImportArgs {
     /// Stop early once this many rows failed or were invalid (N, or P% of the rows so far); off by default
     #[arg(long, value_name = "N|P%", value_parser = parse_failure_limit)]
     pub max_failures: Option<FailureLimit>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier export
+    pub old: PathBuf,
+    /// The later export
+    pub new: PathBuf,
+    /// Write the change report to FILE: CSV (change,key,name,field,old,new), or JSON when FILE ends in .json
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the change report as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub sheet: SheetArgs,
+    /// Target provider
+    #[arg(long, value_enum, default_value_t = ImportProvider::Telecmi)]
+    pub provider: ImportProvider,
+    /// Write the plan as JSON
+    #[arg(long, value_name = "PLAN.json")]
+    pub plan_out: Option<PathBuf>,
+    /// Carry the plan out (without it, nothing but the list calls is sent)
+    #[arg(long)]
+    pub apply: bool,
+    /// Users asked for per page of the live roster
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub page_size: u64,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -229,6 +287,13 @@ pub struct ExportArgs {
     /// Users asked for per page
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub page_size: u64,
+    /// Compare the new roster with this earlier export (it may be the --output file being replaced)
+    /// and report who joined, left or changed
+    #[arg(long, value_name = "PREVIOUS")]
+    pub diff_against: Option<PathBuf>,
+    /// Where the change report goes (CSV, or JSON when it ends in .json) [default: only the summary line]
+    #[arg(long, value_name = "FILE", requires = "diff_against")]
+    pub diff_output: Option<PathBuf>,
     /// JSON summary of the export
     #[arg(long, value_name = "OUT.json")]
     pub summary: Option<PathBuf>,

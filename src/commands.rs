@@ -8,17 +8,20 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::{
-    self, Cli, Command, ConnectionArgs, ExportArgs, ImportArgs, Provider, SandboxArgs, SheetArgs,
-    ValidateArgs,
+    self, Cli, Command, ConnectionArgs, DiffArgs, ExportArgs, ImportArgs, Provider, SandboxArgs,
+    SheetArgs, SyncArgs, ValidateArgs,
 };
 use crate::config::{self, process_env, Profile, TelecmiCredentials};
 use crate::execute::journal::{self, Journal, JournalHeader, Replay};
 use crate::execute::retry::RetryPolicy;
 use crate::execute::throttle::{Throttle, TrafficStats};
 use crate::execute::{self, ImportSettings, RunControl};
-use crate::export::{self, Destination, ExportStats};
+use crate::export::{self, Destination, ExportError, RosterWriter, WalkStats};
 use crate::input::{InputError, Sheet, TextEncoding};
+use crate::model::{AccountUser, DirectoryUser, Mode};
 use crate::model::{Outcome, Status};
+use crate::plan::diff;
+use crate::plan::sync::{self, InvalidRow, Planned};
 use crate::progress::Progress;
 use crate::provider::smartflo::{self, Smartflo};
 use crate::provider::telecmi::{self, Telecmi};
@@ -26,6 +29,7 @@ use crate::provider::{Http, Timeouts};
 use crate::report::{self, Reason, Tally};
 use crate::validate::{self, Rules, Validator};
 use crate::{Console, Error, Exit};
+use std::collections::HashMap;
 
 /// Run one command line. Data goes to `console.out`, summaries to `console.err`, logs to tracing.
 pub async fn run(cli: Cli, console: &mut Console<'_>) -> Result<Exit, Error> {
@@ -33,6 +37,8 @@ pub async fn run(cli: Cli, console: &mut Console<'_>) -> Result<Exit, Error> {
     match &cli.command {
         Command::Validate(args) => validate_command(args, console),
         Command::Import(args) => import_command(args, global, console).await,
+        Command::Sync(args) => sync_command(args, global, console).await,
+        Command::Diff(args) => diff_command(args, console),
         Command::Export(args) => export_command(args, global, console).await,
         Command::Sandbox(args) => sandbox_command(args, console).await,
         Command::Completions { shell } => {
@@ -50,7 +56,7 @@ fn console_error(source: std::io::Error) -> Error {
     }
 }
 
-fn open_sheet(args: &SheetArgs) -> Result<(Sheet, Validator), Error> {
+fn open_sheet(args: &SheetArgs, mode: Mode) -> Result<(Sheet, Validator), Error> {
     let sheet = Sheet::open(&args.file, args.delimiter, args.encoding)?;
     if sheet.encoding() == TextEncoding::Windows1252 && args.encoding == TextEncoding::Auto {
         tracing::warn!(
@@ -71,7 +77,7 @@ fn open_sheet(args: &SheetArgs) -> Result<(Sheet, Validator), Error> {
         );
     }
     let rules = Rules {
-        mode: args.mode,
+        mode,
         extension_digits: args.extension_digits,
         min_password_len: args.min_password_length,
     };
@@ -95,7 +101,7 @@ struct ValidateSummary {
 }
 
 fn validate_command(args: &ValidateArgs, console: &mut Console<'_>) -> Result<Exit, Error> {
-    let (mut sheet, mut validator) = open_sheet(&args.sheet)?;
+    let (mut sheet, mut validator) = open_sheet(&args.sheet, args.mode)?;
     let mut record = csv::ByteRecord::new();
     let mut tally = Tally::default();
     let (mut rows, mut shown) = (0u64, 0usize);
@@ -140,14 +146,14 @@ fn validate_command(args: &ValidateArgs, console: &mut Console<'_>) -> Result<Ex
         "{}: {rows} rows, {} valid, {invalid} invalid (--mode {})",
         args.sheet.file.display(),
         rows - invalid,
-        args.sheet.mode.as_str()
+        args.mode.as_str()
     )
     .map_err(console_error)?;
     if args.json {
         let summary = ValidateSummary {
             command: "validate",
             input: args.sheet.file.clone(),
-            mode: args.sheet.mode.as_str(),
+            mode: args.mode.as_str(),
             rows,
             valid: rows - invalid,
             invalid,
@@ -297,34 +303,96 @@ fn default_report_path(input: &Path) -> PathBuf {
     PathBuf::from(format!("{stem}.results.csv"))
 }
 
+/// A TeleCMI account ready to receive rows.
+struct Target {
+    client: Arc<Telecmi>,
+    app_id: String,
+    base_url: String,
+    concurrency: usize,
+    rate: Option<f64>,
+}
+
+fn telecmi_target(args: &ConnectionArgs, profile: &Profile) -> Result<Target, Error> {
+    let credentials = TelecmiCredentials::resolve(profile, &process_env)?;
+    let connection = connect(args, profile, telecmi::DEFAULT_BASE_URL)?;
+    Ok(Target {
+        app_id: credentials.app_id.to_string(),
+        client: Arc::new(Telecmi::new(
+            connection.http,
+            credentials.app_id,
+            credentials.secret,
+        )),
+        base_url: connection.base_url,
+        concurrency: connection.concurrency,
+        rate: connection.rate,
+    })
+}
+
+/// One run of rows through the engine, as import and sync --apply do it.
+struct RowsJob<'a> {
+    command: &'static str,
+    file: &'a Path,
+    mode: Mode,
+    /// What the journal ties a resume to: the mode, or `sync`.
+    journal_mode: &'static str,
+    run: &'a cli::RunArgs,
+    /// `None`: a dry run.
+    target: Option<Target>,
+    plan: Option<Arc<HashMap<u32, Planned>>>,
+}
+
 async fn import_command(
     args: &ImportArgs,
     global: &cli::GlobalArgs,
     console: &mut Console<'_>,
 ) -> Result<Exit, Error> {
     let profile = config::load_profile(global.config.as_deref(), global.profile.as_deref())?;
-    let (sheet, validator) = open_sheet(&args.sheet)?;
-    let report_path = args
+    let (sheet, validator) = open_sheet(&args.sheet, args.mode)?;
+    let target = match args.dry_run {
+        true => None,
+        false => Some(telecmi_target(&args.connection, &profile)?),
+    };
+    let job = RowsJob {
+        command: "import",
+        file: &args.sheet.file,
+        mode: args.mode,
+        journal_mode: args.mode.as_str(),
+        run: &args.run,
+        target,
+        plan: None,
+    };
+    let dry_run_app_id = process_env("TELECMI_APP_ID").or_else(|| profile.app_id.clone());
+    run_rows(job, sheet, validator, dry_run_app_id, global, console).await
+}
+
+async fn run_rows(
+    mut job: RowsJob<'_>,
+    sheet: Sheet,
+    validator: Validator,
+    dry_run_app_id: Option<String>,
+    global: &cli::GlobalArgs,
+    console: &mut Console<'_>,
+) -> Result<Exit, Error> {
+    let run = job.run;
+    let report_path = run
         .report
         .clone()
-        .unwrap_or_else(|| default_report_path(&args.sheet.file));
-    let (client, app_id, concurrency, rate, journal, replay) = if args.dry_run {
-        let app_id = process_env("TELECMI_APP_ID").or_else(|| profile.app_id.clone());
-        (None, app_id, 1, None, None, None)
-    } else {
-        let credentials = TelecmiCredentials::resolve(&profile, &process_env)?;
-        let connection = connect(&args.connection, &profile, telecmi::DEFAULT_BASE_URL)?;
-        let app_id = credentials.app_id.to_string();
-        let (journal, replay) = open_journal(args, &report_path, &app_id, &connection.base_url)?;
-        let client = Telecmi::new(connection.http, credentials.app_id, credentials.secret);
-        (
-            Some(Arc::new(client)),
-            Some(app_id),
-            connection.concurrency,
-            connection.rate,
-            Some(journal),
-            replay,
-        )
+        .unwrap_or_else(|| default_report_path(job.file));
+    let dry_run = job.target.is_none();
+    let (client, app_id, concurrency, rate, journal, replay) = match job.target.take() {
+        None => (None, dry_run_app_id, 1, None, None, None),
+        Some(target) => {
+            let (journal, replay) =
+                open_journal(&job, &report_path, &target.app_id, &target.base_url)?;
+            (
+                Some(target.client),
+                Some(target.app_id),
+                target.concurrency,
+                target.rate,
+                Some(journal),
+                replay,
+            )
+        }
     };
     let resumed_rows = replay.as_ref().map_or(0, |r| r.rows);
     let control = Arc::new(RunControl::default());
@@ -341,18 +409,19 @@ async fn import_command(
             force_stop.notify_one();
         })
     };
-    let total_bytes = std::fs::metadata(&args.sheet.file).map(|m| m.len()).ok();
-    let progress = Progress::new("import", total_bytes, !global.quiet);
+    let total_bytes = std::fs::metadata(job.file).map(|m| m.len()).ok();
+    let progress = Progress::new(job.command, total_bytes, !global.quiet);
     let settings = ImportSettings {
-        mode: args.sheet.mode,
+        mode: job.mode,
         client,
         app_id,
         workers: concurrency,
-        max_failures: args.max_failures,
+        max_failures: run.max_failures,
         report: report_path.clone(),
-        failed: args.failed.clone(),
+        failed: run.failed.clone(),
         journal,
         replay,
+        plan: job.plan,
     };
     let result = tokio::select! {
         result = execute::import(sheet, validator, settings, Arc::clone(&control), progress) => result,
@@ -369,10 +438,10 @@ async fn import_command(
         Exit::Success
     };
     let summary = ImportSummary {
-        command: "import",
-        input: args.sheet.file.clone(),
-        mode: args.sheet.mode.as_str(),
-        dry_run: args.dry_run,
+        command: job.command,
+        input: job.file.to_path_buf(),
+        mode: job.journal_mode,
+        dry_run,
         resumed_rows,
         rows: tally.total(),
         counts: Counts::of(tally),
@@ -390,13 +459,13 @@ async fn import_command(
         concurrency,
         aborted: result.aborted.clone(),
         report: report_path,
-        failed_rows: args.failed.clone(),
+        failed_rows: run.failed.clone(),
         exit_code: exit,
     };
-    if let Some(path) = &args.summary {
+    if let Some(path) = &run.summary {
         report::write_json_atomically(path, &summary)?;
     }
-    if args.json {
+    if run.json {
         write_json(console.out, &summary)?;
     }
     if !global.quiet {
@@ -404,35 +473,105 @@ async fn import_command(
             console.err,
             &summary,
             &result.traffic,
-            args.summary.as_deref(),
+            run.summary.as_deref(),
         )
         .map_err(console_error)?;
     }
     Ok(exit)
 }
 
+async fn sync_command(
+    args: &SyncArgs,
+    global: &cli::GlobalArgs,
+    console: &mut Console<'_>,
+) -> Result<Exit, Error> {
+    if args.page_size == 0 {
+        return Err(Error::Usage("--page-size must be at least 1".to_string()));
+    }
+    let profile = config::load_profile(global.config.as_deref(), global.profile.as_deref())?;
+    let target = telecmi_target(&args.connection, &profile)?;
+    // Validate the whole sheet first: a plan is only as good as its rows.
+    let (mut sheet, mut validator) = open_sheet(&args.sheet, Mode::Upsert)?;
+    let mut record = csv::ByteRecord::new();
+    let (mut rows, mut invalid) = (Vec::new(), Vec::new());
+    while let Some(position) = sheet.next_record(&mut record)? {
+        match validator.check(position.row, &record) {
+            Ok(user) => rows.push((position.row, user)),
+            Err(problems) => invalid.push(InvalidRow {
+                row: position.row,
+                message: validate::describe(&problems),
+            }),
+        }
+    }
+    let progress = Progress::new("sync: reading the account", None, !global.quiet);
+    let mut live = export::Collected::<AccountUser>::default();
+    tokio::select! {
+        walked = export::walk_telecmi(&target.client, &mut live, args.page_size, target.concurrency, &progress) => { walked?; }
+        () = wait_for_shutdown_signal() => return Err(Error::Interrupted("sync stopped by a signal while reading the account; nothing was changed".to_string())),
+    }
+    progress.finish();
+    let plan = sync::plan(rows, invalid, &live.users, &target.app_id);
+    if let Some(path) = &args.plan_out {
+        report::write_json_atomically(path, &plan)?;
+    }
+    if !global.quiet {
+        write!(console.err, "{}", plan.describe(10)).map_err(console_error)?;
+        if let Some(path) = &args.plan_out {
+            writeln!(console.err, "  plan: {}", path.display()).map_err(console_error)?;
+        }
+    }
+    if !args.apply {
+        if args.run.json {
+            write_json(console.out, &plan)?;
+        }
+        if !global.quiet {
+            writeln!(
+                console.err,
+                "nothing sent: run again with --apply to carry the plan out"
+            )
+            .map_err(console_error)?;
+        }
+        return Ok(if plan.invalid.is_empty() {
+            Exit::Success
+        } else {
+            Exit::RowsFailed
+        });
+    }
+    let (sheet, validator) = open_sheet(&args.sheet, Mode::Upsert)?;
+    let job = RowsJob {
+        command: "sync",
+        file: &args.sheet.file,
+        mode: Mode::Upsert,
+        journal_mode: "sync",
+        run: &args.run,
+        target: Some(target),
+        plan: Some(Arc::new(plan.actions)),
+    };
+    run_rows(job, sheet, validator, None, global, console).await
+}
+
 /// The journal of this run: a new one, or the earlier run's when resuming (same input, account, mode).
 fn open_journal(
-    args: &ImportArgs,
+    job: &RowsJob<'_>,
     report: &Path,
     app_id: &str,
     base_url: &str,
 ) -> Result<(Journal, Option<Replay>), Error> {
-    let path = args.journal.clone().unwrap_or_else(|| {
+    let path = job.run.journal.clone().unwrap_or_else(|| {
         let mut name = report.as_os_str().to_owned();
         name.push(".journal");
         PathBuf::from(name)
     });
-    let input_sha256 = journal::hash_file(&args.sheet.file).map_err(|source| InputError::Io {
-        path: args.sheet.file.clone(),
+    let input_sha256 = journal::hash_file(job.file).map_err(|source| InputError::Io {
+        path: job.file.to_path_buf(),
         source,
     })?;
     let header = JournalHeader::new(
         input_sha256,
         format!("telecmi:{app_id}@{base_url}"),
-        args.sheet.mode.as_str(),
+        job.journal_mode,
     );
-    if args.resume {
+    if job.run.resume {
         let (journal, replay) = Journal::resume(&path, &header)?;
         tracing::info!(
             "resuming: {} rows were finished by earlier runs ({})",
@@ -452,7 +591,11 @@ fn write_import_text(
     summary_path: Option<&Path>,
 ) -> std::io::Result<()> {
     let c = &summary.counts;
-    let heading = if summary.dry_run { "dry run" } else { "import" };
+    let heading = if summary.dry_run {
+        "dry run"
+    } else {
+        summary.command
+    };
     writeln!(
         err,
         "\n{heading} of {}: {} rows in {:.1} s: {} ok, {} failed, {} invalid, {} skipped",
@@ -525,14 +668,19 @@ fn write_import_text(
 }
 
 #[derive(Serialize)]
-struct ExportSummary {
+struct ExportSummary<'a> {
+    /// With --diff-against: who joined, left or changed since the previous export.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<ChangeSummary<'a>>,
     command: &'static str,
     provider: &'static str,
     format: &'static str,
     output: PathBuf,
     include_passwords: bool,
     #[serde(flatten)]
-    stats: ExportStats,
+    stats: WalkStats,
+    /// SHA-256 over the sorted per-user lines: equal digests, equal rosters, whatever the order.
+    digest: String,
     duration_seconds: f64,
     requests: u64,
     retries: u64,
@@ -551,6 +699,17 @@ async fn export_command(
     if args.page_size == 0 {
         return Err(Error::Usage("--page-size must be at least 1".to_string()));
     }
+    if args.diff_against.is_some() && args.output == "-" {
+        return Err(Error::Usage(
+            "--diff-against compares files: pass --output FILE".to_string(),
+        ));
+    }
+    // Read before the walk: the previous file may be the very output this export replaces.
+    let previous = args
+        .diff_against
+        .as_deref()
+        .map(diff::read_roster)
+        .transpose()?;
     let profile = config::load_profile(global.config.as_deref(), global.profile.as_deref())?;
     let provider = match (args.provider, profile.provider.as_deref()) {
         (Some(provider), _) => provider,
@@ -581,17 +740,22 @@ async fn export_command(
                     ));
                 }
                 let mut destination = open_destination(&args.output, args.include_passwords)?;
-                let stats = export::walk_telecmi(
-                    &client,
+                let mut writer = RosterWriter::new::<AccountUser>(
                     &mut destination,
                     args.format,
                     args.include_passwords,
+                )
+                .map_err(export_write_error)?;
+                let stats = export::walk_telecmi(
+                    &client,
+                    &mut writer,
                     args.page_size,
                     connection.concurrency,
                     &progress,
                 )
                 .await?;
-                (stats, client.http().throttle().stats(), destination)
+                let digest = writer.digest();
+                (stats, digest, client.http().throttle().stats(), destination)
             }
             Provider::Smartflo => {
                 let token = config::smartflo_token(&profile, &process_env)?;
@@ -603,21 +767,24 @@ async fn export_command(
                 }
                 let client = Smartflo::new(connection.http, token);
                 let mut destination = open_destination(&args.output, false)?;
+                let mut writer =
+                    RosterWriter::new::<DirectoryUser>(&mut destination, args.format, false)
+                        .map_err(export_write_error)?;
                 let stats = export::walk_smartflo(
                     &client,
-                    &mut destination,
-                    args.format,
+                    &mut writer,
                     args.page_size,
                     &args.filter,
                     &progress,
                 )
                 .await?;
-                (stats, client.http().throttle().stats(), destination)
+                let digest = writer.digest();
+                (stats, digest, client.http().throttle().stats(), destination)
             }
         })
     };
     // Interrupted, the walk and its temporary file are dropped: the previous export stays in place.
-    let (stats, traffic, destination) = tokio::select! {
+    let (stats, digest, traffic, destination) = tokio::select! {
         walked = walk => walked?,
         () = wait_for_shutdown_signal() => {
             return Err(Error::Interrupted("export stopped by a signal; the previous file is untouched".to_string()))
@@ -630,7 +797,21 @@ async fn export_command(
             context: format!("cannot put the export in place at {}", args.output),
             source,
         })?;
+    let changes = match &previous {
+        Some(previous) => {
+            let changes = diff::diff(previous, &diff::read_roster(Path::new(&args.output))?)?;
+            if let Some(path) = &args.diff_output {
+                write_diff_file(path, &changes)?;
+            }
+            Some(changes)
+        }
+        None => None,
+    };
     let summary = ExportSummary {
+        changes: changes.as_ref().map(|c| ChangeSummary {
+            headline: c.headline(),
+            counts: &c.counts,
+        }),
         command: "export",
         provider: match provider {
             Provider::Telecmi => "telecmi",
@@ -644,6 +825,7 @@ async fn export_command(
         include_passwords: args.include_passwords && provider == Provider::Telecmi,
         duration_seconds: stats.duration.as_secs_f64(),
         stats,
+        digest,
         requests: traffic.requests,
         retries: traffic.retries,
         throttled: traffic.throttled,
@@ -666,11 +848,79 @@ async fn export_command(
             summary.retries,
             summary.output.display(),
             summary.duration_seconds,
-            &summary.stats.digest[..16]
+            &summary.digest[..16]
         )
         .map_err(console_error)?;
+        if let Some(changes) = &summary.changes {
+            writeln!(
+                console.err,
+                "since {}: {}",
+                args.diff_against
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display(),
+                changes.headline
+            )
+            .map_err(console_error)?;
+        }
     }
     Ok(Exit::Success)
+}
+
+#[derive(Serialize)]
+struct ChangeSummary<'a> {
+    headline: String,
+    counts: &'a diff::Counts,
+}
+
+fn write_diff_file(path: &Path, changes: &diff::Diff) -> Result<(), Error> {
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    export::atomic::write_atomically(path, false, |out| {
+        if json {
+            serde_json::to_writer_pretty(&mut *out, changes).map_err(std::io::Error::other)?;
+            writeln!(out)
+        } else {
+            changes.write_csv(out)
+        }
+    })
+    .map_err(|source| {
+        Error::Setup(report::ReportError {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+}
+
+fn diff_command(args: &DiffArgs, console: &mut Console<'_>) -> Result<Exit, Error> {
+    let old = diff::read_roster(&args.old)?;
+    let new = diff::read_roster(&args.new)?;
+    let changes = diff::diff(&old, &new)?;
+    if let Some(path) = &args.output {
+        write_diff_file(path, &changes)?;
+    }
+    if args.json {
+        write_json(console.out, &changes)?;
+    } else if args.output.is_none() {
+        changes.write_table(console.out).map_err(console_error)?;
+    }
+    writeln!(
+        console.err,
+        "{} -> {}: {}",
+        args.old.display(),
+        args.new.display(),
+        changes.headline()
+    )
+    .map_err(console_error)?;
+    Ok(Exit::Success)
+}
+
+fn export_write_error(source: std::io::Error) -> Error {
+    Error::Export(ExportError::Write {
+        path: "the export output".to_string(),
+        source,
+    })
 }
 
 fn open_destination(output: &str, private: bool) -> Result<Destination, Error> {

@@ -22,6 +22,9 @@ pub enum Error {
     Report(#[from] ReportError),
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// A roster file to compare cannot be read: nothing sent.
+    #[error(transparent)]
+    Diff(#[from] crate::plan::diff::DiffError),
     /// The resume journal cannot be used (locked, missing, from another run): nothing sent.
     #[error(transparent)]
     Journal(#[from] crate::execute::journal::JournalError),

@@ -34,7 +34,8 @@ impl Error {
             | Error::Config(_)
             | Error::Input(_)
             | Error::Setup(_)
-            | Error::Journal(_) => Exit::NothingSent,
+            | Error::Journal(_)
+            | Error::Diff(_) => Exit::NothingSent,
             Error::Report(_)
             | Error::Api(_)
             | Error::Export(_)

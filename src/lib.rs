@@ -13,6 +13,7 @@ pub mod exit;
 pub mod export;
 pub mod input;
 pub mod model;
+pub mod plan;
 pub mod progress;
 pub mod provider;
 pub mod report;

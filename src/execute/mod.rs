@@ -6,7 +6,7 @@ pub mod retry;
 pub mod row;
 pub mod throttle;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use crate::cli::FailureLimit;
 use crate::input::{Column, Sheet};
 use crate::model::{Action, Mode, Outcome, Status, User};
+use crate::plan::sync::Planned;
 use crate::progress::Progress;
 use crate::provider::telecmi::Telecmi;
 use crate::report::{FailedRowsWriter, ResultsWriter, Tally};
@@ -105,6 +106,8 @@ pub struct ImportSettings {
     pub journal: Option<Journal>,
     /// Outcomes of the earlier runs being resumed.
     pub replay: Option<Replay>,
+    /// A sync plan: what each extension needs (none for a plain import).
+    pub plan: Option<Arc<HashMap<u32, Planned>>>,
 }
 
 /// What an import did.
@@ -389,7 +392,19 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                         control,
                         mode: settings.mode,
                     };
-                    context.apply(&user, &agent_id, &mut attempts).await
+                    match &settings.plan {
+                        None => context.apply(&user, &agent_id, &mut attempts).await,
+                        Some(plan) => {
+                            context
+                                .apply_planned(
+                                    plan.get(&user.extension),
+                                    &user,
+                                    &agent_id,
+                                    &mut attempts,
+                                )
+                                .await
+                        }
+                    }
                 }
             };
             (end, agent_id, attempts)

@@ -2,6 +2,7 @@
 //! response from creating a user twice.
 
 use crate::model::{Action, Mode, Status, User};
+use crate::plan::sync::Planned;
 use crate::provider::telecmi::{is_user_exists, is_user_limit, Telecmi};
 use crate::provider::ApiError;
 
@@ -61,6 +62,51 @@ impl RowContext<'_> {
     /// Carry out one row; `attempts` counts every request it made.
     pub async fn apply(&self, user: &User, agent_id: &str, attempts: &mut u32) -> RowEnd {
         let end = self.apply_mode(user, agent_id, attempts).await;
+        if end.status != Status::Failed {
+            self.control.note_reachable();
+        }
+        end
+    }
+
+    /// Carry out what a sync plan decided for this row.
+    pub async fn apply_planned(
+        &self,
+        planned: Option<&Planned>,
+        user: &User,
+        agent_id: &str,
+        attempts: &mut u32,
+    ) -> RowEnd {
+        let end = match planned {
+            Some(Planned::Create) => self.add(user, agent_id, false, attempts).await,
+            Some(Planned::Update(full)) => match self.client.update(agent_id, full, attempts).await
+            {
+                Ok(()) => RowEnd::ok(Action::Update, "updated"),
+                Err(error) => self.fail(Action::Update, &error),
+            },
+            Some(Planned::Unchanged) => RowEnd {
+                action: Action::None,
+                status: Status::Skipped,
+                http_status: None,
+                message: "unchanged".to_string(),
+                reason: None,
+            },
+            Some(Planned::Invalid(message)) => RowEnd {
+                action: Action::None,
+                status: Status::Invalid,
+                http_status: None,
+                message: message.clone(),
+                reason: Some(
+                    "not in the account, and the row lacks the fields to create it".to_string(),
+                ),
+            },
+            None => RowEnd {
+                action: Action::None,
+                status: Status::Skipped,
+                http_status: None,
+                message: "not in the plan".to_string(),
+                reason: None,
+            },
+        };
         if end.status != Status::Failed {
             self.control.note_reachable();
         }

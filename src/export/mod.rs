@@ -15,6 +15,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::cli::ExportFormat;
+use crate::model::{AccountUser, DirectoryUser};
 use crate::progress::Progress;
 use crate::provider::smartflo::Smartflo;
 use crate::provider::telecmi::Telecmi;
@@ -46,17 +47,75 @@ pub enum ExportError {
     },
 }
 
-/// What the summary reports of an export.
+/// What a walk did.
 #[derive(Debug, Clone, Serialize)]
-pub struct ExportStats {
+pub struct WalkStats {
     pub users: u64,
     pub pages: u64,
     pub walks: u32,
     pub duplicates_dropped: u64,
-    /// SHA-256 over the sorted per-user line digests: equal digests, equal rosters, whatever the order.
-    pub digest: String,
     #[serde(skip)]
     pub duration: Duration,
+}
+
+/// Where a walk puts the users it finds.
+pub trait RosterSink<R> {
+    /// Forget everything taken so far: the walk starts over.
+    fn restart(&mut self) -> io::Result<()>;
+    /// Take `record` unless its key was taken already; returns whether it was new.
+    fn push(&mut self, record: &R) -> io::Result<bool>;
+    /// Users taken.
+    fn taken(&self) -> u64;
+    /// Records dropped as repeats of a key already taken.
+    fn duplicates(&self) -> u64;
+}
+
+/// Keeps a walk's users in memory (a plan needs the whole live roster).
+pub struct Collected<R> {
+    pub users: Vec<R>,
+    seen: HashSet<String>,
+    duplicates: u64,
+}
+
+impl<R> Default for Collected<R> {
+    fn default() -> Self {
+        Collected {
+            users: Vec::new(),
+            seen: HashSet::new(),
+            duplicates: 0,
+        }
+    }
+}
+
+impl<R: ExportRecord + Clone> RosterSink<R> for Collected<R> {
+    fn restart(&mut self) -> io::Result<()> {
+        *self = Collected::default();
+        Ok(())
+    }
+
+    fn push(&mut self, record: &R) -> io::Result<bool> {
+        if !self.seen.insert(record.key()) {
+            self.duplicates += 1;
+            return Ok(false);
+        }
+        self.users.push(record.clone());
+        Ok(true)
+    }
+
+    fn taken(&self) -> u64 {
+        self.users.len() as u64
+    }
+
+    fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+}
+
+fn sink_error(source: io::Error) -> Error {
+    Error::Export(ExportError::Write {
+        path: "the export output".to_string(),
+        source,
+    })
 }
 
 /// Where the lines go: a file replaced atomically, or stdout after the walk is known complete.
@@ -119,15 +178,13 @@ pub struct RosterWriter<'a> {
     digests: Vec<[u8; 32]>,
     duplicates: u64,
     line: Vec<u8>,
-    label: String,
 }
 
 impl<'a> RosterWriter<'a> {
-    fn new<R: ExportRecord>(
+    pub fn new<R: ExportRecord>(
         destination: &'a mut Destination,
         format: ExportFormat,
         include_passwords: bool,
-        label: String,
     ) -> io::Result<Self> {
         let mut writer = RosterWriter {
             destination,
@@ -137,7 +194,6 @@ impl<'a> RosterWriter<'a> {
             digests: Vec::new(),
             duplicates: 0,
             line: Vec::with_capacity(256),
-            label,
         };
         writer.start::<R>()?;
         Ok(writer)
@@ -156,13 +212,37 @@ impl<'a> RosterWriter<'a> {
         Ok(())
     }
 
-    fn restart<R: ExportRecord>(&mut self) -> io::Result<()> {
+    /// SHA-256 over the sorted per-user line digests: equal digests, equal rosters, whatever the order.
+    pub fn digest(&mut self) -> String {
+        self.digests.sort_unstable();
+        let mut hasher = Sha256::new();
+        for digest in &self.digests {
+            hasher.update(digest);
+        }
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl<R: ExportRecord> RosterSink<R> for RosterWriter<'_> {
+    fn restart(&mut self) -> io::Result<()> {
         self.destination.restart()?;
         self.start::<R>()
     }
 
+    fn taken(&self) -> u64 {
+        self.seen.len() as u64
+    }
+
+    fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
     /// Write `record` unless its key was written already; returns whether it was new.
-    fn push<R: ExportRecord>(&mut self, record: &R) -> io::Result<bool> {
+    fn push(&mut self, record: &R) -> io::Result<bool> {
         if !self.seen.insert(record.key()) {
             self.duplicates += 1;
             return Ok(false);
@@ -190,37 +270,6 @@ impl<'a> RosterWriter<'a> {
         self.destination.writer().write_all(&self.line)?;
         Ok(true)
     }
-
-    fn digest(&mut self) -> String {
-        self.digests.sort_unstable();
-        let mut hasher = Sha256::new();
-        for digest in &self.digests {
-            hasher.update(digest);
-        }
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
-    fn io_error(&self) -> impl Fn(io::Error) -> Error + '_ {
-        |source| {
-            Error::Export(ExportError::Write {
-                path: self.label.clone(),
-                source,
-            })
-        }
-    }
-}
-
-fn write_error(label: &str) -> impl Fn(io::Error) -> Error + '_ {
-    move |source| {
-        Error::Export(ExportError::Write {
-            path: label.to_string(),
-            source,
-        })
-    }
 }
 
 /// Walk every TeleCMI page: the first page gives the total and the page size the server really
@@ -228,30 +277,18 @@ fn write_error(label: &str) -> impl Fn(io::Error) -> Error + '_ {
 /// total moved, or that saw the same user twice or fewer users than announced, is done again.
 pub async fn walk_telecmi(
     client: &Telecmi,
-    destination: &mut Destination,
-    format: ExportFormat,
-    include_passwords: bool,
+    sink: &mut impl RosterSink<AccountUser>,
     page_size: u64,
     concurrency: usize,
     progress: &Progress,
-) -> Result<ExportStats, Error> {
+) -> Result<WalkStats, Error> {
     let started = Instant::now();
-    let label = destination_label(destination);
-    let mut writer = RosterWriter::new::<crate::model::AccountUser>(
-        destination,
-        format,
-        include_passwords,
-        label.clone(),
-    )
-    .map_err(write_error(&label))?;
     let mut pages = 0u64;
     let mut problem = String::new();
     for walk in 1..=MAX_WALKS {
         if walk > 1 {
             tracing::warn!("re-walking the TeleCMI roster: {problem}");
-            writer
-                .restart::<crate::model::AccountUser>()
-                .map_err(writer.io_error())?;
+            sink.restart().map_err(sink_error)?;
         }
         let mut attempts = 0;
         let first = client.list_page(1, page_size.max(1), &mut attempts).await?;
@@ -261,7 +298,7 @@ pub async fn walk_telecmi(
         let limit = (first.users.len() as u64).clamp(1, page_size.max(1));
         let mut shifted = false;
         for user in &first.users {
-            shifted |= !writer.push(user).map_err(writer.io_error())?;
+            shifted |= !sink.push(user).map_err(sink_error)?;
         }
         let expected_pages = total.div_ceil(limit).max(1);
         // Beyond the announced pages, keep going until an empty page, in case the list grew.
@@ -282,40 +319,39 @@ pub async fn walk_telecmi(
             totals_agree &= page.total == total;
             reached_end |= page.users.is_empty();
             for user in &page.users {
-                shifted |= !writer.push(user).map_err(writer.io_error())?;
+                shifted |= !sink.push(user).map_err(sink_error)?;
             }
-            progress.update(writer.seen.len() as u64, || {
-                format!("{} users, {pages} pages", writer.seen.len())
+            progress.update(sink.taken(), || {
+                format!("{} users, {pages} pages", sink.taken())
             });
         }
         drop(stream);
-        while !reached_end && (writer.seen.len() as u64) < total && next_page <= bound {
+        while !reached_end && sink.taken() < total && next_page <= bound {
             let page = client.list_page(next_page, limit, &mut attempts).await?;
             pages += 1;
             next_page += 1;
             totals_agree &= page.total == total;
             reached_end = page.users.is_empty();
             for user in &page.users {
-                shifted |= !writer.push(user).map_err(writer.io_error())?;
+                shifted |= !sink.push(user).map_err(sink_error)?;
             }
         }
-        let unique = writer.seen.len() as u64;
+        let unique = sink.taken();
         problem = if !totals_agree {
             "the user count changed between pages".to_string()
         } else if shifted {
             format!(
                 "{} users appeared on two pages (the list shifted)",
-                writer.duplicates
+                sink.duplicates()
             )
         } else if unique != total {
             format!("the account reports {total} users but the pages held {unique}")
         } else {
-            return Ok(ExportStats {
+            return Ok(WalkStats {
                 users: unique,
                 pages,
                 walks: walk,
-                duplicates_dropped: writer.duplicates,
-                digest: writer.digest(),
+                duplicates_dropped: sink.duplicates(),
                 duration: started.elapsed(),
             });
         };
@@ -327,17 +363,12 @@ pub async fn walk_telecmi(
 #[allow(clippy::too_many_arguments)]
 pub async fn walk_smartflo(
     client: &Smartflo,
-    destination: &mut Destination,
-    format: ExportFormat,
+    sink: &mut impl RosterSink<DirectoryUser>,
     page_size: u64,
     filters: &[(String, String)],
     progress: &Progress,
-) -> Result<ExportStats, Error> {
+) -> Result<WalkStats, Error> {
     let started = Instant::now();
-    let label = destination_label(destination);
-    let mut writer =
-        RosterWriter::new::<crate::model::DirectoryUser>(destination, format, false, label.clone())
-            .map_err(write_error(&label))?;
     let mut cursor: Option<u64> = None;
     let mut pages = 0u64;
     let mut attempts = 0;
@@ -347,7 +378,7 @@ pub async fn walk_smartflo(
             .await?;
         pages += 1;
         for user in &page.users {
-            if !writer.push(user).map_err(writer.io_error())? {
+            if !sink.push(user).map_err(sink_error)? {
                 tracing::warn!(
                     id = user.id,
                     "Smartflo listed user {} twice; kept the first",
@@ -355,8 +386,8 @@ pub async fn walk_smartflo(
                 );
             }
         }
-        progress.update(writer.seen.len() as u64, || {
-            format!("{} users, {pages} pages", writer.seen.len())
+        progress.update(sink.taken(), || {
+            format!("{} users, {pages} pages", sink.taken())
         });
         if !page.has_more {
             break;
@@ -389,21 +420,13 @@ pub async fn walk_smartflo(
             return Err(ExportError::TooLong(pages).into());
         }
     }
-    Ok(ExportStats {
-        users: writer.seen.len() as u64,
+    Ok(WalkStats {
+        users: sink.taken(),
         pages,
         walks: 1,
-        duplicates_dropped: writer.duplicates,
-        digest: writer.digest(),
+        duplicates_dropped: sink.duplicates(),
         duration: started.elapsed(),
     })
-}
-
-fn destination_label(destination: &Destination) -> String {
-    match destination {
-        Destination::File(_) => "the export file".to_string(),
-        Destination::Stdout(_) => "the stdout buffer".to_string(),
-    }
 }
 
 /// Where a finished export was written, for the summary.

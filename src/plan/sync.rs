@@ -1,0 +1,370 @@
+//! `roster sync`: what it takes to make the account look like the sheet.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::model::{telecmi_agent_id, AccountUser, User};
+
+/// What sync does with one sheet row; the engine follows it when the plan is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Planned {
+    Create,
+    /// The whole user to send: the sheet's cells over the account's values.
+    Update(Box<User>),
+    Unchanged,
+    /// Valid as a row, but the plan cannot carry it out (a new user without the fields to create it).
+    Invalid(String),
+}
+
+/// One field a plan changes. Passwords are compared, never shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanEntry {
+    /// The sheet row (absent for users only in the account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    pub extension: u32,
+    pub agent_id: String,
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvalidRow {
+    pub row: u64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlanCounts {
+    pub create: u64,
+    pub update: u64,
+    pub unchanged: u64,
+    pub only_in_account: u64,
+    pub invalid: u64,
+}
+
+/// The plan file: counts, then one entry per user under the same names.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncPlan {
+    pub counts: PlanCounts,
+    pub create: Vec<PlanEntry>,
+    pub update: Vec<PlanEntry>,
+    pub unchanged: Vec<PlanEntry>,
+    pub only_in_account: Vec<PlanEntry>,
+    pub invalid: Vec<InvalidRow>,
+    /// What to do per extension, for `--apply`.
+    #[serde(skip)]
+    pub actions: HashMap<u32, Planned>,
+}
+
+/// Names compare with runs of white space folded: the account splits and re-joins them.
+fn same_name(a: &str, b: &str) -> bool {
+    a.split_whitespace().eq(b.split_whitespace())
+}
+
+/// The fields the sheet gives that differ from the account.
+pub fn changes(wanted: &User, current: &User) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    let mut compare =
+        |field: &'static str, new: Option<String>, old: Option<String>, differs: bool| {
+            if differs {
+                changes.push(FieldChange { field, old, new });
+            }
+        };
+    if let Some(name) = &wanted.name {
+        let differs = !current
+            .name
+            .as_deref()
+            .is_some_and(|old| same_name(old, name));
+        compare("name", Some(name.clone()), current.name.clone(), differs);
+    }
+    if let Some(phone) = &wanted.phone_number {
+        compare(
+            "phone_number",
+            Some(phone.clone()),
+            current.phone_number.clone(),
+            current.phone_number.as_ref() != Some(phone),
+        );
+    }
+    if let Some(password) = &wanted.password {
+        compare(
+            "password",
+            None,
+            None,
+            current.password.as_ref() != Some(password),
+        );
+    }
+    let hour = |h: Option<u8>| h.map(|h| h.to_string());
+    if wanted.start_time.is_some() {
+        compare(
+            "start_time",
+            hour(wanted.start_time),
+            hour(current.start_time),
+            wanted.start_time != current.start_time,
+        );
+    }
+    if wanted.end_time.is_some() {
+        compare(
+            "end_time",
+            hour(wanted.end_time),
+            hour(current.end_time),
+            wanted.end_time != current.end_time,
+        );
+    }
+    if let Some(alert) = wanted.sms_alert {
+        let shown = |v: Option<bool>| v.map(|v| v.to_string());
+        compare(
+            "sms_alert",
+            shown(Some(alert)),
+            shown(current.sms_alert),
+            current.sms_alert != Some(alert),
+        );
+    }
+    changes
+}
+
+/// Match valid sheet rows to the live roster by extension and sort them into the plan.
+pub fn plan(
+    rows: Vec<(u64, User)>,
+    invalid: Vec<InvalidRow>,
+    live: &[AccountUser],
+    app_id: &str,
+) -> SyncPlan {
+    let by_extension: HashMap<u32, &AccountUser> =
+        live.iter().map(|a| (a.user.extension, a)).collect();
+    let mut plan = SyncPlan {
+        invalid,
+        ..SyncPlan::default()
+    };
+    let mut in_sheet = HashSet::new();
+    for (row, user) in rows {
+        in_sheet.insert(user.extension);
+        let agent_id = user
+            .agent_id
+            .clone()
+            .unwrap_or_else(|| telecmi_agent_id(user.extension, app_id));
+        let entry = |changes: Vec<FieldChange>, name: Option<String>| PlanEntry {
+            row: Some(row),
+            extension: user.extension,
+            agent_id: agent_id.clone(),
+            name,
+            changes,
+        };
+        match by_extension.get(&user.extension) {
+            None if !user.missing_required().is_empty() => {
+                let message = format!(
+                    "extension {} is not in the account; to create it the row needs {}",
+                    user.extension,
+                    user.missing_required().join(", ")
+                );
+                plan.actions
+                    .insert(user.extension, Planned::Invalid(message.clone()));
+                plan.invalid.push(InvalidRow { row, message });
+            }
+            None => {
+                plan.create.push(entry(Vec::new(), user.name.clone()));
+                plan.actions.insert(user.extension, Planned::Create);
+            }
+            Some(current) => {
+                let found = changes(&user, &current.user);
+                let name = current.user.name.clone();
+                if found.is_empty() {
+                    plan.unchanged.push(entry(found, name));
+                    plan.actions.insert(user.extension, Planned::Unchanged);
+                } else {
+                    let merged = user.merged_over(&current.user);
+                    plan.update.push(entry(found, name));
+                    plan.actions
+                        .insert(user.extension, Planned::Update(Box::new(merged)));
+                }
+            }
+        }
+    }
+    let mut only: Vec<&AccountUser> = live
+        .iter()
+        .filter(|a| !in_sheet.contains(&a.user.extension))
+        .collect();
+    only.sort_by_key(|a| a.user.extension);
+    plan.only_in_account = only
+        .into_iter()
+        .map(|a| PlanEntry {
+            row: None,
+            extension: a.user.extension,
+            agent_id: a.user.agent_id.clone().unwrap_or_default(),
+            name: a.user.name.clone(),
+            changes: Vec::new(),
+        })
+        .collect();
+    plan.counts = PlanCounts {
+        create: plan.create.len() as u64,
+        update: plan.update.len() as u64,
+        unchanged: plan.unchanged.len() as u64,
+        only_in_account: plan.only_in_account.len() as u64,
+        invalid: plan.invalid.len() as u64,
+    };
+    plan
+}
+
+impl SyncPlan {
+    /// A few lines for the terminal: counts, then the first entries of each kind.
+    pub fn describe(&self, limit: usize) -> String {
+        let c = &self.counts;
+        let mut text = format!(
+            "plan: {} to create, {} to update, {} unchanged, {} only in the account (left alone: the API has no delete), {} invalid rows\n",
+            c.create, c.update, c.unchanged, c.only_in_account, c.invalid
+        );
+        for entry in self.create.iter().take(limit) {
+            text += &format!(
+                "  create {} {}\n",
+                entry.extension,
+                entry.name.as_deref().unwrap_or("")
+            );
+        }
+        for entry in self.update.iter().take(limit) {
+            let fields: Vec<String> = entry
+                .changes
+                .iter()
+                .map(|change| match (&change.old, &change.new) {
+                    (None, None) => format!("{} changed", change.field),
+                    (old, new) => format!(
+                        "{}: {} -> {}",
+                        change.field,
+                        old.as_deref().unwrap_or("(none)"),
+                        new.as_deref().unwrap_or("(none)")
+                    ),
+                })
+                .collect();
+            text += &format!("  update {} {}\n", entry.extension, fields.join(", "));
+        }
+        for entry in self.only_in_account.iter().take(limit) {
+            text += &format!(
+                "  only in the account {} {}\n",
+                entry.extension,
+                entry.name.as_deref().unwrap_or("")
+            );
+        }
+        for invalid in self.invalid.iter().take(limit) {
+            text += &format!("  invalid row {}: {}\n", invalid.row, invalid.message);
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Secret;
+
+    fn live(extension: u32, name: &str, phone: &str, password: &str) -> AccountUser {
+        AccountUser {
+            user: User {
+                agent_id: Some(telecmi_agent_id(extension, "1")),
+                extension,
+                name: Some(name.into()),
+                phone_number: Some(phone.into()),
+                password: Some(Secret::new(password)),
+                start_time: Some(9),
+                end_time: Some(18),
+                sms_alert: Some(true),
+            },
+            first_name: String::new(),
+            last_name: String::new(),
+        }
+    }
+
+    fn row(
+        extension: u32,
+        name: Option<&str>,
+        phone: Option<&str>,
+        password: Option<&str>,
+    ) -> User {
+        User {
+            extension,
+            name: name.map(Into::into),
+            phone_number: phone.map(Into::into),
+            password: password.map(Secret::new),
+            ..User::default()
+        }
+    }
+
+    #[test]
+    fn rows_sort_into_create_update_unchanged_and_only_in_account() {
+        let account = vec![
+            live(101, "Asha  Rao", "919200000101", "pw101pw"),
+            live(102, "Ben", "919200000102", "pw102pw"),
+            live(103, "Cara", "919200000103", "pw103pw"),
+        ];
+        let rows = vec![
+            (1, row(101, Some("Asha Rao"), Some("919200000101"), None)),
+            (2, row(102, None, Some("919299999999"), Some("new-secret"))),
+            (
+                3,
+                row(104, Some("Dev"), Some("919200000104"), Some("pw104pw")),
+            ),
+            (4, row(105, Some("Eve"), None, None)),
+        ];
+        let plan = plan(rows, Vec::new(), &account, "1");
+        assert_eq!(
+            plan.counts,
+            PlanCounts {
+                create: 1,
+                update: 1,
+                unchanged: 1,
+                only_in_account: 1,
+                invalid: 1
+            }
+        );
+        let update = &plan.update[0];
+        assert_eq!(update.extension, 102);
+        assert_eq!(
+            update.changes[0],
+            FieldChange {
+                field: "phone_number",
+                old: Some("919200000102".into()),
+                new: Some("919299999999".into())
+            }
+        );
+        assert_eq!(
+            update.changes[1],
+            FieldChange {
+                field: "password",
+                old: None,
+                new: None
+            }
+        );
+        let Planned::Update(merged) = &plan.actions[&102] else {
+            panic!("update planned")
+        };
+        assert_eq!(
+            merged.name.as_deref(),
+            Some("Ben"),
+            "cells left empty keep the account's value"
+        );
+        assert_eq!(plan.actions[&104], Planned::Create);
+        assert_eq!(plan.only_in_account[0].extension, 103);
+        assert!(
+            plan.invalid[0]
+                .message
+                .contains("needs phone_number, password"),
+            "{:?}",
+            plan.invalid
+        );
+        let json = serde_json::to_string(&plan).unwrap();
+        assert!(
+            !json.contains("new-secret") && !json.contains("pw102pw"),
+            "{json}"
+        );
+        assert!(json.starts_with(
+            "{\"counts\":{\"create\":1,\"update\":1,\"unchanged\":1,\"only_in_account\":1"
+        ));
+    }
+}

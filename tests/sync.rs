@@ -1,0 +1,142 @@
+//! `roster sync`: plan against the live roster, apply through the import engine, re-plan to nothing.
+mod common;
+
+use common::*;
+
+fn seeded_account() -> TestSandbox {
+    let sandbox = TestSandbox::new();
+    for (extension, name, phone, password) in [
+        (201, "Asha Rao", "919200000201", "Secret201"),
+        (202, "Ben Thomas", "919200000202", "Secret202"),
+        (203, "Cara Dsouza", "919200000203", "Secret203"),
+        (204, "Only In Account", "919200000204", "Secret204"),
+    ] {
+        sandbox
+            .sandbox()
+            .insert_telecmi(telecmi_user(extension, name, phone, password));
+    }
+    sandbox
+}
+
+const SHEET: &str = "extension,name,phone_number,password,sms_alert\n\
+    201,Asha Rao,919200000201,Secret201,\n\
+    202,Ben Thomas,919299999202,,\n\
+    203,Cara Dsouza,919200000203,NewSecret203,yes\n\
+    205,Dev Patel,919200000205,Secret205,no\n\
+    206,No Phone,,,\n";
+
+fn sync(sandbox: &TestSandbox, sheet: &std::path::Path, extra: &[&str]) -> Ran {
+    let mut args = vec!["sync", arg(sheet), "--rate", "0"];
+    args.extend_from_slice(extra);
+    run(sandbox.roster(&args))
+}
+
+#[test]
+fn the_plan_sorts_every_user_and_sends_nothing_but_list_calls() {
+    let sandbox = seeded_account();
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = write_file(dir.path(), "agents.csv", SHEET);
+    let plan_path = dir.path().join("plan.json");
+    let ran = sync(&sandbox, &sheet, &["--plan-out", arg(&plan_path)]);
+    assert_eq!(ran.code, 1, "row 206 cannot be created: {}", ran.stderr);
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    let counts = &plan["counts"];
+    assert_eq!(
+        (
+            &counts["create"],
+            &counts["update"],
+            &counts["unchanged"],
+            &counts["only_in_account"],
+            &counts["invalid"]
+        ),
+        (&1.into(), &2.into(), &1.into(), &1.into(), &1.into()),
+        "{plan:#}"
+    );
+    assert_eq!(plan["create"][0]["extension"], 205);
+    assert_eq!(plan["only_in_account"][0]["extension"], 204);
+    let updates = plan["update"].as_array().unwrap();
+    let phone = &updates.iter().find(|u| u["extension"] == 202).unwrap()["changes"][0];
+    assert_eq!(
+        (&phone["field"], &phone["old"], &phone["new"]),
+        (
+            &"phone_number".into(),
+            &"919200000202".into(),
+            &"919299999202".into()
+        )
+    );
+    let cara: Vec<&str> = updates.iter().find(|u| u["extension"] == 203).unwrap()["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(cara, ["password", "sms_alert"]);
+    let text = std::fs::read_to_string(&plan_path).unwrap();
+    assert!(
+        !text.contains("NewSecret203") && !text.contains("Secret202"),
+        "passwords are compared, never shown"
+    );
+    let stats = sandbox.sandbox().stats();
+    assert_eq!(
+        stats.requests,
+        stats.by_endpoint.get("/v3/user/list").copied().unwrap_or(0),
+        "{:?}",
+        stats.by_endpoint
+    );
+}
+
+#[test]
+fn apply_then_sync_again_plans_no_change() {
+    let sandbox = seeded_account();
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = write_file(dir.path(), "agents.csv", SHEET);
+    let report = dir.path().join("results.csv");
+    let ran = sync(&sandbox, &sheet, &["--apply", "--report", arg(&report)]);
+    assert_eq!(ran.code, 1, "row 206 stays invalid: {}", ran.stderr);
+    let rows = read_csv(&report);
+    assert_eq!(rows.len(), 5, "one line per sheet row");
+    let outcome = |ext: &str| {
+        let r = rows.iter().find(|r| r["extension"] == ext).unwrap();
+        (r["action"].clone(), r["outcome"].clone())
+    };
+    assert_eq!(outcome("201"), ("none".into(), "skipped".into()));
+    assert_eq!(outcome("202"), ("update".into(), "ok".into()));
+    assert_eq!(outcome("203"), ("update".into(), "ok".into()));
+    assert_eq!(outcome("205"), ("add".into(), "ok".into()));
+    assert_eq!(outcome("206").1, "invalid");
+    let users = sandbox.sandbox().telecmi_users();
+    let ben = users.iter().find(|u| u.extension == 202).unwrap();
+    assert_eq!(
+        (ben.phone_number.as_str(), ben.password.as_str()),
+        ("919299999202", "Secret202"),
+        "empty cells keep values"
+    );
+    assert_eq!(
+        users.iter().find(|u| u.extension == 203).unwrap().password,
+        "NewSecret203"
+    );
+    assert!(
+        users.iter().any(|u| u.extension == 204),
+        "users only in the account are never touched"
+    );
+
+    let before = sandbox.sandbox().stats();
+    let plan_path = dir.path().join("plan.json");
+    let fixed = write_file(
+        dir.path(),
+        "fixed.csv",
+        SHEET.replace("206,No Phone,,,\n", ""),
+    );
+    let ran = sync(&sandbox, &fixed, &["--plan-out", arg(&plan_path)]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    assert_eq!(plan["counts"]["create"], 0, "{plan:#}");
+    assert_eq!(plan["counts"]["update"], 0, "{plan:#}");
+    assert_eq!(plan["counts"]["unchanged"], 4);
+    let after = sandbox.sandbox().stats();
+    let sent: u64 = after.requests - before.requests;
+    let lists = after.by_endpoint["/v3/user/list"] - before.by_endpoint["/v3/user/list"];
+    assert_eq!(sent, lists, "a re-plan sends only list calls");
+}
