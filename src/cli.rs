@@ -83,6 +83,13 @@ pub enum Command {
         roster diff old.csv new.csv --json"
     )]
     Diff(DiffArgs),
+    /// Move users from a Smartflo or TeleCMI account into a TeleCMI account: plan, then --apply
+    #[command(
+        after_help = "Examples:\n  roster migrate --from smartflo --to telecmi --extension-range 100-999 \\\n    \
+        --credentials-out credentials.csv --plan-out plan.json\n  \
+        roster migrate --from telecmi --from-profile old --to-profile new --credentials-out creds.csv --apply"
+    )]
+    Migrate(MigrateArgs),
     /// Make the account look like a sheet: plan against the live roster, --apply to carry it out
     #[command(
         after_help = "Examples:\n  roster sync agents.csv --provider telecmi --plan-out plan.json\n  \
@@ -237,6 +244,72 @@ pub struct DiffArgs {
     /// Print the change report as JSON on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Source roster
+    #[arg(long, value_enum)]
+    pub from: Provider,
+    /// Target provider
+    #[arg(long, value_enum, default_value_t = ImportProvider::Telecmi)]
+    pub to: ImportProvider,
+    /// Config profile with the source's credentials (its values then win over the environment)
+    #[arg(long, value_name = "NAME")]
+    pub from_profile: Option<String>,
+    /// Config profile with the target's credentials (its values then win over the environment)
+    #[arg(long, value_name = "NAME")]
+    pub to_profile: Option<String>,
+    /// API root of the source (else --base-url)
+    #[arg(long, value_name = "URL")]
+    pub from_base_url: Option<String>,
+    /// API root of the target (else --base-url)
+    #[arg(long, value_name = "URL")]
+    pub to_base_url: Option<String>,
+    /// Extensions to allocate when a source extension is missing, invalid or taken
+    #[arg(long, default_value = "100-999", value_parser = parse_extension_range, value_name = "A-B")]
+    pub extension_range: (u32, u32),
+    /// Valid extension length in digits, MIN-MAX
+    #[arg(long, default_value = "2-6", value_parser = parse_range, value_name = "MIN-MAX")]
+    pub extension_digits: (usize, usize),
+    /// CSV of passwords to use: a `password` column and an `id`, `source_id` or `login_id` column
+    #[arg(long, value_name = "FILE")]
+    pub passwords: Option<PathBuf>,
+    /// Length of generated passwords
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    pub password_length: usize,
+    /// Migrate users that are disabled in the source too
+    #[arg(long)]
+    pub include_disabled: bool,
+    /// TOML overriding which source column feeds each field, and the defaults (see README)
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Users to create with their passwords, mode 0600; an import sheet (required with --apply)
+    #[arg(long, value_name = "FILE.csv")]
+    pub credentials_out: Option<PathBuf>,
+    /// Write the plan as JSON (no passwords)
+    #[arg(long, value_name = "PLAN.json")]
+    pub plan_out: Option<PathBuf>,
+    /// Create the users (without it, only list calls are sent)
+    #[arg(long)]
+    pub apply: bool,
+    /// Users asked for per page of each roster
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub page_size: u64,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+fn parse_extension_range(s: &str) -> Result<(u32, u32), String> {
+    let (first, last) = s.split_once('-').ok_or("expected A-B, e.g. 100-999")?;
+    let first: u32 = first.trim().parse().map_err(|_| "A is not a number")?;
+    let last: u32 = last.trim().parse().map_err(|_| "B is not a number")?;
+    if first == 0 || first > last {
+        return Err("expected 0 < A <= B".to_string());
+    }
+    Ok((first, last))
 }
 
 #[derive(Debug, Args)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::{
-    self, Cli, Command, ConnectionArgs, DiffArgs, ExportArgs, ImportArgs, Provider, SandboxArgs,
-    SheetArgs, SyncArgs, ValidateArgs,
+    self, Cli, Command, ConnectionArgs, DiffArgs, ExportArgs, ImportArgs, MigrateArgs, Provider,
+    SandboxArgs, SheetArgs, SyncArgs, ValidateArgs,
 };
 use crate::config::{self, process_env, Profile, TelecmiCredentials};
 use crate::execute::journal::{self, Journal, JournalHeader, Replay};
@@ -21,6 +21,7 @@ use crate::input::{InputError, Sheet, TextEncoding};
 use crate::model::{AccountUser, DirectoryUser, Mode};
 use crate::model::{Outcome, Status};
 use crate::plan::diff;
+use crate::plan::migrate;
 use crate::plan::sync::{self, InvalidRow, Planned};
 use crate::progress::Progress;
 use crate::provider::smartflo::{self, Smartflo};
@@ -39,6 +40,7 @@ pub async fn run(cli: Cli, console: &mut Console<'_>) -> Result<Exit, Error> {
         Command::Import(args) => import_command(args, global, console).await,
         Command::Sync(args) => sync_command(args, global, console).await,
         Command::Diff(args) => diff_command(args, console),
+        Command::Migrate(args) => migrate_command(args, global, console).await,
         Command::Export(args) => export_command(args, global, console).await,
         Command::Sandbox(args) => sandbox_command(args, console).await,
         Command::Completions { shell } => {
@@ -313,7 +315,15 @@ struct Target {
 }
 
 fn telecmi_target(args: &ConnectionArgs, profile: &Profile) -> Result<Target, Error> {
-    let credentials = TelecmiCredentials::resolve(profile, &process_env)?;
+    telecmi_target_with(args, profile, &process_env)
+}
+
+fn telecmi_target_with(
+    args: &ConnectionArgs,
+    profile: &Profile,
+    env: config::Env,
+) -> Result<Target, Error> {
+    let credentials = TelecmiCredentials::resolve(profile, env)?;
     let connection = connect(args, profile, telecmi::DEFAULT_BASE_URL)?;
     Ok(Target {
         app_id: credentials.app_id.to_string(),
@@ -997,4 +1007,242 @@ async fn wait_for_shutdown_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// A migration end: its profile, whose credentials win over the environment when named explicitly.
+fn migration_end(
+    global: &cli::GlobalArgs,
+    profile: Option<&str>,
+    base_url: Option<&String>,
+    args: &MigrateArgs,
+) -> Result<(Profile, ConnectionArgs, bool), Error> {
+    let explicit = profile.is_some();
+    let profile = config::load_profile(
+        global.config.as_deref(),
+        profile.or(global.profile.as_deref()),
+    )?;
+    let mut connection = args.connection.clone();
+    if let Some(url) = base_url {
+        connection.base_url = Some(url.clone());
+    }
+    Ok((profile, connection, explicit))
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+/// Passwords to carry over: `password` plus an `id`, `source_id` or `login_id` column.
+fn read_passwords(path: &Path) -> Result<HashMap<String, String>, Error> {
+    let bad = |problem: String| {
+        Error::Input(InputError::Header {
+            path: path.to_path_buf(),
+            problem,
+        })
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let find = |names: &[&str]| {
+        headers
+            .iter()
+            .position(|h| names.contains(&crate::input::header::normalise(h).as_str()))
+    };
+    let key = find(&["source_id", "id", "login_id"])
+        .ok_or_else(|| bad("no id, source_id or login_id column".into()))?;
+    let password = find(&["password"]).ok_or_else(|| bad("no password column".into()))?;
+    let mut passwords = HashMap::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| bad(e.to_string()))?;
+        if let (Some(k), Some(p)) = (record.get(key), record.get(password)) {
+            if !k.trim().is_empty() && !p.is_empty() {
+                passwords.insert(k.trim().to_string(), p.to_string());
+            }
+        }
+    }
+    Ok(passwords)
+}
+
+/// Source users by their export columns, so a mapping can name any column.
+fn source_users<R: export::record::ExportRecord>(
+    users: &[R],
+    login_column: &str,
+) -> Vec<migrate::SourceUser> {
+    users
+        .iter()
+        .map(|user| {
+            let columns: std::collections::BTreeMap<String, String> = R::COLUMNS
+                .iter()
+                .map(|c| c.to_string())
+                .zip(user.values(true).iter().map(|v| match v {
+                    serde_json::Value::Null => String::new(),
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }))
+                .collect();
+            migrate::SourceUser {
+                id: user.key(),
+                login_id: columns.get(login_column).cloned().unwrap_or_default(),
+                columns,
+            }
+        })
+        .collect()
+}
+
+async fn migrate_command(
+    args: &MigrateArgs,
+    global: &cli::GlobalArgs,
+    console: &mut Console<'_>,
+) -> Result<Exit, Error> {
+    if args.apply && args.credentials_out.is_none() {
+        return Err(Error::Usage(
+            "--apply needs --credentials-out FILE: the new users' passwords go there, and the users are created from it".into(),
+        ));
+    }
+    if args.page_size == 0 {
+        return Err(Error::Usage("--page-size must be at least 1".to_string()));
+    }
+    let (to_profile, to_connection, to_explicit) = migration_end(
+        global,
+        args.to_profile.as_deref(),
+        args.to_base_url.as_ref(),
+        args,
+    )?;
+    let env: config::Env = if to_explicit { &no_env } else { &process_env };
+    let target = telecmi_target_with(&to_connection, &to_profile, env)?;
+    let credentials_path = args.credentials_out.clone();
+    let credentials_exist = credentials_path.as_ref().is_some_and(|p| p.exists());
+    if credentials_exist && !args.run.resume {
+        return Err(Error::Usage(format!(
+            "{} exists and may hold the passwords of users already created: move it away, or pass --resume to finish that migration",
+            credentials_path.as_ref().expect("exists").display()
+        )));
+    }
+    // A resumed migration creates exactly the users (and passwords) of the credentials file it wrote.
+    let resuming = args.apply && args.run.resume && credentials_exist;
+    if !resuming {
+        let (from_profile, from_connection, from_explicit) = migration_end(
+            global,
+            args.from_profile.as_deref(),
+            args.from_base_url.as_ref(),
+            args,
+        )?;
+        let from_env: config::Env = if from_explicit { &no_env } else { &process_env };
+        let progress = Progress::new("migrate: reading the rosters", None, !global.quiet);
+        let (sources, base_mapping) = match args.from {
+            Provider::Smartflo => {
+                let token = config::smartflo_token(&from_profile, from_env)?;
+                let connection =
+                    connect(&from_connection, &from_profile, smartflo::DEFAULT_BASE_URL)?;
+                let client = Smartflo::new(connection.http, token);
+                let mut users = export::Collected::<DirectoryUser>::default();
+                export::walk_smartflo(&client, &mut users, args.page_size, &[], &progress).await?;
+                (
+                    source_users(&users.users, "login_id"),
+                    migrate::Mapping::default(),
+                )
+            }
+            Provider::Telecmi => {
+                let source = telecmi_target_with(&from_connection, &from_profile, from_env)?;
+                let mut users = export::Collected::<AccountUser>::default();
+                export::walk_telecmi(
+                    &source.client,
+                    &mut users,
+                    args.page_size,
+                    source.concurrency,
+                    &progress,
+                )
+                .await?;
+                (
+                    source_users(&users.users, "agent_id"),
+                    migrate::Mapping::telecmi_source(),
+                )
+            }
+        };
+        let mut live = export::Collected::<AccountUser>::default();
+        export::walk_telecmi(
+            &target.client,
+            &mut live,
+            args.page_size,
+            target.concurrency,
+            &progress,
+        )
+        .await?;
+        progress.finish();
+        let mapping = match &args.mapping {
+            Some(path) => migrate::Mapping::load(path, base_mapping).map_err(Error::Usage)?,
+            None => base_mapping,
+        };
+        let options = migrate::Options {
+            extension_range: args.extension_range,
+            extension_digits: args.extension_digits,
+            include_disabled: args.include_disabled,
+            password_length: args.password_length,
+            passwords: args
+                .passwords
+                .as_deref()
+                .map(read_passwords)
+                .transpose()?
+                .unwrap_or_default(),
+            app_id: target.app_id.clone(),
+        };
+        let plan = migrate::plan(&sources, &live.users, &mapping, &options);
+        if let Some(path) = &args.plan_out {
+            report::write_json_atomically(path, &plan)?;
+        }
+        if let Some(path) = &credentials_path {
+            export::atomic::write_atomically(path, true, |out| {
+                migrate::write_credentials(out, &plan)
+            })
+            .map_err(|source| {
+                Error::Setup(report::ReportError {
+                    path: path.clone(),
+                    source,
+                })
+            })?;
+        }
+        if !global.quiet {
+            write!(console.err, "{}", plan.describe(10)).map_err(console_error)?;
+            for (label, path) in [
+                ("plan", &args.plan_out),
+                ("credentials (mode 0600)", &credentials_path),
+            ] {
+                if let Some(path) = path {
+                    writeln!(console.err, "  {label}: {}", path.display())
+                        .map_err(console_error)?;
+                }
+            }
+        }
+        if !args.apply {
+            if args.run.json {
+                write_json(console.out, &plan)?;
+            }
+            if !global.quiet {
+                writeln!(
+                    console.err,
+                    "nothing created: run again with --apply to create the users"
+                )
+                .map_err(console_error)?;
+            }
+            return Ok(Exit::Success);
+        }
+    }
+    let credentials_path = credentials_path.expect("--apply requires --credentials-out");
+    let sheet_args = SheetArgs {
+        file: credentials_path.clone(),
+        delimiter: crate::input::Delimiter::Byte(b','),
+        encoding: TextEncoding::Utf8,
+        extension_digits: (1, 9),
+        min_password_length: 1,
+    };
+    let (sheet, validator) = open_sheet(&sheet_args, Mode::Add)?;
+    let job = RowsJob {
+        command: "migrate",
+        file: &credentials_path,
+        mode: Mode::Add,
+        journal_mode: "migrate",
+        run: &args.run,
+        target: Some(target),
+        plan: None,
+    };
+    run_rows(job, sheet, validator, None, global, console).await
 }

@@ -382,7 +382,7 @@ fn decimal_damage(value: &str) -> Option<&'static str> {
         .then_some("the spreadsheet stored this as a decimal number (trailing .0): format the column as Text and save again")
 }
 
-fn check_extension(value: &str, (min, max): (usize, usize)) -> Result<u32, String> {
+pub fn check_extension(value: &str, (min, max): (usize, usize)) -> Result<u32, String> {
     if let Some(hint) = spreadsheet_damage(value).or_else(|| decimal_damage(value)) {
         return Err(hint.to_string());
     }
@@ -435,7 +435,7 @@ fn check_name(value: &str) -> Result<String, String> {
 }
 
 /// Digits with an optional leading `+`, separators (spaces, dashes, dots, brackets) removed; 8–15 digits (E.164).
-fn check_phone(value: &str) -> Result<String, String> {
+pub fn check_phone(value: &str) -> Result<String, String> {
     if let Some(hint) = spreadsheet_damage(value).or_else(|| decimal_damage(value)) {
         return Err(hint.to_string());
     }

@@ -57,9 +57,10 @@ impl Column {
     }
 }
 
-/// Columns of a roster export that an import reads past without a warning: they are derived from
-/// the columns above, so an export feeds straight back into `import --mode update`.
-const DERIVED_COLUMNS: [&str; 2] = ["first_name", "last_name"];
+/// Columns an import reads past without a warning: `first_name`/`last_name` of a roster export
+/// (derived from `name`, so an export feeds straight back into `import --mode update`) and the
+/// source references of a migration's credentials file.
+const DERIVED_COLUMNS: [&str; 4] = ["first_name", "last_name", "source_id", "login_id"];
 
 /// `Phone Number`, ` phone-number ` and `PHONE_NUMBER` all become `phone_number`.
 pub fn normalise(header: &str) -> String {

@@ -1,4 +1,5 @@
-//! Plans against the live roster (sync) and change reports between rosters (diff).
+//! Plans against the live roster (sync, migrate) and change reports between rosters (diff).
 
 pub mod diff;
+pub mod migrate;
 pub mod sync;

@@ -1,0 +1,565 @@
+//! `roster migrate`: map a source roster (Smartflo, or another TeleCMI account) onto TeleCMI users.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{telecmi_agent_id, AccountUser, Secret, User};
+use crate::validate::{check_extension, check_phone};
+
+/// Which source column feeds each TeleCMI field, and the values every migrated user gets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mapping {
+    pub fields: FieldSources,
+    pub defaults: Defaults,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FieldSources {
+    /// Source column for the name (falls back to `fallback_name` when empty).
+    pub name: String,
+    pub fallback_name: String,
+    pub phone_number: String,
+    pub extension: String,
+    /// Source column holding a password to carry over (TeleCMI sources list them).
+    pub password: String,
+    /// Source column telling whether the user is enabled, and the value that means enabled.
+    pub status: String,
+    pub enabled_value: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Defaults {
+    pub start_time: Option<u8>,
+    pub end_time: Option<u8>,
+    pub sms_alert: Option<bool>,
+}
+
+impl Default for FieldSources {
+    fn default() -> Self {
+        FieldSources {
+            name: "name".into(),
+            fallback_name: "agent_name".into(),
+            phone_number: "follow_me_number".into(),
+            extension: "extension".into(),
+            password: String::new(),
+            status: "user_status".into(),
+            enabled_value: "1".into(),
+        }
+    }
+}
+
+impl Default for Mapping {
+    fn default() -> Self {
+        Mapping {
+            fields: FieldSources::default(),
+            defaults: Defaults {
+                start_time: None,
+                end_time: None,
+                sms_alert: Some(false),
+            },
+        }
+    }
+}
+
+impl Mapping {
+    /// The defaults for a TeleCMI source: its own fields, passwords carried over, everyone enabled.
+    pub fn telecmi_source() -> Mapping {
+        Mapping {
+            fields: FieldSources {
+                name: "name".into(),
+                fallback_name: String::new(),
+                phone_number: "phone_number".into(),
+                extension: "extension".into(),
+                password: "password".into(),
+                status: String::new(),
+                enabled_value: String::new(),
+            },
+            defaults: Defaults::default(),
+        }
+    }
+
+    pub fn load(path: &Path, base: Mapping) -> Result<Mapping, String> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Overrides {
+            #[serde(default)]
+            fields: BTreeMap<String, String>,
+            #[serde(default)]
+            defaults: Option<Defaults>,
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let overrides: Overrides =
+            toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+        let mut mapping = base;
+        for (field, column) in overrides.fields {
+            let slot = match field.as_str() {
+                "name" => &mut mapping.fields.name,
+                "fallback_name" => &mut mapping.fields.fallback_name,
+                "phone_number" => &mut mapping.fields.phone_number,
+                "extension" => &mut mapping.fields.extension,
+                "password" => &mut mapping.fields.password,
+                "status" => &mut mapping.fields.status,
+                "enabled_value" => &mut mapping.fields.enabled_value,
+                other => {
+                    return Err(format!(
+                        "{}: unknown field {other:?} under [fields]",
+                        path.display()
+                    ))
+                }
+            };
+            *slot = column;
+        }
+        if let Some(defaults) = overrides.defaults {
+            mapping.defaults = defaults;
+        }
+        Ok(mapping)
+    }
+}
+
+/// How a migration chooses extensions and passwords.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub extension_range: (u32, u32),
+    pub extension_digits: (usize, usize),
+    pub include_disabled: bool,
+    pub password_length: usize,
+    /// Passwords by source id or login id, from `--passwords`.
+    pub passwords: HashMap<String, String>,
+    pub app_id: String,
+}
+
+/// One source user: its id and its export columns by name.
+pub struct SourceUser {
+    pub id: String,
+    pub login_id: String,
+    pub columns: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrateEntry {
+    pub source_id: String,
+    pub extension: u32,
+    pub agent_id: String,
+    pub name: String,
+    /// Why the extension differs from the source's, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Unmappable {
+    pub source_id: String,
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetOnly {
+    pub extension: u32,
+    pub agent_id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MigrateCounts {
+    pub create: u64,
+    pub update: u64,
+    pub unchanged: u64,
+    pub only_in_account: u64,
+    pub unmappable: u64,
+}
+
+/// The plan file (no passwords), and the users to create (with them) for the credentials file.
+#[derive(Debug, Default, Serialize)]
+pub struct MigratePlan {
+    pub counts: MigrateCounts,
+    pub create: Vec<MigrateEntry>,
+    pub update: Vec<MigrateEntry>,
+    /// Source users the target already has (same name and phone number).
+    pub unchanged: Vec<MigrateEntry>,
+    pub only_in_account: Vec<TargetOnly>,
+    pub unmappable: Vec<Unmappable>,
+    #[serde(skip)]
+    pub users: Vec<(MigrateEntry, User, String)>,
+}
+
+const PASSWORD_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789@#%+=";
+
+/// A random password from the operating system's CSPRNG-seeded generator, with a letter and a digit.
+pub fn generate_password(length: usize) -> String {
+    loop {
+        let password: String = (0..length.max(8))
+            .map(|_| PASSWORD_ALPHABET[rand::random_range(0..PASSWORD_ALPHABET.len())] as char)
+            .collect();
+        if password.bytes().any(|b| b.is_ascii_digit())
+            && password.bytes().any(|b| b.is_ascii_alphabetic())
+        {
+            return password;
+        }
+    }
+}
+
+fn column<'a>(user: &'a SourceUser, name: &str) -> &'a str {
+    if name.is_empty() {
+        return "";
+    }
+    user.columns.get(name).map(|v| v.trim()).unwrap_or("")
+}
+
+fn same_person(name: &str, phone: &str, target: &User) -> bool {
+    target.phone_number.as_deref() == Some(phone)
+        && target
+            .name
+            .as_deref()
+            .is_some_and(|t| t.split_whitespace().eq(name.split_whitespace()))
+}
+
+/// Map every source user onto the target account.
+pub fn plan(
+    sources: &[SourceUser],
+    target: &[AccountUser],
+    mapping: &Mapping,
+    options: &Options,
+) -> MigratePlan {
+    let mut plan = MigratePlan::default();
+    let mut taken: HashSet<u32> = target.iter().map(|a| a.user.extension).collect();
+    let mut matched_targets = HashSet::new();
+    let mut next_free = options.extension_range.0;
+    let fields = &mapping.fields;
+    for source in sources {
+        let mut name = column(source, &fields.name).to_string();
+        if name.is_empty() {
+            name = column(source, &fields.fallback_name).to_string();
+        }
+        let unmappable = |reason: String| Unmappable {
+            source_id: source.id.clone(),
+            name: name.clone(),
+            reason,
+        };
+        if !fields.status.is_empty()
+            && !options.include_disabled
+            && column(source, &fields.status) != fields.enabled_value
+        {
+            plan.unmappable.push(unmappable(
+                "disabled in the source (pass --include-disabled to migrate it)".into(),
+            ));
+            continue;
+        }
+        if name.is_empty() {
+            plan.unmappable.push(unmappable("no name".into()));
+            continue;
+        }
+        let raw_phone = column(source, &fields.phone_number);
+        if raw_phone.is_empty() {
+            plan.unmappable.push(unmappable(format!(
+                "no phone number ({} is empty)",
+                fields.phone_number
+            )));
+            continue;
+        }
+        let phone = match check_phone(raw_phone) {
+            Ok(phone) => phone,
+            Err(rule) => {
+                plan.unmappable
+                    .push(unmappable(format!("phone number {raw_phone:?}: {rule}")));
+                continue;
+            }
+        };
+        if let Some(existing) = target.iter().find(|t| same_person(&name, &phone, &t.user)) {
+            matched_targets.insert(existing.user.extension);
+            plan.unchanged.push(MigrateEntry {
+                source_id: source.id.clone(),
+                extension: existing.user.extension,
+                agent_id: existing.user.agent_id.clone().unwrap_or_default(),
+                name,
+                note: Some("already in the target (same name and phone number)".into()),
+            });
+            continue;
+        }
+        let wanted = column(source, &fields.extension);
+        let kept = check_extension(wanted, options.extension_digits)
+            .ok()
+            .filter(|e| !taken.contains(e));
+        let (extension, note) = match kept {
+            Some(extension) => (extension, None),
+            None => {
+                while next_free <= options.extension_range.1 && taken.contains(&next_free) {
+                    next_free += 1;
+                }
+                if next_free > options.extension_range.1 {
+                    plan.unmappable.push(unmappable(format!(
+                        "no free extension left in {}-{}",
+                        options.extension_range.0, options.extension_range.1
+                    )));
+                    continue;
+                }
+                let why = match wanted {
+                    "" => "the source has no extension".to_string(),
+                    w if check_extension(w, options.extension_digits).is_err() => {
+                        format!("source extension {w:?} is not valid")
+                    }
+                    w => format!("source extension {w} is taken"),
+                };
+                (next_free, Some(format!("allocated: {why}")))
+            }
+        };
+        taken.insert(extension);
+        let password = options
+            .passwords
+            .get(&source.id)
+            .or_else(|| options.passwords.get(&source.login_id))
+            .cloned()
+            .or_else(|| {
+                Some(column(source, &fields.password).to_string()).filter(|p| !p.is_empty())
+            })
+            .unwrap_or_else(|| generate_password(options.password_length));
+        let agent_id = telecmi_agent_id(extension, &options.app_id);
+        let user = User {
+            agent_id: Some(agent_id.clone()),
+            extension,
+            name: Some(name.clone()),
+            phone_number: Some(phone),
+            password: Some(Secret::new(password)),
+            start_time: mapping.defaults.start_time,
+            end_time: mapping.defaults.end_time,
+            sms_alert: mapping.defaults.sms_alert,
+        };
+        let entry = MigrateEntry {
+            source_id: source.id.clone(),
+            extension,
+            agent_id,
+            name,
+            note,
+        };
+        plan.create.push(entry.clone());
+        plan.users.push((entry, user, source.login_id.clone()));
+    }
+    plan.only_in_account = target
+        .iter()
+        .filter(|t| !matched_targets.contains(&t.user.extension))
+        .map(|t| TargetOnly {
+            extension: t.user.extension,
+            agent_id: t.user.agent_id.clone().unwrap_or_default(),
+            name: t.user.name.clone(),
+        })
+        .collect();
+    plan.counts = MigrateCounts {
+        create: plan.create.len() as u64,
+        update: 0,
+        unchanged: plan.unchanged.len() as u64,
+        only_in_account: plan.only_in_account.len() as u64,
+        unmappable: plan.unmappable.len() as u64,
+    };
+    plan
+}
+
+/// The columns of the credentials file: an import sheet (`roster import FILE --mode add`) plus
+/// the source references.
+pub const CREDENTIAL_COLUMNS: [&str; 10] = [
+    "agent_id",
+    "extension",
+    "name",
+    "password",
+    "phone_number",
+    "start_time",
+    "end_time",
+    "sms_alert",
+    "source_id",
+    "login_id",
+];
+
+/// Write the users to create, passwords included, as CSV.
+pub fn write_credentials(out: &mut dyn std::io::Write, plan: &MigratePlan) -> std::io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(CREDENTIAL_COLUMNS)?;
+    let text = |v: Option<u8>| v.map(|v| v.to_string()).unwrap_or_default();
+    for (entry, user, login_id) in &plan.users {
+        writer.write_record([
+            entry.agent_id.as_str(),
+            &user.extension.to_string(),
+            user.name.as_deref().unwrap_or_default(),
+            user.password
+                .as_ref()
+                .map(Secret::expose)
+                .unwrap_or_default(),
+            user.phone_number.as_deref().unwrap_or_default(),
+            &text(user.start_time),
+            &text(user.end_time),
+            &user.sms_alert.map(|v| v.to_string()).unwrap_or_default(),
+            &entry.source_id,
+            login_id,
+        ])?;
+    }
+    writer.flush()
+}
+
+impl MigratePlan {
+    pub fn describe(&self, limit: usize) -> String {
+        let c = &self.counts;
+        let mut text = format!(
+            "migration plan: {} to create, {} already in the target, {} unmappable, {} only in the target (left alone)\n",
+            c.create, c.unchanged, c.unmappable, c.only_in_account
+        );
+        for entry in self.create.iter().take(limit) {
+            let note = entry
+                .note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            text += &format!(
+                "  create {} {} from {}{note}\n",
+                entry.extension, entry.name, entry.source_id
+            );
+        }
+        for skipped in self.unmappable.iter().take(limit) {
+            text += &format!(
+                "  unmappable {} {}: {}\n",
+                skipped.source_id, skipped.name, skipped.reason
+            );
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(id: u64, name: &str, extension: &str, phone: &str, status: &str) -> SourceUser {
+        let columns = [
+            ("name", name),
+            ("extension", extension),
+            ("follow_me_number", phone),
+            ("user_status", status),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        SourceUser {
+            id: id.to_string(),
+            login_id: format!("user{id}@example.com"),
+            columns,
+        }
+    }
+
+    fn target(extension: u32, name: &str, phone: &str) -> AccountUser {
+        AccountUser {
+            user: User {
+                agent_id: Some(telecmi_agent_id(extension, "7")),
+                extension,
+                name: Some(name.into()),
+                phone_number: Some(phone.into()),
+                ..User::default()
+            },
+            first_name: String::new(),
+            last_name: String::new(),
+        }
+    }
+
+    fn options() -> Options {
+        Options {
+            extension_range: (100, 102),
+            extension_digits: (2, 6),
+            include_disabled: false,
+            password_length: 12,
+            passwords: HashMap::from([(
+                "user3@example.com".to_string(),
+                "Given#Pass3".to_string(),
+            )]),
+            app_id: "7".into(),
+        }
+    }
+
+    #[test]
+    fn extensions_are_kept_when_free_and_allocated_otherwise() {
+        let sources = vec![
+            source(1, "Asha", "2001", "+91 98000 00001", "1"),
+            source(2, "Ben", "2001", "+919800000002", "1"), // duplicate extension
+            source(3, "Cara", "", "919800000003", "1"),     // no extension
+            source(4, "Dev", "100", "919800000004", "1"),   // taken in the target
+            source(5, "Eve", "2005", "", "1"),              // no phone
+            source(6, "Fay", "2006", "919800000006", "2"),  // disabled
+            source(7, "Gus", "2007", "919800000007", "1"),  // range exhausted? no: kept
+            source(8, "Old Hand", "2008", "919800000008", "1"),
+        ];
+        let targets = vec![
+            target(100, "Someone", "919811111111"),
+            target(300, "Old  Hand", "919800000008"),
+        ];
+        let plan = plan(&sources, &targets, &Mapping::default(), &options());
+        let extensions: Vec<(String, u32)> = plan
+            .create
+            .iter()
+            .map(|e| (e.name.clone(), e.extension))
+            .collect();
+        assert_eq!(
+            extensions,
+            [
+                ("Asha".into(), 2001),
+                ("Ben".into(), 101),
+                ("Cara".into(), 102),
+                ("Gus".into(), 2007)
+            ],
+        );
+        let reasons: Vec<&str> = plan.unmappable.iter().map(|u| u.reason.as_str()).collect();
+        assert!(
+            reasons[0].starts_with("no free extension"),
+            "Dev: {reasons:?}"
+        );
+        assert!(reasons[1].starts_with("no phone number"), "{reasons:?}");
+        assert!(reasons[2].starts_with("disabled"), "{reasons:?}");
+        assert_eq!(
+            plan.unchanged[0].extension, 300,
+            "already migrated: same name and phone"
+        );
+        assert_eq!(plan.counts.only_in_account, 1);
+        let asha = &plan.users[0].1;
+        assert_eq!(asha.phone_number.as_deref(), Some("+919800000001"));
+        assert_eq!(asha.sms_alert, Some(false));
+        let cara_password = plan.users[2].1.password.as_ref().unwrap().expose();
+        assert_eq!(
+            cara_password, "Given#Pass3",
+            "passwords from --passwords by login id"
+        );
+        let generated = plan.users[0].1.password.as_ref().unwrap().expose();
+        assert_eq!(generated.len(), 12);
+        assert!(
+            !serde_json::to_string(&plan).unwrap().contains(generated),
+            "the plan never holds passwords"
+        );
+    }
+
+    #[test]
+    fn generated_passwords_differ_and_mix_letters_and_digits() {
+        let a = generate_password(12);
+        let b = generate_password(12);
+        assert_ne!(a, b);
+        assert!(
+            a.bytes().any(|c| c.is_ascii_digit()) && a.bytes().any(|c| c.is_ascii_alphabetic())
+        );
+    }
+
+    #[test]
+    fn a_mapping_file_overrides_fields_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mapping.toml");
+        std::fs::write(&path, "[fields]\nname = \"agent_name\"\n[defaults]\nsms_alert = true\nstart_time = 9\nend_time = 18\n").unwrap();
+        let mapping = Mapping::load(&path, Mapping::default()).unwrap();
+        assert_eq!(mapping.fields.name, "agent_name");
+        assert_eq!(
+            mapping.fields.phone_number, "follow_me_number",
+            "fields not named keep their default"
+        );
+        assert_eq!(mapping.defaults.start_time, Some(9));
+        std::fs::write(&path, "[fields]\nnmae = \"x\"\n").unwrap();
+        assert!(Mapping::load(&path, Mapping::default())
+            .unwrap_err()
+            .contains("unknown field"));
+    }
+}

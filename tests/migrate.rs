@@ -1,0 +1,237 @@
+//! `roster migrate`: a Smartflo roster with null and duplicate extensions and missing phones moves
+//! into a TeleCMI account that already has users.
+mod common;
+
+use common::*;
+use roster::sandbox::SmartfloRecord;
+
+fn smartflo_user(
+    id: u64,
+    name: &str,
+    extension: Option<&str>,
+    phone: Option<&str>,
+) -> SmartfloRecord {
+    SmartfloRecord {
+        id,
+        name: name.to_string(),
+        login_id: format!("user{id}@example.com"),
+        agent_id: Some(format!("05028{id}")),
+        agent_name: Some(name.to_string()),
+        agent_status: 0,
+        follow_me_number: phone.map(str::to_string),
+        extension: extension.map(str::to_string),
+        user_status: 1,
+        role_id: 1,
+        role_name: "Agent".to_string(),
+        is_login_based_calling_enabled: false,
+        is_international_outbound_enabled: false,
+        is_web_login_enabled: true,
+    }
+}
+
+fn accounts() -> TestSandbox {
+    let sandbox = TestSandbox::new();
+    let s = sandbox.sandbox();
+    s.insert_smartflo(smartflo_user(
+        1,
+        "Asha Rao",
+        Some("301"),
+        Some("+91 98000 00001"),
+    ));
+    s.insert_smartflo(smartflo_user(
+        2,
+        "Ben Thomas",
+        Some("301"),
+        Some("919800000002"),
+    )); // duplicate extension
+    s.insert_smartflo(smartflo_user(3, "Cara Dsouza", None, Some("919800000003"))); // no extension
+    s.insert_smartflo(smartflo_user(
+        4,
+        "Dev Patel",
+        Some("500"),
+        Some("919800000004"),
+    )); // taken in the target
+    s.insert_smartflo(smartflo_user(5, "Eve Nair", Some("305"), None)); // no phone
+    s.insert_smartflo(SmartfloRecord {
+        user_status: 0,
+        ..smartflo_user(6, "Fay Iyer", Some("306"), Some("919800000006"))
+    }); // disabled
+    s.insert_telecmi(telecmi_user(
+        500,
+        "Already Here",
+        "919811111111",
+        "Secret500",
+    ));
+    s.insert_telecmi(telecmi_user(100, "Also Here", "919811111100", "Secret100"));
+    sandbox
+}
+
+fn migrate(sandbox: &TestSandbox, extra: &[&str]) -> Ran {
+    let mut args = vec![
+        "migrate",
+        "--from",
+        "smartflo",
+        "--to",
+        "telecmi",
+        "--extension-range",
+        "100-199",
+        "--rate",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    run(sandbox.roster(&args))
+}
+
+#[test]
+fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyone() {
+    let sandbox = accounts();
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.json");
+    let creds = dir.path().join("creds.csv");
+    let ran = migrate(
+        &sandbox,
+        &[
+            "--plan-out",
+            arg(&plan_path),
+            "--credentials-out",
+            arg(&creds),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    assert_eq!(plan["counts"]["create"], 4, "{plan:#}");
+    assert_eq!(plan["counts"]["unmappable"], 2);
+    assert_eq!(plan["counts"]["only_in_account"], 2);
+    let extension_of = |name: &str| {
+        plan["create"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap()["extension"]
+            .clone()
+    };
+    assert_eq!(
+        extension_of("Asha Rao"),
+        301,
+        "a valid, free extension is kept"
+    );
+    assert_eq!(
+        extension_of("Ben Thomas"),
+        101,
+        "a duplicate gets the first free one in range (100 is taken)"
+    );
+    assert_eq!(extension_of("Cara Dsouza"), 102);
+    assert_eq!(extension_of("Dev Patel"), 103);
+    assert_eq!(
+        sandbox.sandbox().stats().adds_committed,
+        0,
+        "a plan creates nobody"
+    );
+
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let rows = read_csv(&creds);
+    assert_eq!(rows.len(), 4);
+    for row in &rows {
+        assert_eq!(row["password"].len(), 12, "generated passwords");
+        assert!(
+            !std::fs::read_to_string(&plan_path)
+                .unwrap()
+                .contains(&row["password"]),
+            "no password in the plan"
+        );
+    }
+    assert_eq!(
+        rows[0]["phone_number"], "+919800000001",
+        "phones normalised"
+    );
+}
+
+#[test]
+fn apply_creates_each_mapped_user_once_and_a_second_run_creates_nobody() {
+    let sandbox = accounts();
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("creds.csv");
+    let report = dir.path().join("report.csv");
+    let ran = migrate(
+        &sandbox,
+        &[
+            "--credentials-out",
+            arg(&creds),
+            "--apply",
+            "--report",
+            arg(&report),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let users = sandbox.sandbox().telecmi_users();
+    assert_eq!(users.len(), 6, "2 already there + 4 migrated");
+    let credentials = read_csv(&creds);
+    for row in &credentials {
+        let user = users
+            .iter()
+            .find(|u| u.extension.to_string() == row["extension"])
+            .unwrap();
+        assert_eq!(
+            user.password, row["password"],
+            "the credentials file holds the real passwords"
+        );
+    }
+    let clobber = migrate(&sandbox, &["--credentials-out", arg(&creds)]);
+    assert_eq!(
+        clobber.code, 2,
+        "an existing credentials file is never overwritten"
+    );
+    assert_eq!(read_csv(&creds), credentials);
+
+    let resumed = migrate(
+        &sandbox,
+        &[
+            "--credentials-out",
+            arg(&creds),
+            "--apply",
+            "--resume",
+            "--report",
+            arg(&report),
+        ],
+    );
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(
+        sandbox.sandbox().stats().adds_committed,
+        4,
+        "a resume of a finished migration sends no add"
+    );
+
+    let plan_path = dir.path().join("plan.json");
+    let fresh = dir.path().join("fresh.csv");
+    let again = migrate(
+        &sandbox,
+        &[
+            "--credentials-out",
+            arg(&fresh),
+            "--plan-out",
+            arg(&plan_path),
+        ],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    assert_eq!(
+        plan["counts"]["create"], 0,
+        "migrated users are recognised: {plan:#}"
+    );
+    assert_eq!(plan["counts"]["unchanged"], 4);
+}
+
+#[test]
+fn apply_needs_a_credentials_file() {
+    let sandbox = accounts();
+    let ran = migrate(&sandbox, &["--apply"]);
+    assert_eq!(ran.code, 2);
+    assert!(ran.stderr.contains("--credentials-out"), "{}", ran.stderr);
+}
