@@ -287,19 +287,26 @@ pub struct MigrateArgs {
     /// Users to create with their passwords, mode 0600; an import sheet (required with --apply)
     #[arg(long, value_name = "FILE.csv")]
     pub credentials_out: Option<PathBuf>,
-    /// Write the plan as JSON (no passwords)
-    #[arg(long, value_name = "PLAN.json")]
-    pub plan_out: Option<PathBuf>,
-    /// Create the users (without it, only list calls are sent)
-    #[arg(long)]
-    pub apply: bool,
-    /// Users asked for per page of each roster
-    #[arg(long, default_value_t = 100, value_name = "N")]
-    pub page_size: u64,
+    #[command(flatten)]
+    pub plan: PlanArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// Plan first, act on request: sync and migrate.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Write the plan as JSON (passwords are compared, never written)
+    #[arg(long, value_name = "PLAN.json")]
+    pub plan_out: Option<PathBuf>,
+    /// Carry the plan out (without it, nothing but the list calls is sent)
+    #[arg(long)]
+    pub apply: bool,
+    /// Users asked for per page of each roster
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub page_size: u64,
 }
 
 fn parse_extension_range(s: &str) -> Result<(u32, u32), String> {
@@ -319,15 +326,8 @@ pub struct SyncArgs {
     /// Target provider
     #[arg(long, value_enum, default_value_t = ImportProvider::Telecmi)]
     pub provider: ImportProvider,
-    /// Write the plan as JSON
-    #[arg(long, value_name = "PLAN.json")]
-    pub plan_out: Option<PathBuf>,
-    /// Carry the plan out (without it, nothing but the list calls is sent)
-    #[arg(long)]
-    pub apply: bool,
-    /// Users asked for per page of the live roster
-    #[arg(long, default_value_t = 100, value_name = "N")]
-    pub page_size: u64,
+    #[command(flatten)]
+    pub plan: PlanArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]
@@ -358,7 +358,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "NAME=BOOL", value_parser = parse_filter)]
     pub filter: Vec<(String, String)>,
     /// Users asked for per page
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub page_size: u64,
     /// Compare the new roster with this earlier export (it may be the --output file being replaced)
     /// and report who joined, left or changed

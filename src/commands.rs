@@ -495,9 +495,6 @@ async fn sync_command(
     global: &cli::GlobalArgs,
     console: &mut Console<'_>,
 ) -> Result<Exit, Error> {
-    if args.page_size == 0 {
-        return Err(Error::Usage("--page-size must be at least 1".to_string()));
-    }
     let profile = config::load_profile(global.config.as_deref(), global.profile.as_deref())?;
     let target = telecmi_target(&args.connection, &profile)?;
     // Validate the whole sheet first: a plan is only as good as its rows.
@@ -516,21 +513,21 @@ async fn sync_command(
     let progress = Progress::new("sync: reading the account", None, !global.quiet);
     let mut live = export::Collected::<AccountUser>::default();
     tokio::select! {
-        walked = export::walk_telecmi(&target.client, &mut live, args.page_size, target.concurrency, &progress) => { walked?; }
+        walked = export::walk_telecmi(&target.client, &mut live, args.plan.page_size, target.concurrency, &progress) => { walked?; }
         () = wait_for_shutdown_signal() => return Err(Error::Interrupted("sync stopped by a signal while reading the account; nothing was changed".to_string())),
     }
     progress.finish();
     let plan = sync::plan(rows, invalid, &live.users, &target.app_id);
-    if let Some(path) = &args.plan_out {
+    if let Some(path) = &args.plan.plan_out {
         report::write_json_atomically(path, &plan)?;
     }
     if !global.quiet {
         write!(console.err, "{}", plan.describe(10)).map_err(console_error)?;
-        if let Some(path) = &args.plan_out {
+        if let Some(path) = &args.plan.plan_out {
             writeln!(console.err, "  plan: {}", path.display()).map_err(console_error)?;
         }
     }
-    if !args.apply {
+    if !args.plan.apply {
         if args.run.json {
             write_json(console.out, &plan)?;
         }
@@ -705,9 +702,6 @@ async fn export_command(
 ) -> Result<Exit, Error> {
     if args.json && args.output == "-" {
         return Err(Error::Usage("--json prints the summary on stdout, which --output - already uses for the roster: pass --summary FILE instead".to_string()));
-    }
-    if args.page_size == 0 {
-        return Err(Error::Usage("--page-size must be at least 1".to_string()));
     }
     if args.diff_against.is_some() && args.output == "-" {
         return Err(Error::Usage(
@@ -1093,13 +1087,10 @@ async fn migrate_command(
     global: &cli::GlobalArgs,
     console: &mut Console<'_>,
 ) -> Result<Exit, Error> {
-    if args.apply && args.credentials_out.is_none() {
+    if args.plan.apply && args.credentials_out.is_none() {
         return Err(Error::Usage(
             "--apply needs --credentials-out FILE: the new users' passwords go there, and the users are created from it".into(),
         ));
-    }
-    if args.page_size == 0 {
-        return Err(Error::Usage("--page-size must be at least 1".to_string()));
     }
     let (to_profile, to_connection, to_explicit) = migration_end(
         global,
@@ -1118,7 +1109,7 @@ async fn migrate_command(
         )));
     }
     // A resumed migration creates exactly the users (and passwords) of the credentials file it wrote.
-    let resuming = args.apply && args.run.resume && credentials_exist;
+    let resuming = args.plan.apply && args.run.resume && credentials_exist;
     if !resuming {
         let (from_profile, from_connection, from_explicit) = migration_end(
             global,
@@ -1135,7 +1126,8 @@ async fn migrate_command(
                     connect(&from_connection, &from_profile, smartflo::DEFAULT_BASE_URL)?;
                 let client = Smartflo::new(connection.http, token);
                 let mut users = export::Collected::<DirectoryUser>::default();
-                export::walk_smartflo(&client, &mut users, args.page_size, &[], &progress).await?;
+                export::walk_smartflo(&client, &mut users, args.plan.page_size, &[], &progress)
+                    .await?;
                 (
                     source_users(&users.users, "login_id"),
                     migrate::Mapping::default(),
@@ -1147,7 +1139,7 @@ async fn migrate_command(
                 export::walk_telecmi(
                     &source.client,
                     &mut users,
-                    args.page_size,
+                    args.plan.page_size,
                     source.concurrency,
                     &progress,
                 )
@@ -1162,7 +1154,7 @@ async fn migrate_command(
         export::walk_telecmi(
             &target.client,
             &mut live,
-            args.page_size,
+            args.plan.page_size,
             target.concurrency,
             &progress,
         )
@@ -1186,7 +1178,7 @@ async fn migrate_command(
             app_id: target.app_id.clone(),
         };
         let plan = migrate::plan(&sources, &live.users, &mapping, &options);
-        if let Some(path) = &args.plan_out {
+        if let Some(path) = &args.plan.plan_out {
             report::write_json_atomically(path, &plan)?;
         }
         if let Some(path) = &credentials_path {
@@ -1203,7 +1195,7 @@ async fn migrate_command(
         if !global.quiet {
             write!(console.err, "{}", plan.describe(10)).map_err(console_error)?;
             for (label, path) in [
-                ("plan", &args.plan_out),
+                ("plan", &args.plan.plan_out),
                 ("credentials (mode 0600)", &credentials_path),
             ] {
                 if let Some(path) = path {
@@ -1212,7 +1204,7 @@ async fn migrate_command(
                 }
             }
         }
-        if !args.apply {
+        if !args.plan.apply {
             if args.run.json {
                 write_json(console.out, &plan)?;
             }
