@@ -276,8 +276,8 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "FILE")]
     pub passwords: Option<PathBuf>,
     /// Length of generated passwords
-    #[arg(long, default_value_t = 12, value_name = "N")]
-    pub password_length: usize,
+    #[arg(long, default_value_t = 12, value_name = "N", value_parser = clap::value_parser!(u16).range(8..=64))]
+    pub password_length: u16,
     /// Migrate users that are disabled in the source too
     #[arg(long)]
     pub include_disabled: bool,
@@ -313,8 +313,8 @@ fn parse_extension_range(s: &str) -> Result<(u32, u32), String> {
     let (first, last) = s.split_once('-').ok_or("expected A-B, e.g. 100-999")?;
     let first: u32 = first.trim().parse().map_err(|_| "A is not a number")?;
     let last: u32 = last.trim().parse().map_err(|_| "B is not a number")?;
-    if first == 0 || first > last {
-        return Err("expected 0 < A <= B".to_string());
+    if first == 0 || first > last || last > 999_999_999 {
+        return Err("expected 0 < A <= B <= 999999999".to_string());
     }
     Ok((first, last))
 }

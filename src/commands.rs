@@ -499,6 +499,7 @@ async fn sync_command(
     let target = telecmi_target(&args.connection, &profile)?;
     // Validate the whole sheet first: a plan is only as good as its rows.
     let (mut sheet, mut validator) = open_sheet(&args.sheet, Mode::Upsert)?;
+    let extension_index = validator.columns().index(crate::input::Column::Extension);
     let mut record = csv::ByteRecord::new();
     let (mut rows, mut invalid) = (Vec::new(), Vec::new());
     while let Some(position) = sheet.next_record(&mut record)? {
@@ -506,6 +507,10 @@ async fn sync_command(
             Ok(user) => rows.push((position.row, user)),
             Err(problems) => invalid.push(InvalidRow {
                 row: position.row,
+                extension: extension_index
+                    .and_then(|i| record.get(i))
+                    .and_then(|cell| std::str::from_utf8(cell).ok())
+                    .and_then(|cell| cell.trim().parse().ok()),
                 message: validate::describe(&problems),
             }),
         }
@@ -538,11 +543,8 @@ async fn sync_command(
             )
             .map_err(console_error)?;
         }
-        return Ok(if plan.invalid.is_empty() {
-            Exit::Success
-        } else {
-            Exit::RowsFailed
-        });
+        // Nothing was sent: a plan, invalid rows included, is a finished job.
+        return Ok(Exit::Success);
     }
     let (sheet, validator) = open_sheet(&args.sheet, Mode::Upsert)?;
     let job = RowsJob {
@@ -801,16 +803,21 @@ async fn export_command(
             context: format!("cannot put the export in place at {}", args.output),
             source,
         })?;
-    let changes = match &previous {
-        Some(previous) => {
-            let changes = diff::diff(previous, &diff::read_roster(Path::new(&args.output))?)?;
-            if let Some(path) = &args.diff_output {
-                write_diff_file(path, &changes)?;
-            }
-            Some(changes)
-        }
-        None => None,
-    };
+    // The export is in place by now: a change report that cannot be made is a warning, not a failure.
+    let changes = previous.as_ref().and_then(|previous| {
+        let compared = diff::read_roster(Path::new(&args.output))
+            .and_then(|current| diff::diff(previous, &current))
+            .map_err(Error::from)
+            .and_then(|changes| {
+                if let Some(path) = &args.diff_output {
+                    write_diff_file(path, &changes)?;
+                }
+                Ok(changes)
+            });
+        compared
+            .map_err(|e| tracing::warn!("the export is complete, but no change report: {e}"))
+            .ok()
+    });
     let summary = ExportSummary {
         changes: changes.as_ref().map(|c| ChangeSummary {
             headline: c.headline(),
@@ -1102,14 +1109,15 @@ async fn migrate_command(
     let target = telecmi_target_with(&to_connection, &to_profile, env)?;
     let credentials_path = args.credentials_out.clone();
     let credentials_exist = credentials_path.as_ref().is_some_and(|p| p.exists());
-    if credentials_exist && !args.run.resume {
+    if credentials_exist && !args.plan.apply {
         return Err(Error::Usage(format!(
-            "{} exists and may hold the passwords of users already created: move it away, or pass --resume to finish that migration",
+            "{} exists: it is the plan you reviewed and may hold the passwords of users already created; \
+             --apply it (with --resume after an interruption), or move it away to plan again",
             credentials_path.as_ref().expect("exists").display()
         )));
     }
-    // A resumed migration creates exactly the users (and passwords) of the credentials file it wrote.
-    let resuming = args.plan.apply && args.run.resume && credentials_exist;
+    // An existing credentials file is applied as it is: exactly the users and passwords reviewed.
+    let resuming = credentials_exist;
     if !resuming {
         let (from_profile, from_connection, from_explicit) = migration_end(
             global,
@@ -1168,7 +1176,7 @@ async fn migrate_command(
             extension_range: args.extension_range,
             extension_digits: args.extension_digits,
             include_disabled: args.include_disabled,
-            password_length: args.password_length,
+            password_length: usize::from(args.password_length),
             passwords: args
                 .passwords
                 .as_deref()

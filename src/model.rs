@@ -94,7 +94,11 @@ impl User {
         fn agree<T: PartialEq>(wanted: &Option<T>, have: &Option<T>) -> bool {
             wanted.is_none() || have.is_none() || wanted == have
         }
-        agree(&self.name, &current.name)
+        let names_agree = match (&self.name, &current.name) {
+            (Some(wanted), Some(have)) => same_name(wanted, have),
+            _ => true,
+        };
+        names_agree
             && agree(&self.phone_number, &current.phone_number)
             && agree(&self.password, &current.password)
             && agree(&self.start_time, &current.start_time)
@@ -107,7 +111,12 @@ impl User {
         fn same<T: PartialEq>(wanted: &Option<T>, have: &Option<T>) -> bool {
             wanted.is_none() || wanted == have
         }
-        same(&self.name, &current.name)
+        let names_match = match (&self.name, &current.name) {
+            (None, _) => true,
+            (Some(wanted), Some(have)) => same_name(wanted, have),
+            (Some(_), None) => false,
+        };
+        names_match
             && same(&self.phone_number, &current.phone_number)
             && same(&self.password, &current.password)
             && same(&self.start_time, &current.start_time)
@@ -122,6 +131,12 @@ pub struct AccountUser {
     pub user: User,
     pub first_name: String,
     pub last_name: String,
+}
+
+/// Names compare with runs of white space folded: TeleCMI splits a name into first and last name
+/// and joins them again.
+pub fn same_name(a: &str, b: &str) -> bool {
+    a.split_whitespace().eq(b.split_whitespace())
 }
 
 /// `EXTENSION_APPID`, the TeleCMI user id of an extension.

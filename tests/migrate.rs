@@ -150,6 +150,33 @@ fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyon
         rows[0]["phone_number"], "+919800000001",
         "phones normalised"
     );
+
+    // --apply creates exactly the reviewed users with the reviewed passwords.
+    let report = dir.path().join("r.csv");
+    let ran = migrate(
+        &sandbox,
+        &[
+            "--credentials-out",
+            arg(&creds),
+            "--apply",
+            "--report",
+            arg(&report),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let users = sandbox.sandbox().telecmi_users();
+    for row in &rows {
+        let user = users
+            .iter()
+            .find(|u| u.extension.to_string() == row["extension"])
+            .unwrap();
+        assert_eq!(user.password, row["password"]);
+    }
+    assert_eq!(
+        read_csv(&creds),
+        rows,
+        "the credentials file is applied as reviewed, not rewritten"
+    );
 }
 
 #[test]

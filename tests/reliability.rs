@@ -253,6 +253,21 @@ fn wrong_secret_exits_3_within_a_few_requests() {
     let summary = json(&ran.stdout);
     assert!(summary["aborted"].is_string(), "{summary}");
     assert_eq!(summary["exit_code"], 3);
+
+    // With the secret fixed, --resume sends every row again, those that failed on the bad secret too.
+    let resumed_args = import_args(
+        &input,
+        &report,
+        &["--rate", "0", "--concurrency", "4", "--resume"],
+    );
+    let ran = run_at_most(
+        sandbox.roster(&resumed_args),
+        Duration::from_secs(20),
+        "resume",
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(count(&read_csv(&report), "ok"), 200);
+    assert_users_created_once(&sandbox, 1000, 200);
 }
 
 /// Users 201..=203 exist; the update sheet names them and two agents the account does not have:

@@ -362,6 +362,7 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                 http_status: None,
                 message: validate::describe(&problems),
                 reason: Some(reason_of(&problems)),
+                transient: false,
             };
             (end, String::new(), 0)
         }
@@ -384,6 +385,7 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                         control.abort_reason().unwrap_or_default()
                     ),
                     reason: Some("not sent: the run was aborted".to_string()),
+                    transient: false,
                 },
                 None => dry_run_end(settings.mode),
                 Some(client) => {
@@ -415,7 +417,7 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
     let unsent =
         end.status == Status::Skipped && end.action == Action::None && end.http_status.is_none();
     Done {
-        journal: !unsent,
+        journal: !unsent && !end.transient,
         outcome: Outcome {
             row,
             extension: extension_cell,
@@ -447,6 +449,7 @@ fn dry_run_end(mode: Mode) -> RowEnd {
         http_status: None,
         message: message.to_string(),
         reason: None,
+        transient: false,
     }
 }
 

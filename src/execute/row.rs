@@ -17,6 +17,9 @@ pub struct RowEnd {
     pub message: String,
     /// The message without row-specific values, to group rows failing for one cause.
     pub reason: Option<String>,
+    /// Failed for a cause outside the row (credentials, an unreachable or overloaded provider, an
+    /// unknown outcome): not journaled, so `--resume` tries the row again.
+    pub transient: bool,
 }
 
 impl RowEnd {
@@ -27,6 +30,7 @@ impl RowEnd {
             http_status: Some(200),
             message: message.to_string(),
             reason: None,
+            transient: false,
         }
     }
 
@@ -38,6 +42,13 @@ impl RowEnd {
             http_status: error.http_status().filter(|s| *s != 0),
             reason: Some(message.clone()),
             message,
+            transient: matches!(
+                error,
+                ApiError::Auth { .. }
+                    | ApiError::Unreachable { .. }
+                    | ApiError::Unknown { .. }
+                    | ApiError::Server { .. }
+            ),
         }
     }
 
@@ -47,6 +58,7 @@ impl RowEnd {
             status: Status::Failed,
             http_status: None,
             reason: Some(message.clone()),
+            transient: false,
             message,
         }
     }
@@ -89,6 +101,7 @@ impl RowContext<'_> {
                 http_status: None,
                 message: "unchanged".to_string(),
                 reason: None,
+                transient: false,
             },
             Some(Planned::Invalid(message)) => RowEnd {
                 action: Action::None,
@@ -98,6 +111,7 @@ impl RowContext<'_> {
                 reason: Some(
                     "not in the account, and the row lacks the fields to create it".to_string(),
                 ),
+                transient: false,
             },
             None => RowEnd {
                 action: Action::None,
@@ -105,6 +119,7 @@ impl RowContext<'_> {
                 http_status: None,
                 message: "not in the plan".to_string(),
                 reason: None,
+                transient: false,
             },
         };
         if end.status != Status::Failed {
@@ -186,10 +201,14 @@ impl RowContext<'_> {
             }
             return self.fail(Action::Add, &error);
         }
-        RowEnd::refused(
-            Action::Add,
-            "outcome unknown: every add lost its response and the user is still absent".to_string(),
-        )
+        RowEnd {
+            transient: true,
+            ..RowEnd::refused(
+                Action::Add,
+                "outcome unknown: every add lost its response and the user is still absent"
+                    .to_string(),
+            )
+        }
     }
 
     /// The user exists: created by our own add whose response was lost, by an earlier run, or by someone else.
@@ -215,6 +234,7 @@ impl RowContext<'_> {
                 http_status: Some(200),
                 message: "already in the account with these details".to_string(),
                 reason: None,
+                transient: false,
             },
             (false, true, _) => self.update(user, agent_id, attempts).await,
             (false, false, _) => RowEnd {
@@ -237,6 +257,7 @@ impl RowContext<'_> {
                         http_status: Some(200),
                         message: "already up to date".to_string(),
                         reason: None,
+                        transient: false,
                     }
                 }
                 Ok(Some(current)) => user.merged_over(&current),
@@ -250,6 +271,7 @@ impl RowContext<'_> {
                     }
                     return RowEnd {
                         reason: Some(message.replace(agent_id, "EXTENSION_APPID")),
+                        transient: false,
                         ..RowEnd::refused(Action::Update, message)
                     };
                 }

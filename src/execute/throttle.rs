@@ -14,6 +14,8 @@ const DECREASE: f64 = 0.5;
 /// ...and recovers by this factor for every spell of `RECOVERY_SPELL` without one.
 const INCREASE: f64 = 1.2;
 const RECOVERY_SPELL: Duration = Duration::from_secs(5);
+/// 429s closer together than this describe one overload and lower the rate once.
+const DECREASE_SPACING: Duration = Duration::from_secs(1);
 /// The adapted rate never drops below this many requests per second.
 const LOWEST_RATE: f64 = 0.2;
 
@@ -166,7 +168,7 @@ impl Throttle {
         let mut pace = self.rate.lock().expect("rate lock");
         // One decrease per burst of 429s: those already in flight describe the same overload.
         if let Some(current) = pace.current {
-            if pace.changed.elapsed() >= delay.min(Duration::from_secs(1)) {
+            if pace.changed.elapsed() >= DECREASE_SPACING {
                 let lowered = (current * DECREASE).max(LOWEST_RATE);
                 tracing::info!(
                     "the provider is throttling: rate lowered from {current:.1} to {lowered:.1} req/s"

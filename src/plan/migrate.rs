@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{telecmi_agent_id, AccountUser, Secret, User};
+use crate::model::{same_name, telecmi_agent_id, AccountUser, Secret, User};
 use crate::validate::{check_extension, check_phone};
 
 /// Which source column feeds each TeleCMI field, and the values every migrated user gets.
@@ -191,11 +191,22 @@ pub struct MigratePlan {
 
 const PASSWORD_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789@#%+=";
 
+/// Symbols come last in the alphabet: a password never starts with one, so a spreadsheet opening the
+/// credentials file cannot take it for a formula.
+const ALPHANUMERIC: usize = 56;
+
 /// A random password from the operating system's CSPRNG-seeded generator, with a letter and a digit.
 pub fn generate_password(length: usize) -> String {
     loop {
         let password: String = (0..length.max(8))
-            .map(|_| PASSWORD_ALPHABET[rand::random_range(0..PASSWORD_ALPHABET.len())] as char)
+            .map(|i| {
+                let choices = if i == 0 {
+                    ALPHANUMERIC
+                } else {
+                    PASSWORD_ALPHABET.len()
+                };
+                PASSWORD_ALPHABET[rand::random_range(0..choices)] as char
+            })
             .collect();
         if password.bytes().any(|b| b.is_ascii_digit())
             && password.bytes().any(|b| b.is_ascii_alphabetic())
@@ -214,10 +225,7 @@ fn column<'a>(user: &'a SourceUser, name: &str) -> &'a str {
 
 fn same_person(name: &str, phone: &str, target: &User) -> bool {
     target.phone_number.as_deref() == Some(phone)
-        && target
-            .name
-            .as_deref()
-            .is_some_and(|t| t.split_whitespace().eq(name.split_whitespace()))
+        && target.name.as_deref().is_some_and(|t| same_name(t, name))
 }
 
 /// Map every source user onto the target account.
@@ -232,6 +240,8 @@ pub fn plan(
     let mut matched_targets = HashSet::new();
     let mut next_free = options.extension_range.0;
     let fields = &mapping.fields;
+    // First pass: who can be migrated at all.
+    let mut candidates: Vec<(&SourceUser, String, String)> = Vec::new();
     for source in sources {
         let mut name = column(source, &fields.name).to_string();
         if name.is_empty() {
@@ -282,17 +292,32 @@ pub fn plan(
             });
             continue;
         }
+        candidates.push((source, name, phone));
+    }
+    // Second pass: every valid, free source extension is reserved before any is allocated, so an
+    // allocation never takes the extension a later source user brings (duplicates: the first wins).
+    let kept: Vec<Option<u32>> = candidates
+        .iter()
+        .map(|(source, _, _)| {
+            check_extension(column(source, &fields.extension), options.extension_digits)
+                .ok()
+                .filter(|extension| taken.insert(*extension))
+        })
+        .collect();
+    for ((source, name, phone), kept) in candidates.into_iter().zip(kept) {
+        let unmappable = |reason: String| Unmappable {
+            source_id: source.id.clone(),
+            name: name.clone(),
+            reason,
+        };
         let wanted = column(source, &fields.extension);
-        let kept = check_extension(wanted, options.extension_digits)
-            .ok()
-            .filter(|e| !taken.contains(e));
         let (extension, note) = match kept {
             Some(extension) => (extension, None),
             None => {
                 while next_free <= options.extension_range.1 && taken.contains(&next_free) {
-                    next_free += 1;
+                    next_free = next_free.saturating_add(1);
                 }
-                if next_free > options.extension_range.1 {
+                if next_free > options.extension_range.1 || taken.contains(&next_free) {
                     plan.unmappable.push(unmappable(format!(
                         "no free extension left in {}-{}",
                         options.extension_range.0, options.extension_range.1
@@ -306,10 +331,10 @@ pub fn plan(
                     }
                     w => format!("source extension {w} is taken"),
                 };
+                taken.insert(next_free);
                 (next_free, Some(format!("allocated: {why}")))
             }
         };
-        taken.insert(extension);
         let password = options
             .passwords
             .get(&source.id)
@@ -508,12 +533,12 @@ mod tests {
             ],
         );
         let reasons: Vec<&str> = plan.unmappable.iter().map(|u| u.reason.as_str()).collect();
+        assert!(reasons[0].starts_with("no phone number"), "{reasons:?}");
+        assert!(reasons[1].starts_with("disabled"), "{reasons:?}");
         assert!(
-            reasons[0].starts_with("no free extension"),
+            reasons[2].starts_with("no free extension"),
             "Dev: {reasons:?}"
         );
-        assert!(reasons[1].starts_with("no phone number"), "{reasons:?}");
-        assert!(reasons[2].starts_with("disabled"), "{reasons:?}");
         assert_eq!(
             plan.unchanged[0].extension, 300,
             "already migrated: same name and phone"
@@ -533,6 +558,17 @@ mod tests {
             !serde_json::to_string(&plan).unwrap().contains(generated),
             "the plan never holds passwords"
         );
+    }
+
+    #[test]
+    fn a_source_extension_is_reserved_before_any_allocation() {
+        let sources = vec![
+            source(1, "No Extension", "", "919800000001", "1"),
+            source(2, "Brings 100", "100", "919800000002", "1"),
+        ];
+        let plan = plan(&sources, &[], &Mapping::default(), &options());
+        let extensions: Vec<u32> = plan.create.iter().map(|e| e.extension).collect();
+        assert_eq!(extensions, [101, 100]);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::model::{telecmi_agent_id, AccountUser, User};
+use crate::model::{same_name, telecmi_agent_id, AccountUser, User};
 
 /// What sync does with one sheet row; the engine follows it when the plan is applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +40,9 @@ pub struct PlanEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InvalidRow {
     pub row: u64,
+    /// The row's extension when it can be read: such a user is in the sheet, not only in the account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extension: Option<u32>,
     pub message: String,
 }
 
@@ -64,11 +67,6 @@ pub struct SyncPlan {
     /// What to do per extension, for `--apply`.
     #[serde(skip)]
     pub actions: HashMap<u32, Planned>,
-}
-
-/// Names compare with runs of white space folded: the account splits and re-joins them.
-fn same_name(a: &str, b: &str) -> bool {
-    a.split_whitespace().eq(b.split_whitespace())
 }
 
 /// The fields the sheet gives that differ from the account.
@@ -145,7 +143,7 @@ pub fn plan(
         invalid,
         ..SyncPlan::default()
     };
-    let mut in_sheet = HashSet::new();
+    let mut in_sheet: HashSet<u32> = plan.invalid.iter().filter_map(|i| i.extension).collect();
     for (row, user) in rows {
         in_sheet.insert(user.extension);
         let agent_id = user
@@ -168,7 +166,11 @@ pub fn plan(
                 );
                 plan.actions
                     .insert(user.extension, Planned::Invalid(message.clone()));
-                plan.invalid.push(InvalidRow { row, message });
+                plan.invalid.push(InvalidRow {
+                    row,
+                    extension: Some(user.extension),
+                    message,
+                });
             }
             None => {
                 plan.create.push(entry(Vec::new(), user.name.clone()));
