@@ -22,7 +22,7 @@ bench: build
 
 ## fuzz: the CSV -> validation -> request-body property tests with many cases (about 10 minutes)
 fuzz:
-	ROSTER_FUZZ_CASES=$${ROSTER_FUZZ_CASES:-1000000} $(CARGO) test --release --locked --test fuzz
+	ROSTER_FUZZ_CASES=$${ROSTER_FUZZ_CASES:-1250000} $(CARGO) test --release --locked --test fuzz
 
 install:
 	$(CARGO) install --locked --path .
