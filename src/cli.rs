@@ -77,25 +77,6 @@ pub enum Command {
     /// Check every row of a sheet and print row-numbered problems; sends nothing
     #[command(after_help = "Example:\n  roster validate agents.csv --mode add")]
     Validate(ValidateArgs),
-    /// Change report between two roster exports (CSV or JSONL): who joined, left or changed
-    #[command(
-        after_help = "Examples:\n  roster diff yesterday.csv today.csv\n  roster diff old.jsonl new.csv --output changes.csv\n  \
-        roster diff old.csv new.csv --json"
-    )]
-    Diff(DiffArgs),
-    /// Move users from a Smartflo or TeleCMI account into a TeleCMI account: plan, then --apply
-    #[command(
-        after_help = "Examples:\n  roster migrate --from smartflo --to telecmi --extension-range 100-999 \\\n    \
-        --credentials-out credentials.csv --plan-out plan.json\n  \
-        roster migrate --from telecmi --from-profile old --to-profile new --credentials-out creds.csv --apply"
-    )]
-    Migrate(MigrateArgs),
-    /// Make the account look like a sheet: plan against the live roster, --apply to carry it out
-    #[command(
-        after_help = "Examples:\n  roster sync agents.csv --provider telecmi --plan-out plan.json\n  \
-        roster sync agents.csv --apply --report results.csv"
-    )]
-    Sync(SyncArgs),
     /// Create or update TeleCMI users from a sheet, rate-limited and concurrent, with a per-row report
     #[command(
         after_help = "Examples:\n  roster import agents.csv --provider telecmi --mode upsert --report results.csv\n  \
@@ -108,6 +89,25 @@ pub enum Command {
         roster export --provider smartflo --format jsonl --output - --filter is_extension_created=true"
     )]
     Export(ExportArgs),
+    /// Make the account look like a sheet: plan against the live roster, --apply to carry it out
+    #[command(
+        after_help = "Examples:\n  roster sync agents.csv --provider telecmi --plan-out plan.json\n  \
+        roster sync agents.csv --apply --report results.csv"
+    )]
+    Sync(SyncArgs),
+    /// Move users from a Smartflo or TeleCMI account into a TeleCMI account: plan, then --apply
+    #[command(
+        after_help = "Examples:\n  roster migrate --from smartflo --to telecmi --extension-range 100-999 \\\n    \
+        --credentials-out credentials.csv --plan-out plan.json\n  \
+        roster migrate --from telecmi --from-profile old --to-profile new --credentials-out creds.csv --apply"
+    )]
+    Migrate(MigrateArgs),
+    /// Change report between two roster exports (CSV or JSONL): who joined, left or changed
+    #[command(
+        after_help = "Examples:\n  roster diff yesterday.csv today.csv\n  roster diff old.jsonl new.csv --output changes.csv\n  \
+        roster diff old.csv new.csv --json"
+    )]
+    Diff(DiffArgs),
     /// Run the built-in fake TeleCMI + Smartflo server, for demos, tests and rehearsals
     #[command(
         after_help = "Example:\n  roster sandbox --listen 127.0.0.1:8080 --seed-telecmi 50 --seed-smartflo 40\n  \
