@@ -523,26 +523,12 @@ async fn sync_command(
     }
     progress.finish();
     let plan = sync::plan(rows, invalid, &live.users, &target.app_id);
-    if let Some(path) = &args.plan.plan_out {
-        report::write_json_atomically(path, &plan)?;
-    }
-    if !global.quiet {
-        write!(console.err, "{}", plan.describe(10)).map_err(console_error)?;
-        if let Some(path) = &args.plan.plan_out {
-            writeln!(console.err, "  plan: {}", path.display()).map_err(console_error)?;
-        }
-    }
-    if !args.plan.apply {
-        if args.run.json {
-            write_json(console.out, &plan)?;
-        }
-        if !global.quiet {
-            writeln!(
-                console.err,
-                "nothing sent: run again with --apply to carry the plan out"
-            )
-            .map_err(console_error)?;
-        }
+    let shown = PlanShown {
+        description: plan.describe(10),
+        files: Vec::new(),
+        next_step: "nothing sent: run again with --apply to carry the plan out",
+    };
+    if show_plan(&plan, shown, &args.plan, &args.run, global, console)? {
         // Nothing was sent: a plan, invalid rows included, is a finished job.
         return Ok(Exit::Success);
     }
@@ -1010,6 +996,46 @@ async fn wait_for_shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// What the terminal shows of a plan besides the plan file.
+struct PlanShown {
+    description: String,
+    files: Vec<(&'static str, Option<PathBuf>)>,
+    next_step: &'static str,
+}
+
+/// Write the plan file and show the plan; true when the command ends here (no `--apply`).
+fn show_plan<P: Serialize>(
+    plan: &P,
+    shown: PlanShown,
+    args: &cli::PlanArgs,
+    run: &cli::RunArgs,
+    global: &cli::GlobalArgs,
+    console: &mut Console<'_>,
+) -> Result<bool, Error> {
+    if let Some(path) = &args.plan_out {
+        report::write_json_atomically(path, plan)?;
+    }
+    if !global.quiet {
+        write!(console.err, "{}", shown.description).map_err(console_error)?;
+        let files = std::iter::once(("plan", args.plan_out.clone())).chain(shown.files);
+        for (label, path) in files {
+            if let Some(path) = path {
+                writeln!(console.err, "  {label}: {}", path.display()).map_err(console_error)?;
+            }
+        }
+    }
+    if args.apply {
+        return Ok(false);
+    }
+    if run.json {
+        write_json(console.out, plan)?;
+    }
+    if !global.quiet {
+        writeln!(console.err, "{}", shown.next_step).map_err(console_error)?;
+    }
+    Ok(true)
+}
+
 /// A migration end: its profile, whose credentials win over the environment when named explicitly.
 fn migration_end(
     global: &cli::GlobalArgs,
@@ -1186,9 +1212,6 @@ async fn migrate_command(
             app_id: target.app_id.clone(),
         };
         let plan = migrate::plan(&sources, &live.users, &mapping, &options);
-        if let Some(path) = &args.plan.plan_out {
-            report::write_json_atomically(path, &plan)?;
-        }
         if let Some(path) = &credentials_path {
             export::atomic::write_atomically(path, true, |out| {
                 migrate::write_credentials(out, &plan)
@@ -1200,29 +1223,12 @@ async fn migrate_command(
                 })
             })?;
         }
-        if !global.quiet {
-            write!(console.err, "{}", plan.describe(10)).map_err(console_error)?;
-            for (label, path) in [
-                ("plan", &args.plan.plan_out),
-                ("credentials (mode 0600)", &credentials_path),
-            ] {
-                if let Some(path) = path {
-                    writeln!(console.err, "  {label}: {}", path.display())
-                        .map_err(console_error)?;
-                }
-            }
-        }
-        if !args.plan.apply {
-            if args.run.json {
-                write_json(console.out, &plan)?;
-            }
-            if !global.quiet {
-                writeln!(
-                    console.err,
-                    "nothing created: run again with --apply to create the users"
-                )
-                .map_err(console_error)?;
-            }
+        let shown = PlanShown {
+            description: plan.describe(10),
+            files: vec![("credentials (mode 0600)", credentials_path.clone())],
+            next_step: "nothing created: run again with --apply to create the users",
+        };
+        if show_plan(&plan, shown, &args.plan, &args.run, global, console)? {
             return Ok(Exit::Success);
         }
     }

@@ -132,7 +132,7 @@ struct Item {
 struct Done {
     outcome: Outcome,
     reason: Option<String>,
-    /// A final outcome this run reached, to be journaled (not a replay, not an unsent row).
+    /// A final outcome this run reached, to be journaled (not a replay, not a row to try again).
     journal: bool,
     byte: u64,
     /// Kept only for rows that go to the failed-rows file.
@@ -385,7 +385,8 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                         control.abort_reason().unwrap_or_default()
                     ),
                     reason: Some("not sent: the run was aborted".to_string()),
-                    transient: false,
+                    // Not final: a --resume sends it.
+                    transient: true,
                 },
                 None => dry_run_end(settings.mode),
                 Some(client) => {
@@ -393,20 +394,9 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                         client,
                         control,
                         mode: settings.mode,
+                        plan: settings.plan.as_deref(),
                     };
-                    match &settings.plan {
-                        None => context.apply(&user, &agent_id, &mut attempts).await,
-                        Some(plan) => {
-                            context
-                                .apply_planned(
-                                    plan.get(&user.extension),
-                                    &user,
-                                    &agent_id,
-                                    &mut attempts,
-                                )
-                                .await
-                        }
-                    }
+                    context.apply(&user, &agent_id, &mut attempts).await
                 }
             };
             (end, agent_id, attempts)
@@ -414,10 +404,8 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
     };
     let keep_record =
         matches!(end.status, Status::Failed | Status::Invalid) && settings.failed.is_some();
-    let unsent =
-        end.status == Status::Skipped && end.action == Action::None && end.http_status.is_none();
     Done {
-        journal: !unsent && !end.transient,
+        journal: !end.transient,
         outcome: Outcome {
             row,
             extension: extension_cell,

@@ -1,6 +1,8 @@
 //! What one valid row does against TeleCMI: add, update or upsert, with the checks that keep a lost
 //! response from creating a user twice.
 
+use std::collections::HashMap;
+
 use crate::model::{Action, Mode, Status, User};
 use crate::plan::sync::Planned;
 use crate::provider::telecmi::{is_user_exists, is_user_limit, Telecmi};
@@ -17,8 +19,8 @@ pub struct RowEnd {
     pub message: String,
     /// The message without row-specific values, to group rows failing for one cause.
     pub reason: Option<String>,
-    /// Failed for a cause outside the row (credentials, an unreachable or overloaded provider, an
-    /// unknown outcome): not journaled, so `--resume` tries the row again.
+    /// Not final: failed for a cause outside the row (credentials, an unreachable or overloaded
+    /// provider, an unknown outcome) or never sent; not journaled, so `--resume` tries it again.
     pub transient: bool,
 }
 
@@ -52,6 +54,18 @@ impl RowEnd {
         }
     }
 
+    /// Nothing to do: the row is already as wanted. `read` says whether a request found that out.
+    fn skipped(message: &str, read: bool) -> RowEnd {
+        RowEnd {
+            action: Action::None,
+            status: Status::Skipped,
+            http_status: read.then_some(200),
+            message: message.to_string(),
+            reason: None,
+            transient: false,
+        }
+    }
+
     fn refused(action: Action, message: String) -> RowEnd {
         RowEnd {
             action,
@@ -68,12 +82,20 @@ pub struct RowContext<'a> {
     pub client: &'a Telecmi,
     pub control: &'a RunControl,
     pub mode: Mode,
+    /// A sync plan's decision per extension; without one, the mode decides.
+    pub plan: Option<&'a HashMap<u32, Planned>>,
 }
 
 impl RowContext<'_> {
     /// Carry out one row; `attempts` counts every request it made.
     pub async fn apply(&self, user: &User, agent_id: &str, attempts: &mut u32) -> RowEnd {
-        let end = self.apply_mode(user, agent_id, attempts).await;
+        let end = match self.plan {
+            Some(plan) => {
+                self.apply_planned(plan.get(&user.extension), user, agent_id, attempts)
+                    .await
+            }
+            None => self.apply_mode(user, agent_id, attempts).await,
+        };
         if end.status != Status::Failed {
             self.control.note_reachable();
         }
@@ -81,28 +103,21 @@ impl RowContext<'_> {
     }
 
     /// Carry out what a sync plan decided for this row.
-    pub async fn apply_planned(
+    async fn apply_planned(
         &self,
         planned: Option<&Planned>,
         user: &User,
         agent_id: &str,
         attempts: &mut u32,
     ) -> RowEnd {
-        let end = match planned {
+        match planned {
             Some(Planned::Create) => self.add(user, agent_id, false, attempts).await,
             Some(Planned::Update(full)) => match self.client.update(agent_id, full, attempts).await
             {
                 Ok(()) => RowEnd::ok(Action::Update, "updated"),
                 Err(error) => self.fail(Action::Update, &error),
             },
-            Some(Planned::Unchanged) => RowEnd {
-                action: Action::None,
-                status: Status::Skipped,
-                http_status: None,
-                message: "unchanged".to_string(),
-                reason: None,
-                transient: false,
-            },
+            Some(Planned::Unchanged) => RowEnd::skipped("unchanged", false),
             Some(Planned::Invalid(message)) => RowEnd {
                 action: Action::None,
                 status: Status::Invalid,
@@ -113,19 +128,8 @@ impl RowContext<'_> {
                 ),
                 transient: false,
             },
-            None => RowEnd {
-                action: Action::None,
-                status: Status::Skipped,
-                http_status: None,
-                message: "not in the plan".to_string(),
-                reason: None,
-                transient: false,
-            },
-        };
-        if end.status != Status::Failed {
-            self.control.note_reachable();
+            None => RowEnd::skipped("not in the plan", false),
         }
-        end
     }
 
     async fn apply_mode(&self, user: &User, agent_id: &str, attempts: &mut u32) -> RowEnd {
@@ -228,14 +232,7 @@ impl RowContext<'_> {
                 Action::Add,
                 "created (confirmed by reading it back after a lost response)",
             ),
-            (true, _, false) => RowEnd {
-                action: Action::None,
-                status: Status::Skipped,
-                http_status: Some(200),
-                message: "already in the account with these details".to_string(),
-                reason: None,
-                transient: false,
-            },
+            (true, _, false) => RowEnd::skipped("already in the account with these details", true),
             (false, true, _) => self.update(user, agent_id, attempts).await,
             (false, false, _) => RowEnd {
                 message: format!("{error}: user {agent_id} is in the account with other details"),
@@ -251,14 +248,7 @@ impl RowContext<'_> {
         } else {
             match self.client.get(agent_id, attempts).await {
                 Ok(Some(current)) if user.matches(&current) => {
-                    return RowEnd {
-                        action: Action::None,
-                        status: Status::Skipped,
-                        http_status: Some(200),
-                        message: "already up to date".to_string(),
-                        reason: None,
-                        transient: false,
-                    }
+                    return RowEnd::skipped("already up to date", true)
                 }
                 Ok(Some(current)) => user.merged_over(&current),
                 Ok(None) => {

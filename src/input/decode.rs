@@ -21,16 +21,6 @@ pub enum TextEncoding {
 }
 
 impl TextEncoding {
-    pub fn label(self) -> &'static str {
-        match self {
-            TextEncoding::Auto => "auto",
-            TextEncoding::Utf8 => "UTF-8",
-            TextEncoding::Utf16Le => "UTF-16LE",
-            TextEncoding::Utf16Be => "UTF-16BE",
-            TextEncoding::Windows1252 => "Windows-1252",
-        }
-    }
-
     fn encoding(self) -> Option<&'static Encoding> {
         match self {
             TextEncoding::Utf16Le => Some(UTF_16LE),

@@ -157,10 +157,6 @@ impl Sheet {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The header exactly as the file has it.
     pub fn header(&self) -> &ByteRecord {
         &self.header
