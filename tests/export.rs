@@ -473,18 +473,18 @@ fn a_stuck_smartflo_cursor_is_an_error_not_a_loop() {
     );
     let dir = tempfile::tempdir().unwrap();
     let out = write_file(dir.path(), "roster.csv", "old\n");
-    let mut command = roster_command(&[
-        "export",
-        "--provider",
-        "smartflo",
-        "-o",
-        arg(&out),
-        "--rate",
-        "0",
-    ]);
-    command
-        .env("ROSTER_BASE_URL", &server.url)
-        .env("SMARTFLO_TOKEN", TOKEN);
+    let command = roster_at(
+        &server.url,
+        &[
+            "export",
+            "--provider",
+            "smartflo",
+            "-o",
+            arg(&out),
+            "--rate",
+            "0",
+        ],
+    );
     let ran = run(command);
     assert_eq!(ran.code, 3, "{}", ran.stderr);
     assert!(ran.stderr.contains("cursor"), "{}", ran.stderr);
@@ -497,10 +497,10 @@ fn has_more_with_an_empty_smartflo_page_is_an_error() {
     let server = FixedServer::start(200, r#"{"has_more":true,"count":0,"data":[]}"#);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("roster.csv");
-    let mut command = roster_command(&["export", "--provider", "smartflo", "-o", arg(&out)]);
-    command
-        .env("ROSTER_BASE_URL", &server.url)
-        .env("SMARTFLO_TOKEN", TOKEN);
+    let command = roster_at(
+        &server.url,
+        &["export", "--provider", "smartflo", "-o", arg(&out)],
+    );
     let ran = run(command);
     assert_eq!(ran.code, 3, "{}", ran.stderr);
     assert!(!out.exists(), "no file from an incomplete walk");
@@ -518,21 +518,20 @@ fn a_telecmi_list_that_repeats_users_is_never_exported_with_duplicates() {
     );
     let dir = tempfile::tempdir().unwrap();
     let out = write_file(dir.path(), "roster.csv", "old\n");
-    let mut command = roster_command(&[
-        "export",
-        "--provider",
-        "telecmi",
-        "-o",
-        arg(&out),
-        "--rate",
-        "0",
-        "--page-size",
-        "2",
-    ]);
-    command
-        .env("ROSTER_BASE_URL", &server.url)
-        .env("TELECMI_APP_ID", APP_ID.to_string())
-        .env("TELECMI_SECRET", SECRET);
+    let command = roster_at(
+        &server.url,
+        &[
+            "export",
+            "--provider",
+            "telecmi",
+            "-o",
+            arg(&out),
+            "--rate",
+            "0",
+            "--page-size",
+            "2",
+        ],
+    );
     let ran = run(command);
     assert_eq!(ran.code, 3, "{}", ran.stderr);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "old\n");
@@ -892,18 +891,18 @@ fn a_transient_error_late_in_a_smartflo_walk_is_retried() {
     });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("smartflo.csv");
-    let mut command = roster_command(&[
-        "export",
-        "--provider",
-        "smartflo",
-        "-o",
-        arg(&out),
-        "--rate",
-        "0",
-    ]);
-    command
-        .env("ROSTER_BASE_URL", &server.url)
-        .env("SMARTFLO_TOKEN", TOKEN);
+    let command = roster_at(
+        &server.url,
+        &[
+            "export",
+            "--provider",
+            "smartflo",
+            "-o",
+            arg(&out),
+            "--rate",
+            "0",
+        ],
+    );
     let ran = run(command);
     assert_eq!(ran.code, 0, "one 500 is retried: {}", ran.stderr);
     assert_eq!(read_csv(&out).len(), 12);

@@ -718,22 +718,21 @@ fn an_error_body_under_http_200_is_a_failure() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "users.csv", add_rows(190, 3));
     let report = report_path(&input);
-    let mut command = roster_command(&[
-        "import",
-        arg(&input),
-        "--mode",
-        "add",
-        "--report",
-        arg(&report),
-        "--rate",
-        "0",
-        "--concurrency",
-        "1",
-    ]);
-    command
-        .env("ROSTER_BASE_URL", &server.url)
-        .env("TELECMI_APP_ID", APP_ID.to_string())
-        .env("TELECMI_SECRET", SECRET);
+    let command = roster_at(
+        &server.url,
+        &[
+            "import",
+            arg(&input),
+            "--mode",
+            "add",
+            "--report",
+            arg(&report),
+            "--rate",
+            "0",
+            "--concurrency",
+            "1",
+        ],
+    );
     let ran = run(command);
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     let rows = read_csv(&report);
@@ -783,22 +782,21 @@ fn max_attempts_applies_to_each_request_of_a_row() {
         "extension,phone_number\n281,919300000281\n",
     );
     let report = report_path(&input);
-    let mut command = roster_command(&[
-        "import",
-        arg(&input),
-        "--mode",
-        "update",
-        "--report",
-        arg(&report),
-        "--rate",
-        "0",
-        "--max-attempts",
-        "2",
-    ]);
-    command
-        .env("ROSTER_BASE_URL", &server.url)
-        .env("TELECMI_APP_ID", APP_ID.to_string())
-        .env("TELECMI_SECRET", SECRET);
+    let command = roster_at(
+        &server.url,
+        &[
+            "import",
+            arg(&input),
+            "--mode",
+            "update",
+            "--report",
+            arg(&report),
+            "--rate",
+            "0",
+            "--max-attempts",
+            "2",
+        ],
+    );
     let ran = run(command);
     let rows = read_csv(&report);
     assert_eq!(rows[0]["outcome"], "ok", "{:?}", rows[0]);
@@ -891,13 +889,7 @@ fn rate_limit_counts_reads_and_retries_too() {
 
 #[test]
 fn concurrency_is_respected_at_the_server() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        faults: Faults {
-            latency: Duration::from_millis(50),
-            ..Default::default()
-        },
-        ..Default::default()
-    });
+    let sandbox = TestSandbox::with_latency(Duration::from_millis(50));
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "users.csv", add_rows(250, 18));
     let (ran, rows) = import(

@@ -504,13 +504,7 @@ fn retry_after_slows_the_run_to_the_providers_limit() {
 
 #[test]
 fn sigkill_mid_run_then_resume_creates_every_user_exactly_once() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        faults: Faults {
-            latency: Duration::from_millis(20),
-            ..Default::default()
-        },
-        ..Default::default()
-    });
+    let sandbox = TestSandbox::with_latency(Duration::from_millis(20));
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "users.csv", add_rows(1000, 400));
     let report = dir.path().join("report.csv");
@@ -686,13 +680,7 @@ fn a_torn_last_journal_line_is_dropped_with_a_warning() {
 
 #[test]
 fn a_second_run_on_the_same_report_is_refused_while_the_first_runs() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        faults: Faults {
-            latency: Duration::from_millis(50),
-            ..Default::default()
-        },
-        ..Default::default()
-    });
+    let sandbox = TestSandbox::with_latency(Duration::from_millis(50));
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "users.csv", add_rows(1000, 10));
     let report = dir.path().join("report.csv");
@@ -748,13 +736,7 @@ fn a_second_run_on_the_same_report_is_refused_while_the_first_runs() {
 #[test]
 
 fn a_second_run_with_another_journal_but_the_same_report_is_refused() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        faults: Faults {
-            latency: Duration::from_millis(50),
-            ..Default::default()
-        },
-        ..Default::default()
-    });
+    let sandbox = TestSandbox::with_latency(Duration::from_millis(50));
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "users.csv", add_rows(1000, 10));
     let report = dir.path().join("report.csv");
@@ -844,13 +826,7 @@ fn sigint_stops_dispatching_and_resume_finishes_the_rest() {
 
 #[test]
 fn a_second_sigint_exits_at_once_and_the_journal_stays_usable() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        faults: Faults {
-            latency: Duration::from_secs(3),
-            ..Default::default()
-        },
-        ..Default::default()
-    });
+    let sandbox = TestSandbox::with_latency(Duration::from_secs(3));
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "users.csv", add_rows(1000, 20));
     let report = dir.path().join("report.csv");
@@ -930,15 +906,10 @@ fn non_json_truncated_and_mistyped_answers_fail_the_row_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "users.csv", add_rows(101, 5));
     let report = dir.path().join("report.csv");
-    let mut command = roster_command(&import_args(
-        &input,
-        &report,
-        &["--rate", "0", "--concurrency", "1"],
-    ));
-    command
-        .env("ROSTER_BASE_URL", &server.url)
-        .env("TELECMI_APP_ID", APP_ID.to_string())
-        .env("TELECMI_SECRET", SECRET);
+    let command = roster_at(
+        &server.url,
+        &import_args(&input, &report, &["--rate", "0", "--concurrency", "1"]),
+    );
     let ran = run_at_most(command, Duration::from_secs(20), "import");
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
@@ -966,20 +937,19 @@ fn non_json_truncated_and_mistyped_answers_fail_the_row_with_a_clear_message() {
 
     // a read back with the wrong types (update of a row without every field)
     let input = write_file(dir.path(), "update.csv", "extension,name\n101,Only Name\n");
-    let mut command = roster_command(&[
-        "import",
-        arg(&input),
-        "--mode",
-        "update",
-        "--report",
-        arg(&report),
-        "--rate",
-        "0",
-    ]);
-    command
-        .env("ROSTER_BASE_URL", &server.url)
-        .env("TELECMI_APP_ID", APP_ID.to_string())
-        .env("TELECMI_SECRET", SECRET);
+    let command = roster_at(
+        &server.url,
+        &[
+            "import",
+            arg(&input),
+            "--mode",
+            "update",
+            "--report",
+            arg(&report),
+            "--rate",
+            "0",
+        ],
+    );
     let ran = run_at_most(command, Duration::from_secs(20), "import");
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);

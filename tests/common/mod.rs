@@ -36,6 +36,17 @@ impl TestSandbox {
         }
     }
 
+    /// A sandbox that answers every request after `latency`.
+    pub fn with_latency(latency: std::time::Duration) -> TestSandbox {
+        TestSandbox::start(SandboxConfig {
+            faults: roster::sandbox::Faults {
+                latency,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+    }
+
     pub fn new() -> TestSandbox {
         TestSandbox::start(SandboxConfig::default())
     }
@@ -46,13 +57,7 @@ impl TestSandbox {
 
     /// `roster ARGS` pointed at this sandbox with its credentials.
     pub fn roster(&self, args: &[&str]) -> Command {
-        let mut command = roster_command(args);
-        command
-            .env("ROSTER_BASE_URL", &self.url)
-            .env("TELECMI_APP_ID", APP_ID.to_string())
-            .env("TELECMI_SECRET", SECRET)
-            .env("SMARTFLO_TOKEN", TOKEN);
-        command
+        roster_at(&self.url, args)
     }
 
     /// Run a future on the sandbox's runtime (for library-level tests).
@@ -67,6 +72,17 @@ impl Drop for TestSandbox {
             self.runtime.block_on(sandbox.stop());
         }
     }
+}
+
+/// `roster ARGS` pointed at `url` with the sandbox's default credentials (also for the raw fakes).
+pub fn roster_at(url: &str, args: &[&str]) -> Command {
+    let mut command = roster_command(args);
+    command
+        .env("ROSTER_BASE_URL", url)
+        .env("TELECMI_APP_ID", APP_ID.to_string())
+        .env("TELECMI_SECRET", SECRET)
+        .env("SMARTFLO_TOKEN", TOKEN);
+    command
 }
 
 /// The real binary with a clean environment: no credentials, no config, no colour.
