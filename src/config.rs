@@ -3,10 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::cli::{self, ConnectionArgs};
+use crate::execute::retry::RetryPolicy;
 use crate::model::Secret;
+use crate::provider::Timeouts;
 
 /// A problem with configuration or credentials: nothing is sent (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +38,9 @@ pub enum ConfigError {
     },
     #[error("{what} is not valid: {problem}")]
     Invalid { what: String, problem: String },
+    /// A flag's value out of its range, in words that name the flag.
+    #[error("{0}")]
+    Flag(String),
 }
 
 /// The config file: `[profiles.NAME]` tables.
@@ -213,6 +220,88 @@ pub fn smartflo_token(profile: &Profile, env: Env) -> Result<Secret, ConfigError
     })
 }
 
+/// How to reach a provider, resolved from the flags over the profile over the defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionSettings {
+    pub base_url: String,
+    /// Requests per second; `None`: unlimited.
+    pub rate: Option<f64>,
+    pub burst: u32,
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    pub timeouts: Timeouts,
+}
+
+impl ConnectionArgs {
+    /// Precedence: flag (or its environment variable) > profile > `default_base_url` and the built-in
+    /// defaults. Every value is checked here, before anything is sent.
+    pub fn resolve(
+        &self,
+        profile: &Profile,
+        default_base_url: &str,
+    ) -> Result<ConnectionSettings, ConfigError> {
+        let base_url = self
+            .base_url
+            .clone()
+            .or_else(|| profile.base_url.clone())
+            .unwrap_or_else(|| default_base_url.to_string());
+        match reqwest::Url::parse(&base_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            _ => {
+                return Err(ConfigError::Flag(format!(
+                    "--base-url {base_url:?} is not an http(s) URL"
+                )))
+            }
+        }
+        let rate = self.rate.or(profile.rate).unwrap_or(cli::DEFAULT_RATE);
+        if !rate.is_finite() || rate < 0.0 {
+            return Err(ConfigError::Flag(format!(
+                "--rate {rate} must be 0 (unlimited) or more"
+            )));
+        }
+        let rate = (rate > 0.0).then_some(rate);
+        let concurrency = self
+            .concurrency
+            .or(profile.concurrency)
+            .unwrap_or(cli::DEFAULT_CONCURRENCY)
+            .max(1);
+        if !(self.timeout.is_finite() && self.timeout > 0.0) {
+            return Err(ConfigError::Flag(
+                "--timeout must be a positive number of seconds".to_string(),
+            ));
+        }
+        let burst = self
+            .burst
+            .unwrap_or_else(|| rate.map_or(1, |r| (r / 100.0).ceil().max(1.0) as u32));
+        let seconds = |value: f64, flag: &str| {
+            if value.is_finite() && value >= 0.0 {
+                Ok(Duration::from_secs_f64(value))
+            } else {
+                Err(ConfigError::Flag(format!(
+                    "{flag} must be a number of seconds, 0 or more"
+                )))
+            }
+        };
+        let retry = RetryPolicy {
+            max_attempts: self.max_attempts.max(1),
+            base: seconds(self.retry_base, "--retry-base")?,
+            cap: seconds(self.retry_max_wait, "--retry-max-wait")?,
+        };
+        let timeouts = Timeouts {
+            request: Duration::from_secs_f64(self.timeout),
+            ..Timeouts::default()
+        };
+        Ok(ConnectionSettings {
+            base_url,
+            rate,
+            burst,
+            concurrency,
+            retry,
+            timeouts,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,5 +398,79 @@ mod tests {
             load_profile(Some(&path), Some("prod")),
             Err(ConfigError::Parse { .. })
         ));
+    }
+
+    fn connection(args: &[&str]) -> ConnectionArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Flags {
+            #[command(flatten)]
+            connection: ConnectionArgs,
+        }
+        let argv = std::iter::once("roster").chain(args.iter().copied());
+        Flags::try_parse_from(argv).expect("valid flags").connection
+    }
+
+    #[test]
+    fn connection_flags_win_over_the_profile_over_the_defaults() {
+        let profile = Profile {
+            base_url: Some("http://profile.example".into()),
+            rate: Some(2.0),
+            concurrency: Some(3),
+            ..Profile::default()
+        };
+        let from_profile = connection(&[])
+            .resolve(&profile, "https://default.example")
+            .unwrap();
+        assert_eq!(from_profile.base_url, "http://profile.example");
+        assert_eq!(
+            (from_profile.rate, from_profile.concurrency),
+            (Some(2.0), 3)
+        );
+        let flags = connection(&[
+            "--base-url",
+            "http://flag.example",
+            "--rate",
+            "250",
+            "--concurrency",
+            "9",
+        ]);
+        let from_flags = flags.resolve(&profile, "https://default.example").unwrap();
+        assert_eq!(from_flags.base_url, "http://flag.example");
+        assert_eq!((from_flags.rate, from_flags.concurrency), (Some(250.0), 9));
+        assert_eq!(
+            from_flags.burst, 3,
+            "bursts scale with rates above 100 req/s"
+        );
+        let defaults = connection(&[])
+            .resolve(&Profile::default(), "https://default.example")
+            .unwrap();
+        assert_eq!(defaults.base_url, "https://default.example");
+        assert_eq!(defaults.rate, Some(cli::DEFAULT_RATE));
+        assert_eq!(defaults.concurrency, cli::DEFAULT_CONCURRENCY);
+        assert_eq!(
+            connection(&["--rate", "0"])
+                .resolve(&profile, "")
+                .unwrap()
+                .rate,
+            None
+        );
+    }
+
+    #[test]
+    fn connection_values_out_of_range_name_their_flag() {
+        let none = Profile::default();
+        for (args, flag) in [
+            (&["--base-url", "ftp://x"][..], "--base-url"),
+            (&["--rate=-1"][..], "--rate"),
+            (&["--timeout", "0"][..], "--timeout"),
+            (&["--retry-base", "NaN"][..], "--retry-base"),
+            (&["--retry-max-wait=-2"][..], "--retry-max-wait"),
+        ] {
+            let err = connection(args)
+                .resolve(&none, "https://d.example")
+                .unwrap_err();
+            assert!(err.to_string().starts_with(flag), "{args:?}: {err}");
+        }
     }
 }

@@ -72,7 +72,7 @@ pub struct Slot<'a> {
 }
 
 /// Request counters for the summary.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct TrafficStats {
     pub requests: u64,
     pub retries: u64,

@@ -5,6 +5,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::export::record::ExportRecord;
+use crate::input::header::normalise;
+use crate::input::InputError;
 use crate::model::{same_name, telecmi_agent_id, AccountUser, Secret, User};
 use crate::validate::{check_extension, check_phone};
 
@@ -398,6 +401,57 @@ pub const CREDENTIAL_COLUMNS: [&str; 10] = [
     "source_id",
     "login_id",
 ];
+
+/// Passwords to carry over: `password` plus an `id`, `source_id` or `login_id` column.
+pub fn read_passwords(path: &Path) -> Result<HashMap<String, String>, InputError> {
+    let bad = |problem: String| InputError::Header {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let find = |names: &[&str]| {
+        headers
+            .iter()
+            .position(|h| names.contains(&normalise(h).as_str()))
+    };
+    let key = find(&["source_id", "id", "login_id"])
+        .ok_or_else(|| bad("no id, source_id or login_id column".into()))?;
+    let password = find(&["password"]).ok_or_else(|| bad("no password column".into()))?;
+    let mut passwords = HashMap::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| bad(e.to_string()))?;
+        if let (Some(k), Some(p)) = (record.get(key), record.get(password)) {
+            if !k.trim().is_empty() && !p.is_empty() {
+                passwords.insert(k.trim().to_string(), p.to_string());
+            }
+        }
+    }
+    Ok(passwords)
+}
+
+/// Source users by their export columns, so a mapping can name any column.
+pub fn source_users<R: ExportRecord>(users: &[R], login_column: &str) -> Vec<SourceUser> {
+    users
+        .iter()
+        .map(|user| {
+            let columns: BTreeMap<String, String> = R::COLUMNS
+                .iter()
+                .map(|c| c.to_string())
+                .zip(user.values(true).iter().map(|v| match v {
+                    serde_json::Value::Null => String::new(),
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }))
+                .collect();
+            SourceUser {
+                id: user.key(),
+                login_id: columns.get(login_column).cloned().unwrap_or_default(),
+                columns,
+            }
+        })
+        .collect()
+}
 
 /// Write the users to create, passwords included, as CSV.
 pub fn write_credentials(out: &mut dyn std::io::Write, plan: &MigratePlan) -> std::io::Result<()> {

@@ -4,7 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::input::{Column, InputError, Sheet};
 use crate::model::{same_name, telecmi_agent_id, AccountUser, User};
+use crate::validate::{self, Validator};
 
 /// What sync does with one sheet row; the engine follows it when the plan is applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +130,35 @@ pub fn changes(wanted: &User, current: &User) -> Vec<FieldChange> {
         );
     }
     changes
+}
+
+/// A sheet read whole before the plan.
+#[derive(Debug, Default)]
+pub struct SheetRows {
+    /// Valid users by data row.
+    pub valid: Vec<(u64, User)>,
+    pub invalid: Vec<InvalidRow>,
+}
+
+/// Read and check every row of `sheet`.
+pub fn read_sheet(sheet: &mut Sheet, validator: &mut Validator) -> Result<SheetRows, InputError> {
+    let extension_index = validator.columns().index(Column::Extension);
+    let mut record = csv::ByteRecord::new();
+    let mut rows = SheetRows::default();
+    while let Some(position) = sheet.next_record(&mut record)? {
+        match validator.check(position.row, &record) {
+            Ok(user) => rows.valid.push((position.row, user)),
+            Err(problems) => rows.invalid.push(InvalidRow {
+                row: position.row,
+                extension: extension_index
+                    .and_then(|i| record.get(i))
+                    .and_then(|cell| std::str::from_utf8(cell).ok())
+                    .and_then(|cell| cell.trim().parse().ok()),
+                message: validate::describe(&problems),
+            }),
+        }
+    }
+    Ok(rows)
 }
 
 /// Match valid sheet rows to the live roster by extension and sort them into the plan.

@@ -35,7 +35,7 @@ pub struct Http {
 }
 
 /// Connection settings for the reused client.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timeouts {
     pub connect: Duration,
     pub request: Duration,

@@ -11,6 +11,8 @@ use serde::Serialize;
 
 use crate::model::{Outcome, Status};
 
+pub mod summary;
+
 pub const RESULT_COLUMNS: [&str; 8] = [
     "row",
     "extension",

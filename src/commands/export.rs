@@ -1,0 +1,250 @@
+//! `roster export`: walk every page or cursor of a roster and write it whole, atomically.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::account::connect;
+use super::diff::write_change_file;
+use super::{open_destination, wait_for_shutdown_signal, Ctx};
+use crate::cli::{ExportArgs, ExportFormat, Provider};
+use crate::config::{self, process_env, ConfigError, Profile, TelecmiCredentials};
+use crate::execute::throttle::TrafficStats;
+use crate::export::{self, Destination, ExportError, RosterWriter, WalkStats};
+use crate::model::{AccountUser, DirectoryUser};
+use crate::plan::diff::{self, Roster};
+use crate::progress::Progress;
+use crate::provider::smartflo::{self, Smartflo};
+use crate::provider::telecmi::{self, Telecmi};
+use crate::provider::Http;
+use crate::{report, Error, Exit};
+
+#[derive(Serialize)]
+struct ExportSummary<'a> {
+    /// With --diff-against: who joined, left or changed since the previous export.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<ChangeSummary<'a>>,
+    command: &'static str,
+    provider: &'static str,
+    format: &'static str,
+    output: PathBuf,
+    include_passwords: bool,
+    #[serde(flatten)]
+    stats: WalkStats,
+    /// SHA-256 over the sorted per-user lines: equal digests, equal rosters, whatever the order.
+    digest: String,
+    duration_seconds: f64,
+    requests: u64,
+    retries: u64,
+    throttled: u64,
+    exit_code: Exit,
+}
+
+#[derive(Serialize)]
+struct ChangeSummary<'a> {
+    headline: String,
+    counts: &'a diff::Counts,
+}
+
+/// A finished walk, its roster still in the temporary file.
+struct Walked {
+    stats: WalkStats,
+    digest: String,
+    traffic: TrafficStats,
+    destination: Destination,
+}
+
+impl Walked {
+    fn new(stats: WalkStats, digest: String, http: &Http, destination: Destination) -> Walked {
+        Walked {
+            stats,
+            digest,
+            traffic: http.throttle().stats(),
+            destination,
+        }
+    }
+}
+
+pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
+    if args.json && args.output == "-" {
+        return Err(Error::Usage("--json prints the summary on stdout, which --output - already uses for the roster: pass --summary FILE instead".to_string()));
+    }
+    if args.diff_against.is_some() && args.output == "-" {
+        return Err(Error::Usage(
+            "--diff-against compares files: pass --output FILE".to_string(),
+        ));
+    }
+    // Read before the walk: the previous file may be the very output this export replaces.
+    let previous = args
+        .diff_against
+        .as_deref()
+        .map(diff::read_roster)
+        .transpose()?;
+    let profile = ctx.profile()?;
+    let provider = chosen_provider(args, &profile)?;
+    let progress = ctx.progress("export", None);
+    // Interrupted, the walk and its temporary file are dropped: the previous export stays in place.
+    let walked = tokio::select! {
+        walked = walk(args, provider, &profile, &progress) => walked?,
+        () = wait_for_shutdown_signal() => {
+            return Err(Error::Interrupted("export stopped by a signal; the previous file is untouched".to_string()))
+        }
+    };
+    progress.finish();
+    walked
+        .destination
+        .commit(ctx.out())
+        .map_err(|source| Error::Io {
+            context: format!("cannot put the export in place at {}", args.output),
+            source,
+        })?;
+    let changes = previous
+        .as_ref()
+        .and_then(|previous| changes_since(previous, args));
+    let summary = ExportSummary {
+        changes: changes.as_ref().map(|c| ChangeSummary {
+            headline: c.headline(),
+            counts: &c.counts,
+        }),
+        command: "export",
+        provider: match provider {
+            Provider::Telecmi => "telecmi",
+            Provider::Smartflo => "smartflo",
+        },
+        format: match args.format {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Jsonl => "jsonl",
+        },
+        output: export::output_label(&args.output),
+        include_passwords: args.include_passwords && provider == Provider::Telecmi,
+        duration_seconds: walked.stats.duration.as_secs_f64(),
+        stats: walked.stats,
+        digest: walked.digest,
+        requests: walked.traffic.requests,
+        retries: walked.traffic.retries,
+        throttled: walked.traffic.throttled,
+        exit_code: Exit::Success,
+    };
+    if let Some(path) = &args.summary {
+        report::write_json_atomically(path, &summary)?;
+    }
+    if args.json {
+        ctx.json(&summary)?;
+    }
+    ctx.say(format_args!(
+        "exported {} {} users ({} pages, {} requests, {} retried) to {} in {:.1} s; digest {}",
+        summary.stats.users,
+        summary.provider,
+        summary.stats.pages,
+        summary.requests,
+        summary.retries,
+        summary.output.display(),
+        summary.duration_seconds,
+        &summary.digest[..16]
+    ))?;
+    if let Some(changes) = &summary.changes {
+        let since = args.diff_against.as_deref().unwrap_or(Path::new(""));
+        ctx.say(format_args!(
+            "since {}: {}",
+            since.display(),
+            changes.headline
+        ))?;
+    }
+    Ok(Exit::Success)
+}
+
+/// `--provider`, else the profile's.
+fn chosen_provider(args: &ExportArgs, profile: &Profile) -> Result<Provider, Error> {
+    match (args.provider, profile.provider.as_deref()) {
+        (Some(provider), _) => Ok(provider),
+        (None, Some(name)) => <Provider as clap::ValueEnum>::from_str(name, true).map_err(|_| {
+            Error::Config(ConfigError::Invalid {
+                what: "the profile's provider".to_string(),
+                problem: format!("{name:?} is neither telecmi nor smartflo"),
+            })
+        }),
+        (None, None) => Err(Error::Usage(
+            "name the roster to export: --provider telecmi|smartflo".to_string(),
+        )),
+    }
+}
+
+async fn walk(
+    args: &ExportArgs,
+    provider: Provider,
+    profile: &Profile,
+    progress: &Progress,
+) -> Result<Walked, Error> {
+    let write_error = |source| {
+        Error::Export(ExportError::Write {
+            path: "the export output".to_string(),
+            source,
+        })
+    };
+    match provider {
+        Provider::Telecmi => {
+            let credentials = TelecmiCredentials::resolve(profile, &process_env)?;
+            let settings = args
+                .connection
+                .resolve(profile, telecmi::DEFAULT_BASE_URL)?;
+            let client = Telecmi::new(connect(&settings)?, credentials.app_id, credentials.secret);
+            if !args.filter.is_empty() {
+                return Err(Error::Usage(
+                    "--filter applies to --provider smartflo only".to_string(),
+                ));
+            }
+            let mut destination = open_destination(&args.output, args.include_passwords)?;
+            let mut writer = RosterWriter::new::<AccountUser>(
+                &mut destination,
+                args.format,
+                args.include_passwords,
+            )
+            .map_err(write_error)?;
+            let stats = export::walk_telecmi(
+                &client,
+                &mut writer,
+                args.page_size,
+                settings.concurrency,
+                progress,
+            )
+            .await?;
+            let digest = writer.digest();
+            Ok(Walked::new(stats, digest, client.http(), destination))
+        }
+        Provider::Smartflo => {
+            let token = config::smartflo_token(profile, &process_env)?;
+            let settings = args
+                .connection
+                .resolve(profile, smartflo::DEFAULT_BASE_URL)?;
+            if args.include_passwords {
+                tracing::warn!("Smartflo lists no passwords: --include-passwords changes nothing");
+            }
+            let client = Smartflo::new(connect(&settings)?, token);
+            let mut destination = open_destination(&args.output, false)?;
+            let mut writer =
+                RosterWriter::new::<DirectoryUser>(&mut destination, args.format, false)
+                    .map_err(write_error)?;
+            let stats =
+                export::walk_smartflo(&client, &mut writer, args.page_size, &args.filter, progress)
+                    .await?;
+            let digest = writer.digest();
+            Ok(Walked::new(stats, digest, client.http(), destination))
+        }
+    }
+}
+
+/// The export is in place by now: a change report that cannot be made is a warning, not a failure.
+fn changes_since(previous: &Roster, args: &ExportArgs) -> Option<diff::Diff> {
+    let compared = diff::read_roster(Path::new(&args.output))
+        .and_then(|current| diff::diff(previous, &current))
+        .map_err(Error::from)
+        .and_then(|changes| {
+            if let Some(path) = &args.diff_output {
+                write_change_file(&changes, path)?;
+            }
+            Ok(changes)
+        });
+    compared
+        .map_err(|e| tracing::warn!("the export is complete, but no change report: {e}"))
+        .ok()
+}

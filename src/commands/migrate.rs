@@ -1,0 +1,221 @@
+//! `roster migrate`: plan a source roster onto a TeleCMI account, with a credentials file for
+//! review; `--apply` creates the users from exactly that file.
+
+use std::path::Path;
+
+use super::account::{connect, Account};
+use super::plan::{self, PlanView};
+use super::rows::{RowRun, Sending};
+use super::Ctx;
+use crate::cli::{ConnectionArgs, MigrateArgs, Provider, SheetArgs};
+use crate::config::{self, process_env, Profile};
+use crate::input::{Delimiter, TextEncoding};
+use crate::model::{AccountUser, DirectoryUser, Mode};
+use crate::plan::migrate::{self, Mapping, SourceUser};
+use crate::progress::Progress;
+use crate::provider::smartflo::{self, Smartflo};
+use crate::report::ReportError;
+use crate::{export, Error, Exit};
+
+pub async fn exec(args: &MigrateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
+    if args.plan.apply && args.credentials_out.is_none() {
+        return Err(Error::Usage(
+            "--apply needs --credentials-out FILE: the new users' passwords go there, and the users are created from it".into(),
+        ));
+    }
+    let target = end(
+        ctx,
+        args,
+        args.to_profile.as_deref(),
+        args.to_base_url.as_ref(),
+    )?;
+    let account = Account::open_with(&target.connection, &target.profile, target.env())?;
+    let credentials_path = args.credentials_out.as_deref();
+    // An existing credentials file is applied as it is: exactly the users and passwords reviewed.
+    let reviewed = credentials_path.is_some_and(Path::exists);
+    if reviewed && !args.plan.apply {
+        return Err(Error::Usage(format!(
+            "{} exists: it is the plan you reviewed and may hold the passwords of users already created; \
+             --apply it (with --resume after an interruption), or move it away to plan again",
+            credentials_path.expect("exists").display()
+        )));
+    }
+    if !reviewed && !plan_migration(args, &account, credentials_path, ctx).await? {
+        return Ok(Exit::Success);
+    }
+    let credentials_path = credentials_path.expect("--apply requires --credentials-out");
+    apply(args, account, credentials_path, ctx).await
+}
+
+/// One end of a migration: its profile, whose credentials win over the environment when named
+/// explicitly, and its connection flags.
+struct End {
+    profile: Profile,
+    connection: ConnectionArgs,
+    explicit: bool,
+}
+
+impl End {
+    fn env(&self) -> config::Env<'static> {
+        if self.explicit {
+            &no_env
+        } else {
+            &process_env
+        }
+    }
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn end(
+    ctx: &Ctx<'_, '_>,
+    args: &MigrateArgs,
+    profile: Option<&str>,
+    base_url: Option<&String>,
+) -> Result<End, Error> {
+    let mut connection = args.connection.clone();
+    if let Some(url) = base_url {
+        connection.base_url = Some(url.clone());
+    }
+    Ok(End {
+        profile: ctx.profile_named(profile)?,
+        connection,
+        explicit: profile.is_some(),
+    })
+}
+
+/// Read both rosters, plan, write the credentials file and show the plan; true when `--apply`
+/// goes on to create the users.
+async fn plan_migration(
+    args: &MigrateArgs,
+    account: &Account,
+    credentials_path: Option<&Path>,
+    ctx: &mut Ctx<'_, '_>,
+) -> Result<bool, Error> {
+    let progress = ctx.progress("migrate: reading the rosters", None);
+    let (sources, base_mapping) = read_source(args, ctx, &progress).await?;
+    let mut live = export::Collected::<AccountUser>::default();
+    export::walk_telecmi(
+        &account.client,
+        &mut live,
+        args.plan.page_size,
+        account.settings.concurrency,
+        &progress,
+    )
+    .await?;
+    progress.finish();
+    let mapping = match &args.mapping {
+        Some(path) => Mapping::load(path, base_mapping).map_err(Error::Usage)?,
+        None => base_mapping,
+    };
+    let options = migrate::Options {
+        extension_range: args.extension_range,
+        extension_digits: args.extension_digits,
+        include_disabled: args.include_disabled,
+        password_length: usize::from(args.password_length),
+        passwords: args
+            .passwords
+            .as_deref()
+            .map(migrate::read_passwords)
+            .transpose()?
+            .unwrap_or_default(),
+        app_id: account.app_id.clone(),
+    };
+    let plan = migrate::plan(&sources, &live.users, &mapping, &options);
+    if let Some(path) = credentials_path {
+        write_credentials(path, &plan)?;
+    }
+    let view = PlanView {
+        description: plan.describe(10),
+        files: vec![(
+            "credentials (mode 0600)",
+            credentials_path.map(Path::to_path_buf),
+        )],
+        next_step: "nothing created: run again with --apply to create the users",
+    };
+    Ok(!plan::show(&plan, view, &args.plan, &args.run, ctx)?)
+}
+
+/// The source roster as columns by name, and the mapping that suits its provider.
+async fn read_source(
+    args: &MigrateArgs,
+    ctx: &Ctx<'_, '_>,
+    progress: &Progress,
+) -> Result<(Vec<SourceUser>, Mapping), Error> {
+    let source = end(
+        ctx,
+        args,
+        args.from_profile.as_deref(),
+        args.from_base_url.as_ref(),
+    )?;
+    match args.from {
+        Provider::Smartflo => {
+            let token = config::smartflo_token(&source.profile, source.env())?;
+            let settings = source
+                .connection
+                .resolve(&source.profile, smartflo::DEFAULT_BASE_URL)?;
+            let client = Smartflo::new(connect(&settings)?, token);
+            let mut users = export::Collected::<DirectoryUser>::default();
+            export::walk_smartflo(&client, &mut users, args.plan.page_size, &[], progress).await?;
+            Ok((
+                migrate::source_users(&users.users, "login_id"),
+                Mapping::default(),
+            ))
+        }
+        Provider::Telecmi => {
+            let account = Account::open_with(&source.connection, &source.profile, source.env())?;
+            let mut users = export::Collected::<AccountUser>::default();
+            export::walk_telecmi(
+                &account.client,
+                &mut users,
+                args.plan.page_size,
+                account.settings.concurrency,
+                progress,
+            )
+            .await?;
+            Ok((
+                migrate::source_users(&users.users, "agent_id"),
+                Mapping::telecmi_source(),
+            ))
+        }
+    }
+}
+
+fn write_credentials(path: &Path, plan: &migrate::MigratePlan) -> Result<(), Error> {
+    export::atomic::write_atomically(path, true, |out| migrate::write_credentials(out, plan))
+        .map_err(|source| {
+            Error::Setup(ReportError {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+}
+
+/// Create the users of the reviewed credentials file.
+async fn apply(
+    args: &MigrateArgs,
+    account: Account,
+    credentials_path: &Path,
+    ctx: &mut Ctx<'_, '_>,
+) -> Result<Exit, Error> {
+    let sheet_args = SheetArgs {
+        file: credentials_path.to_path_buf(),
+        delimiter: Delimiter::Byte(b','),
+        encoding: TextEncoding::Utf8,
+        extension_digits: (1, 9),
+        min_password_length: 1,
+    };
+    let (sheet, validator) = sheet_args.open(Mode::Add)?;
+    let rows = RowRun {
+        command: "migrate",
+        file: credentials_path,
+        mode: Mode::Add,
+        journal_mode: "migrate",
+        run: &args.run,
+        sending: Sending::Live(account),
+        plan: None,
+    };
+    rows.exec(sheet, validator, ctx).await
+}

@@ -1,0 +1,176 @@
+//! The subcommands, one file each: resolve settings → open inputs → run the stage → write outputs →
+//! map to [`Exit`]. The logic lives in the stage modules; what several commands share is here
+//! ([`Ctx`], opening a sheet, waiting for a signal) or in [`account`], [`rows`] and [`plan`].
+
+mod account;
+mod completions;
+mod diff;
+mod export;
+mod import;
+mod migrate;
+mod plan;
+mod rows;
+mod sandbox;
+mod sync;
+mod validate;
+
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::cli::{Cli, Command, GlobalArgs, SheetArgs};
+use crate::config::{self, Profile};
+use crate::export::Destination;
+use crate::input::{InputError, Sheet, TextEncoding};
+use crate::model::Mode;
+use crate::progress::Progress;
+use crate::report::ReportError;
+use crate::validate::{Rules, Validator};
+use crate::{Console, Error, Exit};
+
+/// Run one command line. Data goes to `console.out`, summaries to `console.err`, logs to tracing.
+pub async fn run(cli: Cli, console: &mut Console<'_>) -> Result<Exit, Error> {
+    let mut ctx = Ctx {
+        global: &cli.global,
+        console,
+    };
+    match &cli.command {
+        Command::Validate(args) => validate::exec(args, &mut ctx),
+        Command::Import(args) => import::exec(args, &mut ctx).await,
+        Command::Sync(args) => sync::exec(args, &mut ctx).await,
+        Command::Diff(args) => diff::exec(args, &mut ctx),
+        Command::Migrate(args) => migrate::exec(args, &mut ctx).await,
+        Command::Export(args) => export::exec(args, &mut ctx).await,
+        Command::Sandbox(args) => sandbox::exec(args, &mut ctx).await,
+        Command::Completions { shell } => completions::exec(*shell, &mut ctx),
+    }
+}
+
+/// What every command has at hand: the global flags and the console.
+pub(crate) struct Ctx<'r, 'c> {
+    global: &'r GlobalArgs,
+    console: &'r mut Console<'c>,
+}
+
+impl Ctx<'_, '_> {
+    /// The profile chosen by `--config` and `--profile`.
+    fn profile(&self) -> Result<Profile, Error> {
+        self.profile_named(None)
+    }
+
+    /// The profile `name`, or the one `--profile` chose.
+    fn profile_named(&self, name: Option<&str>) -> Result<Profile, Error> {
+        let name = name.or(self.global.profile.as_deref());
+        Ok(config::load_profile(self.global.config.as_deref(), name)?)
+    }
+
+    fn quiet(&self) -> bool {
+        self.global.quiet
+    }
+
+    /// Progress of a stage, drawn unless `--quiet`.
+    fn progress(&self, what: &'static str, total: Option<u64>) -> Progress {
+        Progress::new(what, total, !self.quiet())
+    }
+
+    /// A line for the person at the terminal, left out under `--quiet`.
+    fn say(&mut self, line: fmt::Arguments<'_>) -> Result<(), Error> {
+        if self.quiet() {
+            return Ok(());
+        }
+        self.tell(line)
+    }
+
+    /// A line on stderr that is the command's own answer, shown even under `--quiet`.
+    fn tell(&mut self, line: fmt::Arguments<'_>) -> Result<(), Error> {
+        writeln!(self.console.err, "{line}").map_err(console_error)
+    }
+
+    /// `value` as pretty JSON on stdout.
+    fn json<T: Serialize>(&mut self, value: &T) -> Result<(), Error> {
+        let out = &mut *self.console.out;
+        serde_json::to_writer_pretty(&mut *out, value).map_err(|e| console_error(e.into()))?;
+        writeln!(out).map_err(console_error)
+    }
+
+    fn out(&mut self) -> &mut (dyn Write + Send) {
+        self.console.out
+    }
+
+    fn err(&mut self) -> &mut (dyn Write + Send) {
+        self.console.err
+    }
+}
+
+fn console_error(source: std::io::Error) -> Error {
+    Error::Io {
+        context: "cannot write to the terminal".to_string(),
+        source,
+    }
+}
+
+impl SheetArgs {
+    /// Open the sheet and the validator for `mode`, warning about what it reads in a way the admin
+    /// may not expect (a guessed encoding, ignored columns).
+    fn open(&self, mode: Mode) -> Result<(Sheet, Validator), Error> {
+        let sheet = Sheet::open(&self.file, self.delimiter, self.encoding)?;
+        if sheet.encoding() == TextEncoding::Windows1252 && self.encoding == TextEncoding::Auto {
+            tracing::warn!(
+                "{} is not UTF-8; reading it as Windows-1252 (pass --encoding to choose another)",
+                self.file.display()
+            );
+        }
+        let unknown = &sheet.columns().unknown;
+        if !unknown.is_empty() {
+            const NAMED: usize = 12;
+            let more = match unknown.len().saturating_sub(NAMED) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            tracing::warn!(
+                "ignoring unknown columns: {}{more}",
+                unknown[..unknown.len().min(NAMED)].join(", ")
+            );
+        }
+        let rules = Rules {
+            mode,
+            extension_digits: self.extension_digits,
+            min_password_len: self.min_password_length,
+        };
+        let validator = Validator::new(rules, sheet.columns().clone()).map_err(|problem| {
+            InputError::Header {
+                path: self.file.clone(),
+                problem,
+            }
+        })?;
+        Ok((sheet, validator))
+    }
+}
+
+/// The export's output, `-` for stdout, opened before anything is fetched.
+fn open_destination(output: &str, private: bool) -> Result<Destination, Error> {
+    Destination::open(output, private).map_err(|source| {
+        Error::Setup(ReportError {
+            path: PathBuf::from(output),
+            source,
+        })
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

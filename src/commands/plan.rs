@@ -1,0 +1,45 @@
+//! Showing a plan (sync, migrate): the plan file, the terminal view, and whether to go on.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::cli::{PlanArgs, RunArgs};
+use crate::{report, Error};
+
+/// What the terminal shows of a plan besides the plan file.
+pub struct PlanView {
+    pub description: String,
+    /// Other files the plan wrote, by label.
+    pub files: Vec<(&'static str, Option<PathBuf>)>,
+    pub next_step: &'static str,
+}
+
+/// Write the plan file and show the plan; true when the command ends here (no `--apply`).
+pub fn show<P: Serialize>(
+    plan: &P,
+    view: PlanView,
+    args: &PlanArgs,
+    run: &RunArgs,
+    ctx: &mut Ctx<'_, '_>,
+) -> Result<bool, Error> {
+    if let Some(path) = &args.plan_out {
+        report::write_json_atomically(path, plan)?;
+    }
+    ctx.say(format_args!("{}", view.description.trim_end_matches('\n')))?;
+    let files = std::iter::once(("plan", args.plan_out.clone())).chain(view.files);
+    for (label, path) in files {
+        if let Some(path) = path {
+            ctx.say(format_args!("  {label}: {}", path.display()))?;
+        }
+    }
+    if args.apply {
+        return Ok(false);
+    }
+    if run.json {
+        ctx.json(plan)?;
+    }
+    ctx.say(format_args!("{}", view.next_step))?;
+    Ok(true)
+}

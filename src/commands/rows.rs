@@ -1,0 +1,186 @@
+//! The row run shared by `import`, `sync --apply` and `migrate --apply`: the journal, the signals,
+//! the engine, and the summary.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::account::Account;
+use super::{console_error, wait_for_shutdown_signal, Ctx};
+use crate::cli::RunArgs;
+use crate::execute::journal::{self, Journal, JournalHeader, Replay};
+use crate::execute::{self, ImportSettings, RunControl};
+use crate::input::{InputError, Sheet};
+use crate::model::{Mode, Status};
+use crate::plan::sync::Planned;
+use crate::report::summary::{Counts, RunSummary};
+use crate::validate::Validator;
+use crate::{report, Error, Exit};
+
+/// Whether rows reach an account.
+pub enum Sending {
+    /// Nothing is sent; the app id, when known, gives the derived agent ids.
+    DryRun {
+        app_id: Option<String>,
+    },
+    Live(Account),
+}
+
+/// One run of a sheet's rows through the engine.
+pub struct RowRun<'a> {
+    pub command: &'static str,
+    pub file: &'a Path,
+    pub mode: Mode,
+    /// What the journal ties a resume to: the mode, or `sync` / `migrate`.
+    pub journal_mode: &'static str,
+    pub run: &'a RunArgs,
+    pub sending: Sending,
+    /// A sync plan: what each extension needs (none for a plain import).
+    pub plan: Option<Arc<HashMap<u32, Planned>>>,
+}
+
+impl RowRun<'_> {
+    pub async fn exec(
+        self,
+        sheet: Sheet,
+        validator: Validator,
+        ctx: &mut Ctx<'_, '_>,
+    ) -> Result<Exit, Error> {
+        let run = self.run;
+        let report_path = run
+            .report
+            .clone()
+            .unwrap_or_else(|| default_report_path(self.file));
+        let (dry_run, client, app_id, concurrency, rate, journal, replay) = match &self.sending {
+            Sending::DryRun { app_id } => (true, None, app_id.clone(), 1, None, None, None),
+            Sending::Live(account) => {
+                let (journal, replay) = self.open_journal(&report_path, account)?;
+                (
+                    false,
+                    Some(Arc::clone(&account.client)),
+                    Some(account.app_id.clone()),
+                    account.settings.concurrency,
+                    account.settings.rate,
+                    Some(journal),
+                    replay,
+                )
+            }
+        };
+        let resumed_rows = replay.as_ref().map_or(0, |r| r.rows);
+        let control = Arc::new(RunControl::default());
+        // First Ctrl-C or SIGTERM: stop dispatching and finish in order. Second: stop at once (the
+        // report keeps every row written so far).
+        let force_stop = Arc::new(tokio::sync::Notify::new());
+        let interrupt = {
+            let control = Arc::clone(&control);
+            let force_stop = Arc::clone(&force_stop);
+            tokio::spawn(async move {
+                wait_for_shutdown_signal().await;
+                control
+                    .abort("interrupted by a signal: unsent rows are marked skipped".to_string());
+                wait_for_shutdown_signal().await;
+                force_stop.notify_one();
+            })
+        };
+        let total_bytes = std::fs::metadata(self.file).map(|m| m.len()).ok();
+        let progress = ctx.progress(self.command, total_bytes);
+        let settings = ImportSettings {
+            mode: self.mode,
+            client,
+            app_id,
+            workers: concurrency,
+            max_failures: run.max_failures,
+            report: report_path.clone(),
+            failed: run.failed.clone(),
+            journal,
+            replay,
+            plan: self.plan,
+        };
+        let result = tokio::select! {
+            result = execute::import(sheet, validator, settings, Arc::clone(&control), progress) => result,
+            () = force_stop.notified() => Err(Error::Interrupted("stopped at once on a second signal; the report holds the rows finished so far".to_string())),
+        };
+        interrupt.abort();
+        let result = result?;
+        let tally = &result.tally;
+        let exit = if result.aborted.is_some() {
+            Exit::Aborted
+        } else if tally.count(Status::Failed) + tally.count(Status::Invalid) > 0 {
+            Exit::RowsFailed
+        } else {
+            Exit::Success
+        };
+        let summary = RunSummary {
+            command: self.command,
+            input: self.file.to_path_buf(),
+            mode: self.journal_mode,
+            dry_run,
+            resumed_rows,
+            rows: tally.total(),
+            counts: Counts::of(tally),
+            actions: tally.actions.clone(),
+            reasons: RunSummary::reasons_of(tally),
+            duration_seconds: result.duration.as_secs_f64(),
+            traffic: result.traffic,
+            configured_rate: rate,
+            concurrency,
+            aborted: result.aborted.clone(),
+            report: report_path,
+            failed_rows: run.failed.clone(),
+            exit_code: exit,
+        };
+        if let Some(path) = &run.summary {
+            report::write_json_atomically(path, &summary)?;
+        }
+        if run.json {
+            ctx.json(&summary)?;
+        }
+        if !ctx.quiet() {
+            summary
+                .write_text(ctx.err(), run.summary.as_deref())
+                .map_err(console_error)?;
+        }
+        Ok(exit)
+    }
+
+    /// The journal of this run: a new one, or the earlier run's when resuming (same input, account
+    /// and mode).
+    fn open_journal(
+        &self,
+        report: &Path,
+        account: &Account,
+    ) -> Result<(Journal, Option<Replay>), Error> {
+        let path = self.run.journal.clone().unwrap_or_else(|| {
+            let mut name = report.as_os_str().to_owned();
+            name.push(".journal");
+            PathBuf::from(name)
+        });
+        let input_sha256 = journal::hash_file(self.file).map_err(|source| InputError::Io {
+            path: self.file.to_path_buf(),
+            source,
+        })?;
+        let header = JournalHeader::new(
+            input_sha256,
+            format!("telecmi:{}@{}", account.app_id, account.settings.base_url),
+            self.journal_mode,
+        );
+        if self.run.resume {
+            let (journal, replay) = Journal::resume(&path, &header)?;
+            tracing::info!(
+                "resuming: {} rows were finished by earlier runs ({})",
+                replay.rows,
+                path.display()
+            );
+            Ok((journal, Some(replay)))
+        } else {
+            Ok((Journal::create(&path, &header)?, None))
+        }
+    }
+}
+
+fn default_report_path(input: &Path) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map_or("roster".into(), |s| s.to_string_lossy());
+    PathBuf::from(format!("{stem}.results.csv"))
+}

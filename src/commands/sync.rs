@@ -1,0 +1,48 @@
+//! `roster sync FILE`: plan the account against the sheet; `--apply` carries the plan out.
+
+use std::sync::Arc;
+
+use super::account::Account;
+use super::plan::{self, PlanView};
+use super::rows::{RowRun, Sending};
+use super::{wait_for_shutdown_signal, Ctx};
+use crate::cli::SyncArgs;
+use crate::model::{AccountUser, Mode};
+use crate::plan::sync;
+use crate::{export, Error, Exit};
+
+pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
+    let profile = ctx.profile()?;
+    let account = Account::open(&args.connection, &profile)?;
+    // Validate the whole sheet first: a plan is only as good as its rows.
+    let (mut sheet, mut validator) = args.sheet.open(Mode::Upsert)?;
+    let rows = sync::read_sheet(&mut sheet, &mut validator)?;
+    let progress = ctx.progress("sync: reading the account", None);
+    let mut live = export::Collected::<AccountUser>::default();
+    tokio::select! {
+        walked = export::walk_telecmi(&account.client, &mut live, args.plan.page_size, account.settings.concurrency, &progress) => { walked?; }
+        () = wait_for_shutdown_signal() => return Err(Error::Interrupted("sync stopped by a signal while reading the account; nothing was changed".to_string())),
+    }
+    progress.finish();
+    let plan = sync::plan(rows.valid, rows.invalid, &live.users, &account.app_id);
+    let view = PlanView {
+        description: plan.describe(10),
+        files: Vec::new(),
+        next_step: "nothing sent: run again with --apply to carry the plan out",
+    };
+    if plan::show(&plan, view, &args.plan, &args.run, ctx)? {
+        // Nothing was sent: a plan, invalid rows included, is a finished job.
+        return Ok(Exit::Success);
+    }
+    let (sheet, validator) = args.sheet.open(Mode::Upsert)?;
+    let rows = RowRun {
+        command: "sync",
+        file: &args.sheet.file,
+        mode: Mode::Upsert,
+        journal_mode: "sync",
+        run: &args.run,
+        sending: Sending::Live(account),
+        plan: Some(Arc::new(plan.actions)),
+    };
+    rows.exec(sheet, validator, ctx).await
+}

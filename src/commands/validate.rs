@@ -1,0 +1,83 @@
+//! `roster validate FILE`: every row checked, problems listed with their row, nothing sent.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::cli::ValidateArgs;
+use crate::model::{Action, Outcome, Status};
+use crate::report::{Reason, Tally};
+use crate::{execute, validate, Error, Exit};
+
+#[derive(Serialize)]
+struct ValidateSummary {
+    command: &'static str,
+    input: PathBuf,
+    mode: &'static str,
+    rows: u64,
+    valid: u64,
+    invalid: u64,
+    reasons: Vec<Reason>,
+}
+
+pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
+    let (mut sheet, mut validator) = args.sheet.open(args.mode)?;
+    let mut record = csv::ByteRecord::new();
+    let mut tally = Tally::default();
+    let (mut rows, mut shown) = (0u64, 0usize);
+    while let Some(position) = sheet.next_record(&mut record)? {
+        rows += 1;
+        let Err(problems) = validator.check(position.row, &record) else {
+            continue;
+        };
+        let message = validate::describe(&problems);
+        if shown < args.show {
+            shown += 1;
+            ctx.tell(format_args!(
+                "row {} (line {}): {message}",
+                position.row, position.line
+            ))?;
+        }
+        let outcome = Outcome {
+            row: position.row,
+            extension: String::new(),
+            agent_id: String::new(),
+            action: Action::None,
+            status: Status::Invalid,
+            http_status: None,
+            attempts: 0,
+            message,
+        };
+        tally.record(&outcome, Some(&execute::reason_of(&problems)));
+    }
+    let invalid = tally.count(Status::Invalid);
+    if invalid as usize > shown {
+        ctx.tell(format_args!(
+            "… and {} more invalid rows",
+            invalid as usize - shown
+        ))?;
+    }
+    ctx.tell(format_args!(
+        "{}: {rows} rows, {} valid, {invalid} invalid (--mode {})",
+        args.sheet.file.display(),
+        rows - invalid,
+        args.mode.as_str()
+    ))?;
+    if args.json {
+        ctx.json(&ValidateSummary {
+            command: "validate",
+            input: args.sheet.file.clone(),
+            mode: args.mode.as_str(),
+            rows,
+            valid: rows - invalid,
+            invalid,
+            reasons: tally.top_reasons(),
+        })?;
+    }
+    Ok(if invalid > 0 {
+        Exit::RowsFailed
+    } else {
+        Exit::Success
+    })
+}

@@ -1,0 +1,152 @@
+//! The summary of a run that sends rows (import, `sync --apply`, `migrate --apply`): the JSON
+//! document behind `--summary` and `--json`, and the text block the terminal shows.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{Reason, Tally};
+use crate::execute::throttle::TrafficStats;
+use crate::model::Status;
+use crate::Exit;
+
+/// How many reasons the JSON summary keeps, and how many the terminal shows.
+const REASONS_KEPT: usize = 20;
+const REASONS_SHOWN: usize = 5;
+
+/// Rows per outcome.
+#[derive(Debug, Serialize)]
+pub struct Counts {
+    pub ok: u64,
+    pub failed: u64,
+    pub invalid: u64,
+    pub skipped: u64,
+}
+
+impl Counts {
+    pub fn of(tally: &Tally) -> Counts {
+        Counts {
+            ok: tally.count(Status::Ok),
+            failed: tally.count(Status::Failed),
+            invalid: tally.count(Status::Invalid),
+            skipped: tally.count(Status::Skipped),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunSummary {
+    pub command: &'static str,
+    pub input: PathBuf,
+    pub mode: &'static str,
+    pub dry_run: bool,
+    /// Rows finished by the earlier runs a `--resume` continued.
+    pub resumed_rows: u64,
+    pub rows: u64,
+    pub counts: Counts,
+    pub actions: BTreeMap<&'static str, u64>,
+    pub reasons: Vec<Reason>,
+    pub duration_seconds: f64,
+    #[serde(flatten)]
+    pub traffic: TrafficStats,
+    pub configured_rate: Option<f64>,
+    pub concurrency: usize,
+    pub aborted: Option<String>,
+    pub report: PathBuf,
+    pub failed_rows: Option<PathBuf>,
+    pub exit_code: Exit,
+}
+
+impl RunSummary {
+    /// The run's tally and settings, reasons cut to the ones worth keeping.
+    pub fn reasons_of(tally: &Tally) -> Vec<Reason> {
+        tally.top_reasons().into_iter().take(REASONS_KEPT).collect()
+    }
+
+    /// The closing block on the terminal; `summary_path` names the JSON file when one was written.
+    pub fn write_text(&self, err: &mut dyn Write, summary_path: Option<&Path>) -> io::Result<()> {
+        let c = &self.counts;
+        let heading = if self.dry_run {
+            "dry run"
+        } else {
+            self.command
+        };
+        writeln!(
+            err,
+            "\n{heading} of {}: {} rows in {:.1} s: {} ok, {} failed, {} invalid, {} skipped",
+            self.input.display(),
+            self.rows,
+            self.duration_seconds,
+            c.ok,
+            c.failed,
+            c.invalid,
+            c.skipped
+        )?;
+        if !self.dry_run {
+            self.write_traffic(err)?;
+        }
+        if self.resumed_rows > 0 {
+            writeln!(
+                err,
+                "  resumed: {} rows were finished by earlier runs and not sent again",
+                self.resumed_rows
+            )?;
+        }
+        if let Some(reason) = &self.aborted {
+            writeln!(err, "  ABORTED: {reason} (continue later with --resume)")?;
+        }
+        if !self.reasons.is_empty() {
+            writeln!(err, "  top reasons:")?;
+            for reason in self.reasons.iter().take(REASONS_SHOWN) {
+                let rows: Vec<String> = reason.example_rows.iter().map(u64::to_string).collect();
+                writeln!(
+                    err,
+                    "    {:>5} {}: {} (rows {})",
+                    reason.count,
+                    reason.outcome,
+                    reason.message,
+                    rows.join(", ")
+                )?;
+            }
+        }
+        writeln!(err, "  report: {}", self.report.display())?;
+        if let Some(failed) = &self.failed_rows {
+            writeln!(err, "  failed rows: {}", failed.display())?;
+        }
+        if let Some(path) = summary_path {
+            writeln!(err, "  summary: {}", path.display())?;
+        }
+        Ok(())
+    }
+
+    fn write_traffic(&self, err: &mut dyn Write) -> io::Result<()> {
+        let traffic = &self.traffic;
+        let limit = self
+            .configured_rate
+            .map_or("unlimited".to_string(), |r| format!("limit {r} req/s"));
+        writeln!(
+            err,
+            "  requests: {} ({} retried, {} throttled), {:.1} req/s achieved ({limit}, concurrency {})",
+            traffic.requests, traffic.retries, traffic.throttled, traffic.achieved_rate, self.concurrency
+        )?;
+        if let (Some(lowest), Some(configured)) = (traffic.lowest_rate, self.configured_rate) {
+            if lowest < configured {
+                writeln!(
+                    err,
+                    "  the provider throttled us: rate lowered to {lowest:.1} req/s, {:.1} req/s at the end",
+                    traffic.effective_rate.unwrap_or(lowest)
+                )?;
+            }
+        }
+        if traffic.retries_refused > 0 {
+            writeln!(
+                err,
+                "  {} failures not retried: the run's retry budget was spent",
+                traffic.retries_refused
+            )?;
+        }
+        Ok(())
+    }
+}
