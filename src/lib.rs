@@ -1,8 +1,11 @@
 //! roster: keep TeleCMI and Tata Smartflo user rosters in step with spreadsheets.
 //!
-//! The pipeline: `input` (read the sheet) → `validate` → `execute` (rate-limited, concurrent calls
-//! through `provider`) → `report`; `export` walks a provider's roster; `sandbox` is the built-in fake
-//! of both APIs. [`run`] is the entry point shared by the binary and the tests.
+//! The pipeline: [`crate::input`] (read the sheet) → [`crate::validate`] → [`crate::execute`]
+//! (rate-limited, concurrent calls through [`crate::provider`]) → [`crate::report`];
+//! [`crate::export`] walks a provider's roster; [`crate::plan`] holds sync, migrate and diff;
+//! [`crate::sandbox`] is the built-in fake of both APIs. The subcommands (`commands/`, one file
+//! each) tie the stages together; [`run`] is the binary's entry point, and the tests drive the
+//! binary itself against an in-process sandbox.
 
 pub mod cli;
 mod commands;

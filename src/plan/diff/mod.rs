@@ -17,8 +17,8 @@
 //! - A CSV export guards formula-like text with a leading `'`; when a CSV roster is compared with a
 //!   JSONL one, the JSONL text is guarded the same way first, so the same roster shows no changes.
 //!
-//! The stages live apart: [`read`] turns a file into a [`Roster`], [`compare`] two rosters into a
-//! [`Diff`], and [`render`] a diff into a table, CSV or JSON.
+//! The stages live apart: `read` turns a file into a [`Roster`], `compare` two rosters into a
+//! [`Diff`], and `render` a diff into a table, CSV or JSON.
 
 mod compare;
 mod read;
