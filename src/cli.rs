@@ -20,8 +20,9 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
     long_about = "Keep TeleCMI and Tata Smartflo user rosters in step with spreadsheets.\n\n\
         Credentials come from TELECMI_APP_ID, TELECMI_SECRET and SMARTFLO_TOKEN, or from a --config profile; \
         never from the command line. Logs and progress go to stderr; data goes to stdout only when asked.",
-    after_help = "Exit codes: 0 all rows ok, 1 some rows failed or invalid, 2 nothing sent (usage, config, input), \
-        3 aborted part-way (auth rejected, provider unreachable, interrupted)."
+    after_help = "Exit codes: 0 all rows ok, 1 some rows failed or invalid, 2 stopped before the first request \
+        (usage, config, credentials, input, outputs), 3 aborted after it (auth rejected, provider unreachable, \
+        interrupted)."
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -15,7 +15,7 @@ use crate::provider::Timeouts;
 /// A problem with configuration or credentials: nothing is sent (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Read {
         path: PathBuf,
         #[source]

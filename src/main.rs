@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             return ExitCode::from(roster::Exit::NothingSent.code());
         }
     };
-    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    let (mut stdout, mut stderr) = (roster::PipeOut::new(std::io::stdout()), std::io::stderr());
     let mut console = Console {
         out: &mut stdout,
         err: &mut stderr,
@@ -28,9 +28,9 @@ fn main() -> ExitCode {
     let _ = console.out.flush();
     match result {
         Ok(exit) => ExitCode::from(exit.code()),
-        Err(error) => {
-            eprintln!("roster: error: {error}");
-            ExitCode::from(error.exit().code())
+        Err(failure) => {
+            eprintln!("roster: error: {failure}");
+            ExitCode::from(failure.exit.code())
         }
     }
 }

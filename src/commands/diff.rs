@@ -32,7 +32,7 @@ pub fn exec(args: &DiffArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
 /// `--output FILE` of `diff` and `export --diff-output`.
 pub(super) fn write_change_file(changes: &Diff, path: &Path) -> Result<(), Error> {
     changes.write_file(path).map_err(|source| {
-        Error::Setup(ReportError {
+        Error::Report(ReportError {
             path: path.to_path_buf(),
             source,
         })

@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::account::connect;
 use super::diff::write_change_file;
-use super::{open_destination, wait_for_shutdown_signal, Ctx};
+use super::{check_outputs, open_destination, wait_for_shutdown_signal, Ctx};
 use crate::cli::{ExportArgs, ExportFormat, Provider};
 use crate::config::{self, process_env, ConfigError, Profile, TelecmiCredentials};
+use crate::error::Chain;
 use crate::execute::throttle::TrafficStats;
 use crate::export::{self, Destination, ExportError, RosterWriter, WalkStats};
 use crate::model::{AccountUser, DirectoryUser};
@@ -80,12 +80,13 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
         .as_deref()
         .map(diff::read_roster)
         .transpose()?;
+    check_outputs([&args.summary, &args.diff_output])?;
     let profile = ctx.profile()?;
     let provider = chosen_provider(args, &profile)?;
     let progress = ctx.progress("export", None);
     // Interrupted, the walk and its temporary file are dropped: the previous export stays in place.
     let walked = tokio::select! {
-        walked = walk(args, provider, &profile, &progress) => walked?,
+        walked = walk(args, provider, &profile, &progress, ctx) => walked?,
         () = wait_for_shutdown_signal() => {
             return Err(Error::Interrupted("export stopped by a signal; the previous file is untouched".to_string()))
         }
@@ -174,6 +175,7 @@ async fn walk(
     provider: Provider,
     profile: &Profile,
     progress: &Progress,
+    ctx: &Ctx<'_, '_>,
 ) -> Result<Walked, Error> {
     let write_error = |source| {
         Error::Export(ExportError::Write {
@@ -187,7 +189,11 @@ async fn walk(
             let settings = args
                 .connection
                 .resolve(profile, telecmi::DEFAULT_BASE_URL)?;
-            let client = Telecmi::new(connect(&settings)?, credentials.app_id, credentials.secret);
+            let client = Telecmi::new(
+                ctx.connect(&settings)?,
+                credentials.app_id,
+                credentials.secret,
+            );
             if !args.filter.is_empty() {
                 return Err(Error::Usage(
                     "--filter applies to --provider smartflo only".to_string(),
@@ -219,7 +225,7 @@ async fn walk(
             if args.include_passwords {
                 tracing::warn!("Smartflo lists no passwords: --include-passwords changes nothing");
             }
-            let client = Smartflo::new(connect(&settings)?, token);
+            let client = Smartflo::new(ctx.connect(&settings)?, token);
             let mut destination = open_destination(&args.output, false)?;
             let mut writer =
                 RosterWriter::new::<DirectoryUser>(&mut destination, args.format, false)
@@ -245,6 +251,11 @@ fn changes_since(previous: &Roster, args: &ExportArgs) -> Option<diff::Diff> {
             Ok(changes)
         });
     compared
-        .map_err(|e| tracing::warn!("the export is complete, but no change report: {e}"))
+        .map_err(|e| {
+            tracing::warn!(
+                "the export is complete, but no change report: {}",
+                Chain(&e)
+            )
+        })
         .ok()
 }

@@ -9,13 +9,15 @@ use crate::{Error, Exit};
 
 pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let profile = ctx.profile()?;
+    args.sheet.read_through()?;
     let (sheet, validator) = args.sheet.open(args.mode)?;
+    args.run.check_outputs(&args.sheet.file)?;
     let sending = if args.dry_run {
         Sending::DryRun {
             app_id: process_env("TELECMI_APP_ID").or_else(|| profile.app_id.clone()),
         }
     } else {
-        Sending::Live(Account::open(&args.connection, &profile)?)
+        Sending::Live(Account::open(&args.connection, &profile, ctx)?)
     };
     let rows = RowRun {
         command: "import",

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use super::account::{connect, Account};
+use super::account::Account;
 use super::plan::{self, PlanView};
 use super::rows::{RowRun, Sending};
-use super::Ctx;
+use super::{check_outputs, Ctx};
 use crate::cli::{ConnectionArgs, MigrateArgs, Provider, SheetArgs};
 use crate::config::{self, process_env, Profile};
 use crate::input::{Delimiter, TextEncoding};
@@ -29,7 +29,7 @@ pub async fn exec(args: &MigrateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Err
         args.to_profile.as_deref(),
         args.to_base_url.as_ref(),
     )?;
-    let account = Account::open_with(&target.connection, &target.profile, target.env())?;
+    let account = Account::open_with(&target.connection, &target.profile, target.env(), ctx)?;
     let credentials_path = args.credentials_out.as_deref();
     // An existing credentials file is applied as it is: exactly the users and passwords reviewed.
     let reviewed = credentials_path.is_some_and(Path::exists);
@@ -39,6 +39,10 @@ pub async fn exec(args: &MigrateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Err
              --apply it (with --resume after an interruption), or move it away to plan again",
             credentials_path.expect("exists").display()
         )));
+    }
+    check_outputs([&args.plan.plan_out, &args.credentials_out])?;
+    if let (true, Some(path)) = (args.plan.apply, credentials_path) {
+        args.run.check_outputs(path)?;
     }
     if !reviewed && !plan_migration(args, &account, credentials_path, ctx).await? {
         return Ok(Exit::Success);
@@ -156,7 +160,7 @@ async fn read_source(
             let settings = source
                 .connection
                 .resolve(&source.profile, smartflo::DEFAULT_BASE_URL)?;
-            let client = Smartflo::new(connect(&settings)?, token);
+            let client = Smartflo::new(ctx.connect(&settings)?, token);
             let mut users = export::Collected::<DirectoryUser>::default();
             export::walk_smartflo(&client, &mut users, args.plan.page_size, &[], progress).await?;
             Ok((
@@ -165,7 +169,8 @@ async fn read_source(
             ))
         }
         Provider::Telecmi => {
-            let account = Account::open_with(&source.connection, &source.profile, source.env())?;
+            let account =
+                Account::open_with(&source.connection, &source.profile, source.env(), ctx)?;
             let mut users = export::Collected::<AccountUser>::default();
             export::walk_telecmi(
                 &account.client,
@@ -186,7 +191,7 @@ async fn read_source(
 fn write_credentials(path: &Path, plan: &migrate::MigratePlan) -> Result<(), Error> {
     export::atomic::write_atomically(path, true, |out| migrate::write_credentials(out, plan))
         .map_err(|source| {
-            Error::Setup(ReportError {
+            Error::Report(ReportError {
                 path: path.to_path_buf(),
                 source,
             })

@@ -17,26 +17,33 @@ mod validate;
 use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::cli::{Cli, Command, GlobalArgs, SheetArgs};
-use crate::config::{self, Profile};
+use crate::config::{self, ConnectionSettings, Profile};
+use crate::execute::throttle::Throttle;
+use crate::exit::{Contact, Failure};
 use crate::export::Destination;
 use crate::input::{InputError, Sheet, TextEncoding};
 use crate::model::Mode;
 use crate::progress::Progress;
-use crate::report::ReportError;
+use crate::provider::Http;
+use crate::report::{self, ReportError};
 use crate::validate::{Rules, Validator};
 use crate::{Console, Error, Exit};
 
 /// Run one command line. Data goes to `console.out`, summaries to `console.err`, logs to tracing.
-pub async fn run(cli: Cli, console: &mut Console<'_>) -> Result<Exit, Error> {
+/// An error comes back with its exit code, decided by whether the run had tried a request yet.
+pub async fn run(cli: Cli, console: &mut Console<'_>) -> Result<Exit, Failure> {
+    let contact = Contact::default();
     let mut ctx = Ctx {
         global: &cli.global,
         console,
+        contact: contact.clone(),
     };
-    match &cli.command {
+    let result = match &cli.command {
         Command::Validate(args) => validate::exec(args, &mut ctx),
         Command::Import(args) => import::exec(args, &mut ctx).await,
         Command::Sync(args) => sync::exec(args, &mut ctx).await,
@@ -45,16 +52,36 @@ pub async fn run(cli: Cli, console: &mut Console<'_>) -> Result<Exit, Error> {
         Command::Export(args) => export::exec(args, &mut ctx).await,
         Command::Sandbox(args) => sandbox::exec(args, &mut ctx).await,
         Command::Completions { shell } => completions::exec(*shell, &mut ctx),
-    }
+    };
+    result.map_err(|error| Failure::new(error, contact.phase()))
 }
 
-/// What every command has at hand: the global flags and the console.
+/// What every command has at hand: the global flags, the console, and the run's contact with
+/// the provider.
 pub(crate) struct Ctx<'r, 'c> {
     global: &'r GlobalArgs,
     console: &'r mut Console<'c>,
+    contact: Contact,
 }
 
 impl Ctx<'_, '_> {
+    /// The HTTP core for `settings`: one reused client, the run's throttle and retry policy, and
+    /// every try marked on the run's [`Contact`].
+    fn connect(&self, settings: &ConnectionSettings) -> Result<Http, Error> {
+        let throttle = Arc::new(Throttle::new(
+            settings.rate,
+            settings.burst,
+            settings.concurrency,
+        ));
+        let http = Http::new(
+            &settings.base_url,
+            throttle,
+            settings.retry,
+            settings.timeouts,
+        )?;
+        Ok(http.reporting_to(&self.contact))
+    }
+
     /// The profile chosen by `--config` and `--profile`.
     fn profile(&self) -> Result<Profile, Error> {
         self.profile_named(None)
@@ -149,10 +176,32 @@ impl SheetArgs {
     }
 }
 
+impl SheetArgs {
+    /// Read every record once, before the first request: a sheet that cannot be read to its end
+    /// stops the run with nothing sent. Invalid rows are not its concern; they go to the report.
+    fn read_through(&self) -> Result<u64, Error> {
+        let mut sheet = Sheet::open(&self.file, self.delimiter, self.encoding)?;
+        let mut record = csv::ByteRecord::new();
+        let mut rows = 0;
+        while sheet.next_record(&mut record)?.is_some() {
+            rows += 1;
+        }
+        Ok(rows)
+    }
+}
+
+/// Each optional output of a command, checked before its first request.
+fn check_outputs<'p>(paths: impl IntoIterator<Item = &'p Option<PathBuf>>) -> Result<(), Error> {
+    for path in paths.into_iter().flatten() {
+        report::check_can_create(path)?;
+    }
+    Ok(())
+}
+
 /// The export's output, `-` for stdout, opened before anything is fetched.
 fn open_destination(output: &str, private: bool) -> Result<Destination, Error> {
     Destination::open(output, private).map_err(|source| {
-        Error::Setup(ReportError {
+        Error::Report(ReportError {
             path: PathBuf::from(output),
             source,
         })

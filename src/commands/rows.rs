@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::account::Account;
-use super::{console_error, wait_for_shutdown_signal, Ctx};
+use super::{check_outputs, console_error, wait_for_shutdown_signal, Ctx};
 use crate::cli::RunArgs;
 use crate::execute::journal::{self, Journal, JournalHeader, Replay};
 use crate::execute::{self, ImportSettings, RunControl};
@@ -47,10 +47,7 @@ impl RowRun<'_> {
         ctx: &mut Ctx<'_, '_>,
     ) -> Result<Exit, Error> {
         let run = self.run;
-        let report_path = run
-            .report
-            .clone()
-            .unwrap_or_else(|| default_report_path(self.file));
+        let report_path = run.report_path(self.file);
         let (dry_run, client, app_id, concurrency, rate, journal, replay) = match &self.sending {
             Sending::DryRun { app_id } => (true, None, app_id.clone(), 1, None, None, None),
             Sending::Live(account) => {
@@ -150,11 +147,7 @@ impl RowRun<'_> {
         report: &Path,
         account: &Account,
     ) -> Result<(Journal, Option<Replay>), Error> {
-        let path = self.run.journal.clone().unwrap_or_else(|| {
-            let mut name = report.as_os_str().to_owned();
-            name.push(".journal");
-            PathBuf::from(name)
-        });
+        let path = self.run.journal_path(report);
         let input_sha256 = journal::hash_file(self.file).map_err(|source| InputError::Io {
             path: self.file.to_path_buf(),
             source,
@@ -178,9 +171,32 @@ impl RowRun<'_> {
     }
 }
 
-fn default_report_path(input: &Path) -> PathBuf {
-    let stem = input
-        .file_stem()
-        .map_or("roster".into(), |s| s.to_string_lossy());
-    PathBuf::from(format!("{stem}.results.csv"))
+impl RunArgs {
+    /// `--report`, or the input's stem with `.results.csv` in the working directory.
+    fn report_path(&self, input: &Path) -> PathBuf {
+        self.report.clone().unwrap_or_else(|| {
+            let stem = input
+                .file_stem()
+                .map_or("roster".into(), |s| s.to_string_lossy());
+            PathBuf::from(format!("{stem}.results.csv"))
+        })
+    }
+
+    /// `--journal`, or the report's name with `.journal` added.
+    fn journal_path(&self, report: &Path) -> PathBuf {
+        self.journal.clone().unwrap_or_else(|| {
+            let mut name = report.as_os_str().to_owned();
+            name.push(".journal");
+            PathBuf::from(name)
+        })
+    }
+
+    /// Every file a run of `input` writes, checked before its first request.
+    pub fn check_outputs(&self, input: &Path) -> Result<(), Error> {
+        let report = self.report_path(input);
+        let journal = self.journal_path(&report);
+        report::check_can_create(&report)?;
+        report::check_can_create(&journal)?;
+        check_outputs([&self.failed, &self.summary])
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::account::Account;
 use super::plan::{self, PlanView};
 use super::rows::{RowRun, Sending};
-use super::{wait_for_shutdown_signal, Ctx};
+use super::{check_outputs, wait_for_shutdown_signal, Ctx};
 use crate::cli::SyncArgs;
 use crate::model::{AccountUser, Mode};
 use crate::plan::sync;
@@ -13,10 +13,14 @@ use crate::{export, Error, Exit};
 
 pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let profile = ctx.profile()?;
-    let account = Account::open(&args.connection, &profile)?;
+    let account = Account::open(&args.connection, &profile, ctx)?;
     // Validate the whole sheet first: a plan is only as good as its rows.
     let (mut sheet, mut validator) = args.sheet.open(Mode::Upsert)?;
     let rows = sync::read_sheet(&mut sheet, &mut validator)?;
+    check_outputs([&args.plan.plan_out])?;
+    if args.plan.apply {
+        args.run.check_outputs(&args.sheet.file)?;
+    }
     let progress = ctx.progress("sync: reading the account", None);
     let mut live = export::Collected::<AccountUser>::default();
     tokio::select! {

@@ -20,7 +20,7 @@ const SYNC_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("cannot use the journal {path}: {source}")]
+    #[error("cannot use the journal {path}")]
     Io {
         path: PathBuf,
         #[source]

@@ -16,6 +16,7 @@ use csv::ByteRecord;
 use tokio::sync::mpsc;
 
 use crate::cli::FailureLimit;
+use crate::error::Chain;
 use crate::input::{Column, Sheet};
 use crate::model::{Action, Mode, Outcome, Status, User};
 use crate::plan::sync::Planned;
@@ -148,12 +149,13 @@ pub async fn import(
     progress: Progress,
 ) -> Result<ImportResult, Error> {
     let started = Instant::now();
-    let mut results = ResultsWriter::create(&settings.report).map_err(Error::Setup)?;
+    let mut results = ResultsWriter::create(&settings.report)?;
     let mut failed_rows = match &settings.failed {
-        Some(path) => Some(
-            FailedRowsWriter::create(path, sheet.header(), sheet.delimiter())
-                .map_err(Error::Setup)?,
-        ),
+        Some(path) => Some(FailedRowsWriter::create(
+            path,
+            sheet.header(),
+            sheet.delimiter(),
+        )?),
         None => None,
     };
 
@@ -236,10 +238,7 @@ pub async fn import(
             }
             results.write(&done.outcome)?;
             if let (Some(journal), true) = (journal.as_mut(), done.journal) {
-                journal.record(&done.outcome).map_err(|e| Error::Io {
-                    context: "the resume journal".to_string(),
-                    source: std::io::Error::other(e.to_string()),
-                })?;
+                journal.record(&done.outcome)?;
             }
             tally.record(&done.outcome, done.reason.as_deref());
             if let Some(limit) = settings.max_failures {
@@ -277,8 +276,9 @@ pub async fn import(
     match reader.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => control.abort(format!(
-            "stopped reading the input after row {}: {e}",
-            next_row - 1
+            "stopped reading the input after row {}: {}",
+            next_row - 1,
+            Chain(&e)
         )),
         Err(e) => control.abort(format!("the input reader stopped unexpectedly: {e}")),
     }
@@ -297,10 +297,7 @@ pub async fn import(
         writer.flush()?;
     }
     if let Some(journal) = journal.as_mut() {
-        journal.sync().map_err(|e| Error::Io {
-            context: "the resume journal".to_string(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        journal.sync()?;
     }
     progress.finish();
     Ok(ImportResult {

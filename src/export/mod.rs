@@ -39,7 +39,7 @@ pub enum ExportError {
     EmptyPageWithMore(String),
     #[error("the walk passed {0} pages without reaching the end")]
     TooLong(u64),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         path: String,
         #[source]

@@ -43,7 +43,7 @@ impl std::str::FromStr for Delimiter {
 /// Problems with the file as a whole: nothing can be sent (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: PathBuf,
         #[source]

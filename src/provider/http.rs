@@ -8,6 +8,7 @@ use reqwest::{Client, RequestBuilder, StatusCode};
 use super::ApiError;
 use crate::execute::retry::{parse_retry_after, RetryPolicy};
 use crate::execute::throttle::Throttle;
+use crate::exit::Contact;
 
 /// Whether sending a request twice could do a thing twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,7 @@ pub struct Http {
     base_url: String,
     throttle: Arc<Throttle>,
     retry: RetryPolicy,
+    contact: Contact,
 }
 
 /// Connection settings for the reused client.
@@ -72,7 +74,14 @@ impl Http {
             base_url: base_url.trim_end_matches('/').to_string(),
             throttle,
             retry,
+            contact: Contact::default(),
         })
+    }
+
+    /// Mark `contact` before every try, so the run knows it has talked to the provider.
+    pub fn reporting_to(mut self, contact: &Contact) -> Self {
+        self.contact = contact.clone();
+        self
     }
 
     pub fn throttle(&self) -> &Throttle {
@@ -100,6 +109,7 @@ impl Http {
         loop {
             tries += 1;
             *attempts += 1;
+            self.contact.mark();
             let outcome = {
                 let _slot = self.throttle.acquire().await;
                 send_once(build(&self.client)).await

@@ -30,7 +30,7 @@ const EXAMPLE_ROWS: usize = 5;
 
 /// A report file that could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {path}: {source}")]
+#[error("cannot write {path}")]
 pub struct ReportError {
     pub path: PathBuf,
     #[source]
@@ -225,6 +225,33 @@ impl Tally {
     }
 }
 
+/// Fail now, before anything is sent, when `path` could not be written at the end of the run: its
+/// directory must take a new file, and a file already there must be writable and not a directory.
+pub fn check_can_create(path: &Path) -> Result<(), ReportError> {
+    let error = |source| ReportError {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.is_dir() {
+        return Err(error(io::Error::other("it is a directory")));
+    }
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(error)?;
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".roster-check-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(error)
+}
+
 /// Write `value` as pretty JSON to `path` through a temporary file, so the summary is whole or absent.
 pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), ReportError> {
     let error = |source: io::Error| ReportError {
@@ -236,4 +263,27 @@ pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(),
         out.write_all(b"\n")
     })
     .map_err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_that_cannot_be_created_are_found_before_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_can_create(&dir.path().join("plan.json")).is_ok());
+        let missing = dir.path().join("no/such/dir/plan.json");
+        let err = check_can_create(&missing).unwrap_err();
+        assert_eq!(err.path, missing);
+        assert!(
+            check_can_create(dir.path()).is_err(),
+            "a directory is no file"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the check leaves nothing behind"
+        );
+    }
 }

@@ -46,7 +46,7 @@ const TABLE_WIDTH: usize = 40;
 /// Why two rosters could not be compared (nothing is written; the command exits 2).
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: String,
         #[source]
