@@ -31,7 +31,7 @@ const MAX_CURSOR_PAGES: u64 = 1_000_000;
 /// Why an export could not produce a complete roster (exit 3; the previous file is untouched).
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("the TeleCMI roster kept changing during the walk ({0}); tried {MAX_WALKS} times, wrote nothing")]
+    #[error("the TeleCMI export cannot be proved complete: the roster kept changing or its count is wrong ({0}); tried {MAX_WALKS} times and wrote nothing, so the previous file is untouched")]
     Unstable(String),
     #[error("the Smartflo cursor did not advance (last_seen_id {previous} then {next}): stopping instead of looping")]
     StuckCursor { previous: u64, next: String },
@@ -273,8 +273,13 @@ impl<R: ExportRecord> RosterSink<R> for RosterWriter<'_> {
 }
 
 /// Walk every TeleCMI page: the first page gives the total and the page size the server really
-/// honours; the rest are fetched concurrently (in order) within the run's rate limit. A walk whose
-/// total moved, or that saw the same user twice or fewer users than announced, is done again.
+/// honours; the rest are fetched concurrently (in order) within the run's rate limit.
+///
+/// The count is a claim, not a proof. The walk goes on past the announced pages until a page comes
+/// back short or empty (one extra request when the last announced page is full), stops at the
+/// first empty page whatever the count says, and then holds the users it gathered against the
+/// count. A walk whose total moved, that saw the same user twice, or whose users disagree with the
+/// count is done again; one that never agrees fails, and nothing is written.
 pub async fn walk_telecmi(
     client: &Telecmi,
     sink: &mut impl RosterSink<AccountUser>,
@@ -283,6 +288,7 @@ pub async fn walk_telecmi(
     progress: &Progress,
 ) -> Result<WalkStats, Error> {
     let started = Instant::now();
+    let asked = page_size.max(1);
     let mut pages = 0u64;
     let mut problem = String::new();
     for walk in 1..=MAX_WALKS {
@@ -291,47 +297,57 @@ pub async fn walk_telecmi(
             sink.restart().map_err(sink_error)?;
         }
         let mut attempts = 0;
-        let first = client.list_page(1, page_size.max(1), &mut attempts).await?;
+        let first = client.list_page(1, asked, &mut attempts).await?;
         pages += 1;
         let total = first.total;
-        // A server may honour a smaller limit than asked: page with what it really gives.
-        let limit = (first.users.len() as u64).clamp(1, page_size.max(1));
+        let got = first.users.len() as u64;
+        // Fewer users than asked and no more announced: the end. Fewer than asked while the
+        // count says there are more: the server honours a smaller page size, so page with that.
+        let limit = got.clamp(1, asked);
+        let mut reached_end = got < asked && got >= total;
         let mut shifted = false;
         for user in &first.users {
             shifted |= !sink.push(user).map_err(sink_error)?;
         }
-        let expected_pages = total.div_ceil(limit).max(1);
-        // Beyond the announced pages, keep going until an empty page, in case the list grew.
-        let bound = expected_pages * 2 + 10;
+        let announced_pages = if reached_end {
+            1
+        } else {
+            total.div_ceil(limit).max(1)
+        };
         let mut totals_agree = true;
         let mut next_page = 2u64;
-        let mut stream = futures_util::stream::iter(2..=expected_pages)
+        let mut stream = futures_util::stream::iter(2..=announced_pages)
             .map(|page| async move {
                 let mut attempts = 0;
                 client.list_page(page, limit, &mut attempts).await
             })
             .buffered(concurrency.max(1));
-        let mut reached_end = expected_pages == 1 && (first.users.len() as u64) < limit;
         while let Some(page) = stream.next().await {
             let page = page?;
             pages += 1;
             next_page += 1;
             totals_agree &= page.total == total;
-            reached_end |= page.users.is_empty();
             for user in &page.users {
                 shifted |= !sink.push(user).map_err(sink_error)?;
             }
             progress.update(sink.taken(), || {
                 format!("{} users, {pages} pages", sink.taken())
             });
+            if (page.users.len() as u64) < limit {
+                // Short or empty: the end, however many pages the count announced.
+                reached_end = true;
+                break;
+            }
         }
         drop(stream);
-        while !reached_end && sink.taken() < total && next_page <= bound {
+        // Past the announced pages: a full last page may not be the last.
+        let bound = announced_pages.saturating_mul(2).saturating_add(10);
+        while !reached_end && next_page <= bound {
             let page = client.list_page(next_page, limit, &mut attempts).await?;
             pages += 1;
             next_page += 1;
             totals_agree &= page.total == total;
-            reached_end = page.users.is_empty();
+            reached_end = (page.users.len() as u64) < limit;
             for user in &page.users {
                 shifted |= !sink.push(user).map_err(sink_error)?;
             }
@@ -344,6 +360,8 @@ pub async fn walk_telecmi(
                 "{} users appeared on two pages (the list shifted)",
                 sink.duplicates()
             )
+        } else if !reached_end {
+            format!("{pages} pages and still no last page, though the account reports {total} users")
         } else if unique != total {
             format!("the account reports {total} users but the pages held {unique}")
         } else {
@@ -359,7 +377,9 @@ pub async fn walk_telecmi(
     Err(ExportError::Unstable(problem).into())
 }
 
-/// Follow the Smartflo cursor until `has_more` is false; the cursor must strictly advance.
+/// Follow the Smartflo cursor until `has_more` is false; the cursor must strictly advance, each
+/// page's `count` must match what it carries, and a full page that claims to be the last is
+/// confirmed by one more (empty or short) page.
 #[allow(clippy::too_many_arguments)]
 pub async fn walk_smartflo(
     client: &Smartflo,
@@ -372,6 +392,7 @@ pub async fn walk_smartflo(
     let mut cursor: Option<u64> = None;
     let mut pages = 0u64;
     let mut attempts = 0;
+    let mut confirming = false;
     loop {
         let page = client
             .list_page(cursor, page_size.max(1), filters, &mut attempts)
@@ -389,12 +410,27 @@ pub async fn walk_smartflo(
         progress.update(sink.taken(), || {
             format!("{} users, {pages} pages", sink.taken())
         });
-        if !page.has_more {
-            break;
-        }
         let shown = |c: Option<u64>| c.map_or("(start)".to_string(), |c| c.to_string());
         if page.users.is_empty() {
-            return Err(ExportError::EmptyPageWithMore(shown(cursor)).into());
+            if page.has_more {
+                return Err(ExportError::EmptyPageWithMore(shown(cursor)).into());
+            }
+            break;
+        }
+        let full = page.users.len() as u64 >= page_size.max(1);
+        if !page.has_more && !full {
+            break;
+        }
+        if !page.has_more {
+            // A full page that claims to be the last proves nothing: one more page must come
+            // back empty (or short) before the walk believes it.
+            confirming = true;
+        } else if confirming {
+            tracing::warn!(
+                "Smartflo said has_more false after last_seen_id {}, but the next page held users: walking on",
+                shown(cursor)
+            );
+            confirming = false;
         }
         let next = page
             .last_seen_id

@@ -34,6 +34,9 @@ pub struct CursorPage {
 #[derive(Deserialize)]
 struct WirePage {
     has_more: bool,
+    /// The number of users on this page, by the docs.
+    #[serde(default)]
+    count: Option<u64>,
     #[serde(default)]
     last_seen_id: Option<u64>,
     #[serde(default)]
@@ -162,6 +165,15 @@ impl Smartflo {
                 status: reply.status,
                 message: format!("not the documented JSON ({e}): {}", excerpt(&reply.body)),
             })?;
+        if let Some(count) = page.count.filter(|&c| c != page.data.len() as u64) {
+            return Err(ApiError::Malformed {
+                status: reply.status,
+                message: format!(
+                    "the page says it holds {count} users but carries {}",
+                    page.data.len()
+                ),
+            });
+        }
         Ok(CursorPage {
             has_more: page.has_more,
             last_seen_id: page.last_seen_id,
