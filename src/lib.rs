@@ -21,6 +21,7 @@ pub mod progress;
 pub mod provider;
 pub mod report;
 pub mod sandbox;
+pub mod text;
 pub mod validate;
 
 use std::io::Write;

@@ -148,13 +148,7 @@ impl<'r> Cells<'r> {
 }
 
 fn shorten(value: &str) -> String {
-    if value.chars().count() <= MAX_QUOTED_CHARS {
-        value.to_string()
-    } else {
-        let mut short: String = value.chars().take(MAX_QUOTED_CHARS).collect();
-        short.push('…');
-        short
-    }
+    crate::text::clip(value, MAX_QUOTED_CHARS + 1)
 }
 
 impl Validator {

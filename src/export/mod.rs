@@ -361,7 +361,9 @@ pub async fn walk_telecmi(
                 sink.duplicates()
             )
         } else if !reached_end {
-            format!("{pages} pages and still no last page, though the account reports {total} users")
+            format!(
+                "{pages} pages and still no last page, though the account reports {total} users"
+            )
         } else if unique != total {
             format!("the account reports {total} users but the pages held {unique}")
         } else {

@@ -172,11 +172,20 @@ enum Failure {
 }
 
 impl Failure {
+    /// For the log: never the provider's text, which may echo a secret (only the client that
+    /// knows the secrets may show it, scrubbed).
     fn describe(&self) -> String {
         match self {
             Failure::NotSent(message) => message.clone(),
             Failure::Throttled(_) => "HTTP 429 Too Many Requests".to_string(),
-            Failure::AfterSend { message, .. } => message.clone(),
+            Failure::AfterSend {
+                status: Some(status),
+                ..
+            } => format!("HTTP {status}"),
+            Failure::AfterSend {
+                status: None,
+                message,
+            } => message.clone(),
         }
     }
 

@@ -6,6 +6,8 @@ pub mod telecmi;
 
 pub use http::{Http, Replay, Timeouts};
 
+use crate::text;
+
 /// Why a provider call did not succeed, in words fit for a report line (never a secret).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -49,20 +51,46 @@ impl ApiError {
     }
 }
 
-/// The start of a response body for an error message: short, printable, one line.
+/// How much of a response body an error message starts from. Far more than is shown, so that the
+/// secrets are removed from whole text before [`ApiError::scrubbed`] clips it to
+/// [`MESSAGE_CHARS`]: no secret can be cut in two at the edge of what is shown.
+const EXCERPT_BYTES: usize = 4096;
+/// The most of a provider's text a message shows.
+pub const MESSAGE_CHARS: usize = 300;
+
+/// The start of a response body for an error message, on one line.
 pub(crate) fn excerpt(body: &[u8]) -> String {
-    const LIMIT: usize = 200;
-    let text = String::from_utf8_lossy(&body[..body.len().min(LIMIT)]);
+    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_BYTES)]);
     let mut line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    if body.len() > LIMIT {
+    if body.len() > EXCERPT_BYTES {
         line.push('…');
     }
     if line.trim().is_empty() {
         "(empty body)".to_string()
     } else {
         line.trim().to_string()
+    }
+}
+
+impl ApiError {
+    /// This error with `secrets` (the run's credentials, the row's password) taken out of the
+    /// provider's text, which is then clipped and made printable. Every error a client returns
+    /// passes here, so no provider text reaches a log, report, journal or summary unscrubbed.
+    pub fn scrubbed(mut self, secrets: &[&str]) -> ApiError {
+        let message = match &mut self {
+            ApiError::Auth { message, .. }
+            | ApiError::Rejected { message, .. }
+            | ApiError::NotFound { message, .. }
+            | ApiError::Unknown { message, .. }
+            | ApiError::Server { message, .. }
+            | ApiError::Unreachable { message }
+            | ApiError::Malformed { message, .. } => message,
+        };
+        let clean = text::scrub(message, secrets);
+        *message = text::printable(&text::clip(&clean, MESSAGE_CHARS));
+        self
     }
 }

@@ -125,60 +125,64 @@ impl Smartflo {
         filters: &[(String, String)],
         attempts: &mut u32,
     ) -> Result<CursorPage, ApiError> {
-        let url = self.http.url("/v1/users");
-        let mut query: Vec<(&str, String)> = vec![("limit", limit.to_string())];
-        if let Some(id) = last_seen_id {
-            query.push(("last_seen_id", id.to_string()));
-        }
-        query.extend(filters.iter().map(|(k, v)| (k.as_str(), v.clone())));
-        let reply = self
-            .http
-            .send(
-                |client| {
-                    client
-                        .get(&url)
-                        .query(&query)
-                        .header(reqwest::header::ACCEPT, "application/json")
-                        .bearer_auth(self.token.expose())
-                },
-                Replay::Safe,
-                attempts,
-            )
-            .await?;
-        match reply.status {
-            200 => {}
-            401 | 403 => {
-                return Err(ApiError::Auth {
+        let result: Result<CursorPage, ApiError> = async {
+            let url = self.http.url("/v1/users");
+            let mut query: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+            if let Some(id) = last_seen_id {
+                query.push(("last_seen_id", id.to_string()));
+            }
+            query.extend(filters.iter().map(|(k, v)| (k.as_str(), v.clone())));
+            let reply = self
+                .http
+                .send(
+                    |client| {
+                        client
+                            .get(&url)
+                            .query(&query)
+                            .header(reqwest::header::ACCEPT, "application/json")
+                            .bearer_auth(self.token.expose())
+                    },
+                    Replay::Safe,
+                    attempts,
+                )
+                .await?;
+            match reply.status {
+                200 => {}
+                401 | 403 => {
+                    return Err(ApiError::Auth {
+                        status: reply.status,
+                        message: excerpt(&reply.body),
+                    })
+                }
+                status => {
+                    return Err(ApiError::Rejected {
+                        status,
+                        message: excerpt(&reply.body),
+                    })
+                }
+            }
+            let page: WirePage =
+                serde_json::from_slice(&reply.body).map_err(|e| ApiError::Malformed {
                     status: reply.status,
-                    message: excerpt(&reply.body),
-                })
+                    message: format!("not the documented JSON ({e}): {}", excerpt(&reply.body)),
+                })?;
+            if let Some(count) = page.count.filter(|&c| c != page.data.len() as u64) {
+                return Err(ApiError::Malformed {
+                    status: reply.status,
+                    message: format!(
+                        "the page says it holds {count} users but carries {}",
+                        page.data.len()
+                    ),
+                });
             }
-            status => {
-                return Err(ApiError::Rejected {
-                    status,
-                    message: excerpt(&reply.body),
-                })
-            }
+            Ok(CursorPage {
+                has_more: page.has_more,
+                last_seen_id: page.last_seen_id,
+                users: page.data.into_iter().map(DirectoryUser::from).collect(),
+            })
         }
-        let page: WirePage =
-            serde_json::from_slice(&reply.body).map_err(|e| ApiError::Malformed {
-                status: reply.status,
-                message: format!("not the documented JSON ({e}): {}", excerpt(&reply.body)),
-            })?;
-        if let Some(count) = page.count.filter(|&c| c != page.data.len() as u64) {
-            return Err(ApiError::Malformed {
-                status: reply.status,
-                message: format!(
-                    "the page says it holds {count} users but carries {}",
-                    page.data.len()
-                ),
-            });
-        }
-        Ok(CursorPage {
-            has_more: page.has_more,
-            last_seen_id: page.last_seen_id,
-            users: page.data.into_iter().map(DirectoryUser::from).collect(),
-        })
+        .await;
+        result.map_err(|e| e.scrubbed(&[self.token.expose()]))
     }
 }
 

@@ -178,34 +178,38 @@ impl Telecmi {
 
     /// Create a user; returns the provider's user id.
     pub async fn add(&self, user: &User, attempts: &mut u32) -> Result<String, ApiError> {
-        let missing = user.missing_required();
-        if !missing.is_empty() {
-            return Err(ApiError::Rejected {
-                status: 0,
-                message: format!("cannot add without {}", missing.join(", ")),
-            });
+        let result: Result<String, ApiError> = async {
+            let missing = user.missing_required();
+            if !missing.is_empty() {
+                return Err(ApiError::Rejected {
+                    status: 0,
+                    message: format!("cannot add without {}", missing.join(", ")),
+                });
+            }
+            let body = add_request_body(self.app_id, &self.secret, user);
+            let (reply, envelope) = self
+                .post("/v2/user/add", &body, Replay::Unsafe, attempts)
+                .await?;
+            if envelope.succeeded(reply.status) {
+                let agent_id = envelope
+                    .agent
+                    .as_ref()
+                    .and_then(|a| a.get("agent_id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| self.agent_id(user.extension));
+                return Ok(agent_id);
+            }
+            Err(match envelope.body_status(reply.status) {
+                401 => self.auth_error(&reply, &envelope),
+                status => ApiError::Rejected {
+                    status,
+                    message: envelope.message(&reply),
+                },
+            })
         }
-        let body = add_request_body(self.app_id, &self.secret, user);
-        let (reply, envelope) = self
-            .post("/v2/user/add", &body, Replay::Unsafe, attempts)
-            .await?;
-        if envelope.succeeded(reply.status) {
-            let agent_id = envelope
-                .agent
-                .as_ref()
-                .and_then(|a| a.get("agent_id"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| self.agent_id(user.extension));
-            return Ok(agent_id);
-        }
-        Err(match envelope.body_status(reply.status) {
-            401 => self.auth_error(&reply, &envelope),
-            status => ApiError::Rejected {
-                status,
-                message: envelope.message(&reply),
-            },
-        })
+        .await;
+        result.map_err(|e| e.scrubbed(&[self.secret.expose(), password_of(user)]))
     }
 
     /// Replace a user's fields. The docs make name, phone and password mandatory: `user` must have them.
@@ -215,71 +219,79 @@ impl Telecmi {
         user: &User,
         attempts: &mut u32,
     ) -> Result<(), ApiError> {
-        let missing = user.missing_required();
-        if !missing.is_empty() {
-            return Err(ApiError::Rejected {
-                status: 0,
-                message: format!("cannot update without {}", missing.join(", ")),
-            });
-        }
-        let body = UpdateBody {
-            auth: self.auth(),
-            id: agent_id,
-            fields: fields(user),
-        };
-        let (reply, envelope) = self
-            .post("/v2/user/update", &body, Replay::Safe, attempts)
-            .await?;
-        if envelope.succeeded(reply.status) {
-            return Ok(());
-        }
-        match envelope.body_status(reply.status) {
-            // Overloaded: bad credentials or an unknown user id.
-            401 => {
-                self.verify_credentials().await?;
-                Err(ApiError::NotFound {
-                    status: 401,
-                    message: format!(
-                        "no user {agent_id} in the account ({})",
-                        envelope.message(&reply)
-                    ),
-                })
+        let result: Result<(), ApiError> = async {
+            let missing = user.missing_required();
+            if !missing.is_empty() {
+                return Err(ApiError::Rejected {
+                    status: 0,
+                    message: format!("cannot update without {}", missing.join(", ")),
+                });
             }
-            status => Err(ApiError::Rejected {
-                status,
-                message: envelope.message(&reply),
-            }),
+            let body = UpdateBody {
+                auth: self.auth(),
+                id: agent_id,
+                fields: fields(user),
+            };
+            let (reply, envelope) = self
+                .post("/v2/user/update", &body, Replay::Safe, attempts)
+                .await?;
+            if envelope.succeeded(reply.status) {
+                return Ok(());
+            }
+            match envelope.body_status(reply.status) {
+                // Overloaded: bad credentials or an unknown user id.
+                401 => {
+                    self.verify_credentials().await?;
+                    Err(ApiError::NotFound {
+                        status: 401,
+                        message: format!(
+                            "no user {agent_id} in the account ({})",
+                            envelope.message(&reply)
+                        ),
+                    })
+                }
+                status => Err(ApiError::Rejected {
+                    status,
+                    message: envelope.message(&reply),
+                }),
+            }
         }
+        .await;
+        result.map_err(|e| e.scrubbed(&[self.secret.expose(), password_of(user)]))
     }
 
     /// Read one user; `Ok(None)` when the account has no such user.
     pub async fn get(&self, agent_id: &str, attempts: &mut u32) -> Result<Option<User>, ApiError> {
-        let body = GetBody {
-            auth: self.auth(),
-            agent_id,
-        };
-        let (reply, envelope) = self
-            .post("/v3/user/get", &body, Replay::Safe, attempts)
-            .await?;
-        if envelope.succeeded(reply.status) {
-            let agent = envelope.agent.as_ref().ok_or_else(|| ApiError::Malformed {
-                status: reply.status,
-                message: "success without an `agent` object".to_string(),
-            })?;
-            return wire_agent(agent, reply.status).map(|a| Some(a.user));
-        }
-        match envelope.body_status(reply.status) {
-            // Overloaded: bad credentials or no such user.
-            404 => {
-                self.verify_credentials().await?;
-                Ok(None)
+        let result: Result<Option<User>, ApiError> = async {
+            let body = GetBody {
+                auth: self.auth(),
+                agent_id,
+            };
+            let (reply, envelope) = self
+                .post("/v3/user/get", &body, Replay::Safe, attempts)
+                .await?;
+            if envelope.succeeded(reply.status) {
+                let agent = envelope.agent.as_ref().ok_or_else(|| ApiError::Malformed {
+                    status: reply.status,
+                    message: "success without an `agent` object".to_string(),
+                })?;
+                return wire_agent(agent, reply.status).map(|a| Some(a.user));
             }
-            401 => Err(self.auth_error(&reply, &envelope)),
-            status => Err(ApiError::Rejected {
-                status,
-                message: envelope.message(&reply),
-            }),
+            match envelope.body_status(reply.status) {
+                // Overloaded: bad credentials or no such user.
+                404 => {
+                    self.verify_credentials().await?;
+                    Ok(None)
+                }
+                401 => Err(self.auth_error(&reply, &envelope)),
+                status => Err(ApiError::Rejected {
+                    status,
+                    message: envelope.message(&reply),
+                }),
+            }
         }
+        .await;
+        result.map_err(|e| e.scrubbed(&[self.secret.expose()]))
     }
 
     /// One page of the user list (`page` is 1-based).
@@ -289,40 +301,44 @@ impl Telecmi {
         limit: u64,
         attempts: &mut u32,
     ) -> Result<ListPage, ApiError> {
-        let body = ListBody {
-            auth: self.auth(),
-            page,
-            limit,
-        };
-        let (reply, envelope) = self
-            .post("/v3/user/list", &body, Replay::Safe, attempts)
-            .await?;
-        if !envelope.succeeded(reply.status) {
-            return Err(match envelope.body_status(reply.status) {
-                401 | 403 | 404 => self.auth_error(&reply, &envelope),
-                status => ApiError::Rejected {
-                    status,
-                    message: envelope.message(&reply),
-                },
-            });
+        let result: Result<ListPage, ApiError> = async {
+            let body = ListBody {
+                auth: self.auth(),
+                page,
+                limit,
+            };
+            let (reply, envelope) = self
+                .post("/v3/user/list", &body, Replay::Safe, attempts)
+                .await?;
+            if !envelope.succeeded(reply.status) {
+                return Err(match envelope.body_status(reply.status) {
+                    401 | 403 | 404 => self.auth_error(&reply, &envelope),
+                    status => ApiError::Rejected {
+                        status,
+                        message: envelope.message(&reply),
+                    },
+                });
+            }
+            let malformed = |message: String| ApiError::Malformed {
+                status: reply.status,
+                message,
+            };
+            let total = envelope
+                .count
+                .as_ref()
+                .and_then(number)
+                .ok_or_else(|| malformed("list without a numeric `count`".to_string()))?;
+            let users = envelope
+                .agents
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .map(|agent| wire_agent(agent, reply.status))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ListPage { total, users })
         }
-        let malformed = |message: String| ApiError::Malformed {
-            status: reply.status,
-            message,
-        };
-        let total = envelope
-            .count
-            .as_ref()
-            .and_then(number)
-            .ok_or_else(|| malformed("list without a numeric `count`".to_string()))?;
-        let users = envelope
-            .agents
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .map(|agent| wire_agent(agent, reply.status))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ListPage { total, users })
+        .await;
+        result.map_err(|e| e.scrubbed(&[self.secret.expose()]))
     }
 
     /// Confirm the credentials with the cheapest authenticated call; remembered for the run.
@@ -375,6 +391,10 @@ fn fields(user: &User) -> UserFields<'_> {
         end_time: user.end_time,
         sms_alert: user.sms_alert,
     }
+}
+
+fn password_of(user: &User) -> &str {
+    user.password.as_ref().map_or("", Secret::expose)
 }
 
 /// "User ID Already Exists" from an add.

@@ -186,11 +186,5 @@ fn cell(value: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect();
-    if clean.chars().count() > TABLE_WIDTH {
-        let mut cut: String = clean.chars().take(TABLE_WIDTH - 1).collect();
-        cut.push('…');
-        cut
-    } else {
-        clean
-    }
+    crate::text::clip(&clean, TABLE_WIDTH)
 }

@@ -1,0 +1,88 @@
+//! Text that came from outside (sheets, provider answers) made safe to show: control characters
+//! escaped so that no cell can move the cursor or retitle a terminal, long values clipped, and a
+//! run's secrets removed.
+
+/// What stands in for a secret in provider text.
+pub const REDACTED: &str = "[redacted]";
+
+/// `text` with control characters written as escapes (`\u{1b}`, `\n`), so it prints on one line
+/// and cannot drive the terminal.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// At most `max_chars` characters of `text`, ending in `…` when something was cut.
+pub fn clip(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => text.to_string(),
+        Some((cut, _)) => {
+            let mut short = text[..cut].to_string();
+            short.pop();
+            short.push('…');
+            short
+        }
+    }
+}
+
+/// `text` with every secret removed, as written and as JSON would escape it (a provider that
+/// echoes a request body echoes the escaped form).
+pub fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut text = text.to_string();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        let escaped = serde_json::to_string(secret).expect("a string serialises");
+        let escaped = &escaped[1..escaped.len() - 1];
+        for form in [*secret, escaped] {
+            if text.contains(form) {
+                text = text.replace(form, REDACTED);
+            }
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(
+            printable("name\u{1b}]0;owned\u{7}"),
+            "name\\u{1b}]0;owned\\u{7}"
+        );
+        assert_eq!(printable("Anita\nDesai"), "Anita\\nDesai");
+        assert_eq!(printable("Zoë Ødegård"), "Zoë Ødegård");
+    }
+
+    #[test]
+    fn clipping_counts_characters_and_marks_the_cut() {
+        assert_eq!(clip("abcdef", 6), "abcdef");
+        assert_eq!(clip("abcdefg", 6), "abcde…");
+        assert_eq!(clip("ज़ोया देसाई", 3), "ज़…");
+        assert_eq!(clip("", 0), "");
+    }
+
+    #[test]
+    fn secrets_are_removed_raw_and_json_escaped() {
+        let secret = "s3cr\"t\\x";
+        let echoed = format!(
+            "Validation failed for request {}",
+            serde_json::json!({"secret": secret, "password": "Pass#101"})
+        );
+        let clean = scrub(&echoed, &[secret, "Pass#101", ""]);
+        assert!(!clean.contains("s3cr"), "{clean}");
+        assert!(!clean.contains("Pass#101"), "{clean}");
+        assert_eq!(clean.matches(REDACTED).count(), 2, "{clean}");
+    }
+}
