@@ -1,5 +1,6 @@
 //! The rules a row must pass before anything is sent, each failure naming row, column, value and rule.
 
+use crate::export::record::without_formula_guard;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -406,15 +407,6 @@ fn check_agent_id(value: &str) -> Result<u32, String> {
         return Err(rule());
     }
     check_extension(extension, (1, 9)).map_err(|why| format!("its extension part: {why}"))
-}
-
-/// Undo the `'` an export puts before a cell a spreadsheet would run as a formula, so that an
-/// export imports back unchanged.
-fn without_formula_guard(value: &str) -> &str {
-    match value.strip_prefix('\'') {
-        Some(rest) if crate::export::record::neutralise_formula(rest) != rest => rest,
-        _ => value,
-    }
 }
 
 fn check_name(value: &str) -> Result<String, String> {

@@ -119,20 +119,54 @@ pub fn csv_cell(value: &Value) -> String {
     }
 }
 
-/// `=`, `@`, tab, CR, or `+`/`-` before a non-digit start a formula in Excel and LibreOffice;
-/// phone numbers such as `+919200000000` are left exactly as they are.
+/// The OWASP CSV-injection guard: a cell that begins with `=`, `+`, `-`, `@`, tab or CR gets a
+/// leading `'`, unless it is a plain number or a phone number (`+919200000000` stays as it is).
+///
+/// The guard is lossless: a cell that really begins with `'` (or several) before one of those
+/// characters gets one more, and [`without_formula_guard`] takes exactly one off.
 pub fn neutralise_formula(text: &str) -> String {
-    let mut chars = text.chars();
-    let risky = match chars.next() {
-        Some('=' | '@' | '\t' | '\r') => true,
-        Some('+' | '-') => chars.next().is_some_and(|c| !c.is_ascii_digit()),
-        _ => false,
-    };
-    if risky {
+    if needs_guard(text) {
         format!("'{text}")
     } else {
         text.to_string()
     }
+}
+
+/// The value a guarded cell stands for: the inverse of [`neutralise_formula`].
+pub fn without_formula_guard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if needs_guard(rest) => rest,
+        _ => cell,
+    }
+}
+
+/// Formula-like, or quotes in front of something formula-like.
+fn needs_guard(text: &str) -> bool {
+    let unquoted = text.trim_start_matches('\'');
+    match unquoted.chars().next() {
+        Some('=' | '@' | '\t' | '\r') => true,
+        Some('+' | '-') => !(is_plain_number(unquoted) || is_phone_number(unquoted)),
+        _ => false,
+    }
+}
+
+/// `-12`, `+3.5`: a number a spreadsheet shows as itself.
+fn is_plain_number(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && all_digits(fraction)
+}
+
+/// `+91 98123-00001`: a `+`, then digits with the usual separators, and enough digits to dial.
+fn is_phone_number(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix('+') else {
+        return false;
+    };
+    let separators_and_digits = rest
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'));
+    separators_and_digits && rest.chars().filter(char::is_ascii_digit).count() >= 7
 }
 
 #[cfg(test)]
@@ -150,10 +184,36 @@ mod tests {
             neutralise_formula("+cmd|' /C calc'!A0"),
             "'+cmd|' /C calc'!A0"
         );
-        assert_eq!(neutralise_formula("-2+3"), "-2+3");
         assert_eq!(neutralise_formula("+919200000000"), "+919200000000");
+        assert_eq!(neutralise_formula("+91 98123-00001"), "+91 98123-00001");
+        assert_eq!(neutralise_formula("-12.5"), "-12.5");
         assert_eq!(neutralise_formula("Zoë"), "Zoë");
-        assert_eq!(neutralise_formula("-"), "-");
+        for formula in ["-2+3+cmd|' /C calc'!A0", "-1+1", "-2+3", "-", "+", "\tx", "\rx"] {
+            assert_eq!(neutralise_formula(formula), format!("'{formula}"), "{formula:?}");
+        }
+    }
+
+    #[test]
+    fn the_guard_round_trips_every_cell() {
+        for value in [
+            "=1+1",
+            "'=1+1",
+            "''=1+1",
+            "'Quoted",
+            "'",
+            "''",
+            "-1+1",
+            "'-1+1",
+            "+919200000000",
+            "'+919200000000",
+            "Asha Rao",
+            "",
+        ] {
+            let cell = neutralise_formula(value);
+            assert_eq!(without_formula_guard(&cell), value, "{value:?} as {cell:?}");
+        }
+        assert_eq!(neutralise_formula("'=1+1"), "''=1+1", "a real quote keeps its own");
+        assert_eq!(without_formula_guard("'Quoted"), "'Quoted", "not a guard");
     }
 
     #[test]

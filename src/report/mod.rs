@@ -6,9 +6,12 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use std::borrow::Cow;
+
 use csv::ByteRecord;
 use serde::Serialize;
 
+use crate::export::record::{neutralise_formula, without_formula_guard};
 use crate::model::{Outcome, Status};
 
 pub mod summary;
@@ -58,6 +61,14 @@ fn create_locked(path: &Path, mode: u32) -> Result<File, ReportError> {
     #[cfg(not(unix))]
     let _ = mode;
     let file = options.open(path).map_err(error)?;
+    // The mode given to `open` applies only to a new file: an old failed-rows file keeps its own
+    // until told, and is about to hold passwords. (A public report is left as its owner set it.)
+    #[cfg(unix)]
+    if mode & 0o077 == 0 {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(error)?;
+    }
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -147,9 +158,15 @@ impl FailedRowsWriter {
         })
     }
 
+    /// Write `record` with every cell guarded against formulas the way an export is: the cell
+    /// imports back as the same value, and a spreadsheet that opens the file runs nothing.
     pub fn write(&mut self, record: &ByteRecord) -> Result<(), ReportError> {
+        let cells = record.iter().map(|cell| match std::str::from_utf8(cell) {
+            Ok(text) => Cow::Owned(neutralise_formula(without_formula_guard(text)).into_bytes()),
+            Err(_) => Cow::Borrowed(cell),
+        });
         self.writer
-            .write_byte_record(record)
+            .write_record(cells)
             .map_err(report_error(&self.path))
     }
 
@@ -268,6 +285,29 @@ pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failed_rows_file_is_private_even_over_a_public_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("failed.csv");
+        std::fs::write(&path, "old\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let header = ByteRecord::from(vec!["extension", "name", "password"]);
+        let mut failed = FailedRowsWriter::create(&path, &header, b',').unwrap();
+        failed
+            .write(&ByteRecord::from(vec!["101", "-1+1", "'=dmin-1"]))
+            .unwrap();
+        failed.flush().unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "extension,name,password\n101,'-1+1,'=dmin-1\n",
+            "formulas guarded, an existing guard kept as it was"
+        );
+    }
 
     #[test]
     fn outputs_that_cannot_be_created_are_found_before_the_run() {
