@@ -109,7 +109,8 @@ impl<'r> Cells<'r> {
         let raw = self.record.get(index)?;
         match std::str::from_utf8(raw) {
             Ok(text) => Some(text.trim()).filter(|t| !t.is_empty()),
-            Err(_) => {
+            Err(e) => {
+                let offset = e.valid_up_to();
                 self.problems.push(Problem {
                     column: Some((index + 1, column.name())),
                     value: Some(
@@ -118,7 +119,11 @@ impl<'r> Cells<'r> {
                             .take(MAX_QUOTED_CHARS)
                             .collect(),
                     ),
-                    rule: "not valid UTF-8 text (save the sheet as \"CSV UTF-8\")".to_string(),
+                    rule: format!(
+                        "not valid UTF-8 text: byte 0x{:02X} at byte {} of the cell (save the sheet as \"CSV UTF-8\")",
+                        raw[offset],
+                        offset + 1
+                    ),
                 });
                 None
             }

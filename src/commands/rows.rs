@@ -64,6 +64,7 @@ impl RowRun<'_> {
             }
         };
         let resumed_rows = replay.as_ref().map_or(0, |r| r.rows);
+        let encoding = sheet.encoding().name();
         let control = Arc::new(RunControl::default());
         // First Ctrl-C or SIGTERM: stop dispatching and finish in order. Second: stop at once (the
         // report keeps every row written so far).
@@ -110,6 +111,7 @@ impl RowRun<'_> {
         let summary = RunSummary {
             command: self.command,
             input: self.file.to_path_buf(),
+            encoding,
             mode: self.journal_mode,
             dry_run,
             resumed_rows,

@@ -14,6 +14,8 @@ use crate::{execute, validate, Error, Exit};
 struct ValidateSummary {
     command: &'static str,
     input: PathBuf,
+    /// The text encoding the sheet was read in.
+    encoding: &'static str,
     mode: &'static str,
     rows: u64,
     valid: u64,
@@ -68,6 +70,7 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
         ctx.json(&ValidateSummary {
             command: "validate",
             input: args.sheet.file.clone(),
+            encoding: sheet.encoding().name(),
             mode: args.mode.as_str(),
             rows,
             valid: rows - invalid,

@@ -188,8 +188,20 @@ mod tests {
         assert_eq!(neutralise_formula("+91 98123-00001"), "+91 98123-00001");
         assert_eq!(neutralise_formula("-12.5"), "-12.5");
         assert_eq!(neutralise_formula("Zoë"), "Zoë");
-        for formula in ["-2+3+cmd|' /C calc'!A0", "-1+1", "-2+3", "-", "+", "\tx", "\rx"] {
-            assert_eq!(neutralise_formula(formula), format!("'{formula}"), "{formula:?}");
+        for formula in [
+            "-2+3+cmd|' /C calc'!A0",
+            "-1+1",
+            "-2+3",
+            "-",
+            "+",
+            "\tx",
+            "\rx",
+        ] {
+            assert_eq!(
+                neutralise_formula(formula),
+                format!("'{formula}"),
+                "{formula:?}"
+            );
         }
     }
 
@@ -212,7 +224,11 @@ mod tests {
             let cell = neutralise_formula(value);
             assert_eq!(without_formula_guard(&cell), value, "{value:?} as {cell:?}");
         }
-        assert_eq!(neutralise_formula("'=1+1"), "''=1+1", "a real quote keeps its own");
+        assert_eq!(
+            neutralise_formula("'=1+1"),
+            "''=1+1",
+            "a real quote keeps its own"
+        );
         assert_eq!(without_formula_guard("'Quoted"), "'Quoted", "not a guard");
     }
 

@@ -21,6 +21,17 @@ pub enum TextEncoding {
 }
 
 impl TextEncoding {
+    /// The name `--encoding` takes and the summary shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            TextEncoding::Auto => "auto",
+            TextEncoding::Utf8 => "utf-8",
+            TextEncoding::Utf16Le => "utf-16le",
+            TextEncoding::Utf16Be => "utf-16be",
+            TextEncoding::Windows1252 => "windows-1252",
+        }
+    }
+
     fn encoding(self) -> Option<&'static Encoding> {
         match self {
             TextEncoding::Utf16Le => Some(UTF_16LE),
@@ -98,6 +109,74 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     }
 }
 
+/// What a whole file says about whether it is UTF-8: counted over every byte, not a sample, so
+/// that one stray byte deep in a UTF-8 file cannot turn it into Windows-1252 mojibake.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Utf8Evidence {
+    /// Well-formed sequences of two bytes or more.
+    pub multibyte: u64,
+    /// Bytes that are not part of any well-formed sequence.
+    pub invalid: u64,
+}
+
+impl Utf8Evidence {
+    /// Scan `head` and then the rest of `more`, a chunk at a time.
+    pub fn of(head: &[u8], more: &mut impl Read) -> io::Result<Utf8Evidence> {
+        let mut evidence = Utf8Evidence::default();
+        let mut carry = evidence.scan(head, false);
+        let mut chunk = vec![0; 64 * 1024];
+        loop {
+            let n = more.read(&mut chunk)?;
+            let mut joined = std::mem::take(&mut carry);
+            joined.extend_from_slice(&chunk[..n]);
+            carry = evidence.scan(&joined, n == 0);
+            if n == 0 {
+                return Ok(evidence);
+            }
+        }
+    }
+
+    /// Count `bytes`; returns an unfinished sequence at the end to carry into the next chunk
+    /// (none when `last`).
+    fn scan(&mut self, mut bytes: &[u8], last: bool) -> Vec<u8> {
+        loop {
+            let (valid, rest) = match std::str::from_utf8(bytes) {
+                Ok(text) => (text.as_bytes(), &[][..]),
+                Err(e) => bytes.split_at(e.valid_up_to()),
+            };
+            self.multibyte += valid.iter().filter(|&&b| b >= 0xC0).count() as u64;
+            if rest.is_empty() {
+                return Vec::new();
+            }
+            match std::str::from_utf8(rest) {
+                Err(e) if e.valid_up_to() == 0 => {
+                    let bad = e.error_len().unwrap_or(if last { rest.len() } else { 0 });
+                    if bad == 0 {
+                        return rest.to_vec();
+                    }
+                    self.invalid += bad as u64;
+                    bytes = &rest[bad..];
+                }
+                _ => unreachable!("the valid prefix was split off"),
+            }
+        }
+    }
+
+    /// UTF-8 when its well-formed multi-byte characters outnumber its bad bytes (a stray byte or
+    /// a damaged row in a UTF-8 file); Windows-1252 when they do not. Text written in
+    /// Windows-1252 almost never forms a well-formed sequence by chance, while each of its
+    /// accented letters is a bad byte, so a vote by count holds for small files too, where a
+    /// share of the non-ASCII bytes would swing on a single byte.
+    pub fn verdict(self) -> TextEncoding {
+        let utf8 = self.invalid < self.multibyte.max(1);
+        if utf8 {
+            TextEncoding::Utf8
+        } else {
+            TextEncoding::Windows1252
+        }
+    }
+}
+
 /// Decode `bytes` (a whole sample) to text in the given encoding, for sniffing the delimiter.
 pub fn decode_sample(bytes: &[u8], encoding: TextEncoding) -> String {
     match encoding.encoding() {
@@ -161,6 +240,38 @@ impl Read for Transcoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn verdict(bytes: &[u8]) -> TextEncoding {
+        let (head, rest) = bytes.split_at(bytes.len().min(5));
+        Utf8Evidence::of(head, &mut &rest[..]).unwrap().verdict()
+    }
+
+    #[test]
+    fn the_whole_file_decides_the_encoding() {
+        let mut utf8 = "name\nZoë Ødegård\nJosé\n".repeat(200).into_bytes();
+        assert_eq!(verdict(&utf8), TextEncoding::Utf8);
+        utf8.extend_from_slice(b"Bad \xe9 row\n");
+        assert_eq!(
+            verdict(&utf8),
+            TextEncoding::Utf8,
+            "one stray byte is a bad row"
+        );
+        assert_eq!(verdict(b"name\nJos\xe9\n"), TextEncoding::Windows1252);
+        assert_eq!(verdict(b"name\nplain ascii\n"), TextEncoding::Utf8);
+        let mostly_bad = [&b"Zo\xc3\xab "[..], &b"\xe9\xe8\xe0 ".repeat(20)].concat();
+        assert_eq!(verdict(&mostly_bad), TextEncoding::Windows1252);
+    }
+
+    #[test]
+    fn a_character_split_between_chunks_is_still_one_sequence() {
+        let text = "ज़ोया देसाई".repeat(30_000);
+        let evidence = Utf8Evidence::of(&[], &mut text.as_bytes()).unwrap();
+        assert_eq!(evidence.invalid, 0);
+        assert_eq!(
+            evidence.multibyte,
+            text.chars().filter(|c| !c.is_ascii()).count() as u64
+        );
+    }
 
     fn utf16le(text: &str, bom: bool) -> Vec<u8> {
         let mut bytes = if bom { vec![0xFF, 0xFE] } else { vec![] };

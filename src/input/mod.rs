@@ -4,7 +4,7 @@ pub mod decode;
 pub mod header;
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
@@ -110,6 +110,17 @@ impl Sheet {
                 encoding: found,
                 bom_len,
             } => match encoding {
+                // No BOM and not UTF-16: the whole file decides between UTF-8 and Windows-1252.
+                TextEncoding::Auto
+                    if bom_len == 0
+                        && found != TextEncoding::Utf16Le
+                        && found != TextEncoding::Utf16Be =>
+                {
+                    let evidence = decode::Utf8Evidence::of(&head, &mut file).map_err(io_error)?;
+                    file.seek(io::SeekFrom::Start(head.len() as u64))
+                        .map_err(io_error)?;
+                    (evidence.verdict(), 0)
+                }
                 TextEncoding::Auto => (found, bom_len),
                 chosen => (chosen, if found == chosen { bom_len } else { 0 }),
             },

@@ -40,6 +40,8 @@ impl Counts {
 pub struct RunSummary {
     pub command: &'static str,
     pub input: PathBuf,
+    /// The text encoding the sheet was read in.
+    pub encoding: &'static str,
     pub mode: &'static str,
     pub dry_run: bool,
     /// Rows finished by the earlier runs a `--resume` continued.
