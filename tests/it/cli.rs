@@ -1,12 +1,10 @@
 //! The command line itself: help, version, completions, the sandbox subcommand, config profiles.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Help text with every run of whitespace collapsed, so wrapping does not matter.
 fn flat(text: &str) -> String {

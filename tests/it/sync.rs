@@ -1,7 +1,6 @@
 //! `roster sync`: plan against the live roster, apply through the import engine, re-plan to nothing.
-mod common;
 
-use common::*;
+use crate::common::*;
 
 fn seeded_account() -> TestSandbox {
     let sandbox = TestSandbox::new();

@@ -1,14 +1,12 @@
 //! `roster export` end to end: the real binary against the in-process sandbox.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use roster::sandbox::{Faults, SandboxConfig};
 
 const TELECMI_COLUMNS: [&str; 10] = [

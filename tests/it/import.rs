@@ -1,12 +1,10 @@
 //! `roster import` end to end: the real binary against the in-process sandbox.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use roster::sandbox::{Faults, SandboxConfig, TelecmiRecord};
 
 type Row = HashMap<String, String>;

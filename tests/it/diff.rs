@@ -1,7 +1,6 @@
 //! `roster diff` and `roster export --diff-against`: the nightly change report.
-mod common;
 
-use common::*;
+use crate::common::*;
 
 fn export(sandbox: &TestSandbox, out: &std::path::Path, extra: &[&str]) -> Ran {
     let mut args = vec![

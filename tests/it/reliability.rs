@@ -2,8 +2,6 @@
 //! crash-safe resume, locking, signals, malformed provider answers and hostile input.
 //! The real binary against the in-process sandbox (or raw-HTTP fakes), each test a few seconds.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -11,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use roster::sandbox::{Faults, SandboxConfig};
 
 type Row = HashMap<String, String>;

@@ -1,5 +1,4 @@
 //! Shared helpers: an in-process sandbox on port 0 with its own runtime, and the real binary.
-#![allow(dead_code)] // each test file uses a different subset
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -58,11 +57,6 @@ impl TestSandbox {
     /// `roster ARGS` pointed at this sandbox with its credentials.
     pub fn roster(&self, args: &[&str]) -> Command {
         roster_at(&self.url, args)
-    }
-
-    /// Run a future on the sandbox's runtime (for library-level tests).
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
     }
 }
 

@@ -1,8 +1,7 @@
 //! `roster migrate`: a Smartflo roster with null and duplicate extensions and missing phones moves
 //! into a TeleCMI account that already has users.
-mod common;
 
-use common::*;
+use crate::common::*;
 use roster::sandbox::SmartfloRecord;
 
 fn smartflo_user(

@@ -1,10 +1,9 @@
 //! `make demo`'s path, so that it cannot rot.
-mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn demo_script(out: &Path) -> Command {
     let mut command = Command::new("bash");
