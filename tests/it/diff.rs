@@ -2,7 +2,7 @@
 
 use crate::common::*;
 
-fn export(sandbox: &TestSandbox, out: &std::path::Path, extra: &[&str]) -> Ran {
+fn export(case: &Case, out: &std::path::Path, extra: &[&str]) -> Ran {
     let mut args = vec![
         "export",
         "--provider",
@@ -13,42 +13,38 @@ fn export(sandbox: &TestSandbox, out: &std::path::Path, extra: &[&str]) -> Ran {
         "0",
     ];
     args.extend_from_slice(extra);
-    run(sandbox.roster(&args))
+    case.run(&args)
 }
 
 #[test]
 fn a_nightly_export_reports_who_joined_left_and_changed_since_the_previous_one() {
-    let sandbox = TestSandbox::new();
+    let case = Case::new();
     for extension in 301..=305 {
-        sandbox.sandbox().insert_telecmi(telecmi_user(
+        case.sandbox().insert_telecmi(telecmi_user(
             extension,
             &format!("Agent {extension}"),
             &format!("919200000{extension}"),
             "Secret300",
         ));
     }
-    let dir = tempfile::tempdir().unwrap();
-    let roster = dir.path().join("roster.csv");
-    let yesterday = dir.path().join("yesterday.csv");
-    assert_eq!(export(&sandbox, &roster, &[]).code, 0);
+    let roster = case.path("roster.csv");
+    let yesterday = case.path("yesterday.csv");
+    export(&case, &roster, &[]).assert_code(0);
     std::fs::copy(&roster, &yesterday).unwrap();
 
     // overnight: 306 joins, 301 leaves, 302 changes phone, 303 changes password
-    sandbox
-        .sandbox()
+    case.sandbox()
         .insert_telecmi(telecmi_user(306, "New Joiner", "919200000306", "Secret306"));
-    assert!(sandbox.sandbox().remove_telecmi(301));
-    sandbox
-        .sandbox()
+    assert!(case.sandbox().remove_telecmi(301));
+    case.sandbox()
         .insert_telecmi(telecmi_user(302, "Agent 302", "919299999302", "Secret300"));
-    sandbox
-        .sandbox()
+    case.sandbox()
         .insert_telecmi(telecmi_user(303, "Agent 303", "919200000303", "Changed303"));
 
-    let changes = dir.path().join("changes.csv");
-    let summary = dir.path().join("summary.json");
+    let changes = case.path("changes.csv");
+    let summary = case.path("summary.json");
     let ran = export(
-        &sandbox,
+        &case,
         &roster,
         &[
             "--include-passwords",
@@ -60,7 +56,7 @@ fn a_nightly_export_reports_who_joined_left_and_changed_since_the_previous_one()
             arg(&summary),
         ],
     );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    ran.assert_code(0);
     assert!(
         ran.stderr
             .contains("1 joined, 1 left, 1 changed (1 phone_number)"),
@@ -94,7 +90,7 @@ fn a_nightly_export_reports_who_joined_left_and_changed_since_the_previous_one()
         arg(&roster),
         "--json",
     ]));
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    ran.assert_code(0);
     let report: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
     assert_eq!(report["counts"]["added"], 1);
     assert_eq!(report["counts"]["removed"], 1);
@@ -108,29 +104,21 @@ fn a_nightly_export_reports_who_joined_left_and_changed_since_the_previous_one()
 
 #[test]
 fn diff_of_csv_and_jsonl_exports_of_one_roster_is_empty_and_bad_files_exit_2() {
-    let sandbox = TestSandbox::start(roster::sandbox::SandboxConfig {
-        seed_telecmi: 30,
-        ..Default::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("roster.csv");
-    let jsonl = dir.path().join("roster.jsonl");
-    assert_eq!(export(&sandbox, &csv, &[]).code, 0);
-    assert_eq!(export(&sandbox, &jsonl, &["--format", "jsonl"]).code, 0);
+    let case = Case::seeded(30, 0);
+    let csv = case.path("roster.csv");
+    let jsonl = case.path("roster.jsonl");
+    export(&case, &csv, &[]).assert_code(0);
+    export(&case, &jsonl, &["--format", "jsonl"]).assert_code(0);
     let ran = run(roster_command(&["diff", arg(&csv), arg(&jsonl)]));
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    ran.assert_code(0);
     assert!(ran.stderr.contains("no changes"), "{}", ran.stderr);
 
-    let missing = dir.path().join("missing.csv");
-    assert_eq!(
-        run(roster_command(&["diff", arg(&missing), arg(&csv)])).code,
-        2
+    let missing = case.path("missing.csv");
+    run(roster_command(&["diff", arg(&missing), arg(&csv)])).assert_code(2);
+    let sent_before = case.sandbox().stats().requests;
+    export(&case, &csv, &["--diff-against", arg(&missing)]).assert_code_because(
+        2,
+        "a missing previous export is found before anything is sent",
     );
-    let sent_before = sandbox.sandbox().stats().requests;
-    let ran = export(&sandbox, &csv, &["--diff-against", arg(&missing)]);
-    assert_eq!(
-        ran.code, 2,
-        "a missing previous export is found before anything is sent"
-    );
-    assert_eq!(sandbox.sandbox().stats().requests, sent_before);
+    assert_eq!(case.sandbox().stats().requests, sent_before);
 }

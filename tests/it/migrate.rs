@@ -28,9 +28,9 @@ fn smartflo_user(
     }
 }
 
-fn accounts() -> TestSandbox {
-    let sandbox = TestSandbox::new();
-    let s = sandbox.sandbox();
+fn accounts() -> Case {
+    let case = Case::new();
+    let s = case.sandbox();
     s.insert_smartflo(smartflo_user(
         1,
         "Asha Rao",
@@ -62,10 +62,10 @@ fn accounts() -> TestSandbox {
         "Secret500",
     ));
     s.insert_telecmi(telecmi_user(100, "Also Here", "919811111100", "Secret100"));
-    sandbox
+    case
 }
 
-fn migrate(sandbox: &TestSandbox, extra: &[&str]) -> Ran {
+fn migrate(case: &Case, extra: &[&str]) -> Ran {
     let mut args = vec![
         "migrate",
         "--from",
@@ -78,27 +78,25 @@ fn migrate(sandbox: &TestSandbox, extra: &[&str]) -> Ran {
         "0",
     ];
     args.extend_from_slice(extra);
-    run(sandbox.roster(&args))
+    case.run(&args)
 }
 
 #[test]
 fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyone() {
-    let sandbox = accounts();
-    let dir = tempfile::tempdir().unwrap();
-    let plan_path = dir.path().join("plan.json");
-    let creds = dir.path().join("creds.csv");
-    let ran = migrate(
-        &sandbox,
+    let case = accounts();
+    let plan_path = case.path("plan.json");
+    let creds = case.path("creds.csv");
+    migrate(
+        &case,
         &[
             "--plan-out",
             arg(&plan_path),
             "--credentials-out",
             arg(&creds),
         ],
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let plan: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    )
+    .assert_code(0);
+    let plan = read_json(&plan_path);
     assert_eq!(plan["counts"]["create"], 4, "{plan:#}");
     assert_eq!(plan["counts"]["unmappable"], 2);
     assert_eq!(plan["counts"]["only_in_account"], 2);
@@ -124,7 +122,7 @@ fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyon
     assert_eq!(extension_of("Cara Dsouza"), 102);
     assert_eq!(extension_of("Dev Patel"), 103);
     assert_eq!(
-        sandbox.sandbox().stats().adds_committed,
+        case.sandbox().stats().adds_committed,
         0,
         "a plan creates nobody"
     );
@@ -151,9 +149,9 @@ fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyon
     );
 
     // --apply creates exactly the reviewed users with the reviewed passwords.
-    let report = dir.path().join("r.csv");
-    let ran = migrate(
-        &sandbox,
+    let report = case.path("r.csv");
+    migrate(
+        &case,
         &[
             "--credentials-out",
             arg(&creds),
@@ -161,9 +159,9 @@ fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyon
             "--report",
             arg(&report),
         ],
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let users = sandbox.sandbox().telecmi_users();
+    )
+    .assert_code(0);
+    let users = case.sandbox().telecmi_users();
     for row in &rows {
         let user = users
             .iter()
@@ -180,12 +178,11 @@ fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyon
 
 #[test]
 fn apply_creates_each_mapped_user_once_and_a_second_run_creates_nobody() {
-    let sandbox = accounts();
-    let dir = tempfile::tempdir().unwrap();
-    let creds = dir.path().join("creds.csv");
-    let report = dir.path().join("report.csv");
-    let ran = migrate(
-        &sandbox,
+    let case = accounts();
+    let creds = case.path("creds.csv");
+    let report = case.path("report.csv");
+    migrate(
+        &case,
         &[
             "--credentials-out",
             arg(&creds),
@@ -193,9 +190,9 @@ fn apply_creates_each_mapped_user_once_and_a_second_run_creates_nobody() {
             "--report",
             arg(&report),
         ],
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let users = sandbox.sandbox().telecmi_users();
+    )
+    .assert_code(0);
+    let users = case.sandbox().telecmi_users();
     assert_eq!(users.len(), 6, "2 already there + 4 migrated");
     let credentials = read_csv(&creds);
     for row in &credentials {
@@ -208,15 +205,12 @@ fn apply_creates_each_mapped_user_once_and_a_second_run_creates_nobody() {
             "the credentials file holds the real passwords"
         );
     }
-    let clobber = migrate(&sandbox, &["--credentials-out", arg(&creds)]);
-    assert_eq!(
-        clobber.code, 2,
-        "an existing credentials file is never overwritten"
-    );
+    migrate(&case, &["--credentials-out", arg(&creds)])
+        .assert_code_because(2, "an existing credentials file is never overwritten");
     assert_eq!(read_csv(&creds), credentials);
 
-    let resumed = migrate(
-        &sandbox,
+    migrate(
+        &case,
         &[
             "--credentials-out",
             arg(&creds),
@@ -225,28 +219,27 @@ fn apply_creates_each_mapped_user_once_and_a_second_run_creates_nobody() {
             "--report",
             arg(&report),
         ],
-    );
-    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    )
+    .assert_code(0);
     assert_eq!(
-        sandbox.sandbox().stats().adds_committed,
+        case.sandbox().stats().adds_committed,
         4,
         "a resume of a finished migration sends no add"
     );
 
-    let plan_path = dir.path().join("plan.json");
-    let fresh = dir.path().join("fresh.csv");
-    let again = migrate(
-        &sandbox,
+    let plan_path = case.path("plan.json");
+    let fresh = case.path("fresh.csv");
+    migrate(
+        &case,
         &[
             "--credentials-out",
             arg(&fresh),
             "--plan-out",
             arg(&plan_path),
         ],
-    );
-    assert_eq!(again.code, 0, "{}", again.stderr);
-    let plan: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    )
+    .assert_code(0);
+    let plan = read_json(&plan_path);
     assert_eq!(
         plan["counts"]["create"], 0,
         "migrated users are recognised: {plan:#}"
@@ -256,8 +249,8 @@ fn apply_creates_each_mapped_user_once_and_a_second_run_creates_nobody() {
 
 #[test]
 fn apply_needs_a_credentials_file() {
-    let sandbox = accounts();
-    let ran = migrate(&sandbox, &["--apply"]);
-    assert_eq!(ran.code, 2);
+    let case = accounts();
+    let ran = migrate(&case, &["--apply"]);
+    ran.assert_code(2);
     assert!(ran.stderr.contains("--credentials-out"), "{}", ran.stderr);
 }

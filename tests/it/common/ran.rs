@@ -1,0 +1,71 @@
+//! [`Ran`]: what a finished command printed, and assertions that show all of it when they fail.
+
+use std::borrow::BorrowMut;
+use std::fmt;
+use std::process::{Command, Output};
+
+/// What a finished command printed, as text.
+pub struct Ran {
+    /// The command line, for failure messages.
+    pub command: String,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    /// Fails unless the command exited with `code`, showing the command, its stdout and its stderr.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        self.assert_code_because(code, "")
+    }
+
+    /// [`Ran::assert_code`] that says why `code` is the right one.
+    #[track_caller]
+    pub fn assert_code_because(&self, code: i32, why: impl fmt::Display) -> &Self {
+        if self.code != code {
+            let why = why.to_string();
+            let why = if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({why})")
+            };
+            panic!("expected exit {code}{why}, got {}\n{self}", self.code);
+        }
+        self
+    }
+
+    /// Stdout parsed as one JSON document.
+    #[track_caller]
+    pub fn stdout_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e})\n{self}"))
+    }
+}
+
+impl fmt::Display for Ran {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "command: {}\nexit: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.command, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `command` to the end with its output captured.
+pub fn run(mut command: impl BorrowMut<Command>) -> Ran {
+    let command = command.borrow_mut();
+    let shown = format!("{command:?}");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("the command runs");
+    Ran {
+        command: shown,
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
