@@ -1,7 +1,8 @@
 //! The command line itself: help, version, completions, the sandbox subcommand, config profiles.
 
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common::*;
@@ -111,11 +112,7 @@ fn bad_usage_exits_2() {
         "--dry-run",
     ]));
     ran.assert_code_because(2, "an unreadable file");
-    assert!(
-        ran.stderr.contains("/nonexistent/roster-test.csv"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("/nonexistent/roster-test.csv");
 }
 
 #[test]
@@ -157,18 +154,7 @@ fn sandbox_subcommand_prints_its_url_first_serves_and_stops_on_sigterm() {
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("telecmi.csv");
-    let export = roster_at(
-        &url,
-        &[
-            "export",
-            "--provider",
-            "telecmi",
-            "-o",
-            arg(&out),
-            "--rate",
-            "0",
-        ],
-    );
+    let export = roster_at(&url, &export_args("telecmi", &out, &["--rate", "0"]));
     run(export).assert_code(0);
     assert_eq!(read_csv(&out).len(), 7);
 
@@ -190,6 +176,18 @@ fn sandbox_subcommand_prints_its_url_first_serves_and_stops_on_sigterm() {
     );
 }
 
+/// `roster export --provider telecmi -o OUT --config CONFIG --profile PROFILE EXTRA...` with a
+/// clean environment: what the profile does not give, the command does not have.
+fn export_with_profile(out: &Path, config: &Path, profile: &str, extra: &[&str]) -> Command {
+    let mut args = export_args(
+        "telecmi",
+        out,
+        &["--config", arg(config), "--profile", profile],
+    );
+    args.extend_from_slice(extra);
+    roster_command(&args)
+}
+
 #[test]
 fn a_config_profile_supplies_base_url_and_credentials() {
     let case = Case::seeded(12, 0);
@@ -208,20 +206,7 @@ fn a_config_profile_supplies_base_url_and_credentials() {
         ),
     );
     let out = case.path("telecmi.csv");
-    let export_with_profile = |profile| {
-        roster_command(&[
-            "export",
-            "--provider",
-            "telecmi",
-            "-o",
-            arg(&out),
-            "--config",
-            arg(&config),
-            "--profile",
-            profile,
-        ])
-    };
-    let mut command = export_with_profile("test");
+    let mut command = export_with_profile(&out, &config, "test", &[]);
     command.env("ROSTER_TEST_SECRET", SECRET);
     run(command).assert_code(0);
     assert_eq!(read_csv(&out).len(), 12);
@@ -246,20 +231,16 @@ fn a_config_profile_supplies_base_url_and_credentials() {
 
     // The profile names a variable that is not set: exit 2, nothing sent, the variable named.
     let before = case.sandbox().stats().requests;
-    let ran = run(export_with_profile("test"));
+    let ran = run(export_with_profile(&out, &config, "test", &[]));
     ran.assert_code(2);
-    assert!(ran.stderr.contains("ROSTER_TEST_SECRET"), "{}", ran.stderr);
+    ran.assert_stderr_contains("ROSTER_TEST_SECRET");
     assert_eq!(case.sandbox().stats().requests, before);
 
     // An unknown profile: exit 2, naming what the file has.
-    let ran = run(export_with_profile("staging"));
+    let ran = run(export_with_profile(&out, &config, "staging", &[]));
     ran.assert_code(2);
-    assert!(ran.stderr.contains("staging"), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("test"),
-        "lists the profiles: {}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("staging");
+    ran.assert_stderr_contains_because("test", "lists the profiles");
     assert_eq!(case.sandbox().stats().requests, before);
 
     // A profile without a config file, and a config file that is not TOML.
@@ -282,7 +263,7 @@ fn a_config_profile_supplies_base_url_and_credentials() {
         "test",
     ]));
     ran.assert_code(2);
-    assert!(ran.stderr.contains("broken.toml"), "{}", ran.stderr);
+    ran.assert_stderr_contains("broken.toml");
 }
 
 #[test]
@@ -296,27 +277,14 @@ fn environment_wins_over_the_profile() {
         ),
     );
     let out = case.path("telecmi.csv");
-    let args = [
-        "export",
-        "--provider",
-        "telecmi",
-        "-o",
-        arg(&out),
-        "--config",
-        arg(&config),
-        "--profile",
-        "test",
-        "--rate",
-        "0",
-    ];
-    let ran = run(roster_command(&args));
+    let ran = run(export_with_profile(&out, &config, "test", &["--rate", "0"]));
     ran.assert_code_because(3, "the file's secret is wrong");
     assert!(
         !ran.stderr.contains("wrong-inline-secret"),
         "{}",
         ran.stderr
     );
-    let mut command = roster_command(&args);
+    let mut command = export_with_profile(&out, &config, "test", &["--rate", "0"]);
     command.env("TELECMI_SECRET", SECRET);
     run(command).assert_code_because(0, "TELECMI_SECRET wins");
     assert_eq!(read_csv(&out).len(), 3);

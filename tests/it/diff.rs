@@ -57,12 +57,7 @@ fn a_nightly_export_reports_who_joined_left_and_changed_since_the_previous_one()
         ],
     );
     ran.assert_code(0);
-    assert!(
-        ran.stderr
-            .contains("1 joined, 1 left, 1 changed (1 phone_number)"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("1 joined, 1 left, 1 changed (1 phone_number)");
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
     assert_eq!(json["changes"]["counts"]["added"], 1);
@@ -111,7 +106,7 @@ fn diff_of_csv_and_jsonl_exports_of_one_roster_is_empty_and_bad_files_exit_2() {
     export(&case, &jsonl, &["--format", "jsonl"]).assert_code(0);
     let ran = run(roster_command(&["diff", arg(&csv), arg(&jsonl)]));
     ran.assert_code(0);
-    assert!(ran.stderr.contains("no changes"), "{}", ran.stderr);
+    ran.assert_stderr_contains("no changes");
 
     let missing = case.path("missing.csv");
     run(roster_command(&["diff", arg(&missing), arg(&csv)])).assert_code(2);

@@ -39,11 +39,10 @@ const SMARTFLO_COLUMNS: [&str; 11] = [
 
 /// `roster export --provider P -o OUT --rate 1000 EXTRA...`.
 fn export_command(case: &Case, provider: &str, output: &Path, extra: &[&str]) -> Command {
-    let mut args = vec!["export", "--provider", provider, "-o", arg(output)];
+    let mut args = export_args(provider, output, extra);
     if !extra.contains(&"--rate") {
         args.extend_from_slice(&["--rate", "1000"]);
     }
-    args.extend_from_slice(extra);
     case.roster(&args)
 }
 
@@ -368,16 +367,17 @@ fn summary_reports_users_pages_and_a_stable_digest() {
     assert_eq!(written["users"], 120);
 }
 
-/// Runs a failing export over an existing file and checks that it is left exactly as it was.
+/// Runs an export that must fail (exit 3) over an existing file, with `env` set on top of the
+/// sandbox's credentials, and checks that the file is left exactly as it was.
 fn assert_failed_export_leaves_the_old_file(
     case: &Case,
     provider: &str,
-    configure: impl FnOnce(&mut Command),
+    env: &[(&str, &str)],
     extra: &[&str],
 ) -> Ran {
     let out = case.write("roster.csv", "yesterday's roster\n");
     let mut command = export_command(case, provider, &out, extra);
-    configure(&mut command);
+    command.envs(env.iter().copied());
     let ran = run(command);
     ran.assert_code(3);
     assert_eq!(
@@ -396,14 +396,8 @@ fn assert_failed_export_leaves_the_old_file(
 #[test]
 fn a_rejected_secret_leaves_the_old_export_untouched() {
     let case = Case::seeded(30, 0);
-    let ran = assert_failed_export_leaves_the_old_file(
-        &case,
-        "telecmi",
-        |c| {
-            c.env("TELECMI_SECRET", "not-the-secret");
-        },
-        &[],
-    );
+    let wrong_secret = [("TELECMI_SECRET", "not-the-secret")];
+    let ran = assert_failed_export_leaves_the_old_file(&case, "telecmi", &wrong_secret, &[]);
     assert!(
         ran.stderr.to_lowercase().contains("authentication"),
         "{}",
@@ -421,27 +415,17 @@ fn a_failing_server_leaves_the_old_export_untouched() {
         },
         ..Default::default()
     });
-    let ran = assert_failed_export_leaves_the_old_file(
-        &case,
-        "telecmi",
-        |_| {},
-        &["--max-attempts", "1"],
-    );
-    assert!(ran.stderr.contains("500"), "{}", ran.stderr);
+    let ran =
+        assert_failed_export_leaves_the_old_file(&case, "telecmi", &[], &["--max-attempts", "1"]);
+    ran.assert_stderr_contains("500");
     assert_eq!(case.sandbox().stats().requests, 1, "one attempt only");
 }
 
 #[test]
 fn a_wrong_smartflo_token_exits_3() {
     let case = Case::seeded(0, 30);
-    let ran = assert_failed_export_leaves_the_old_file(
-        &case,
-        "smartflo",
-        |c| {
-            c.env("SMARTFLO_TOKEN", "bad-token-31337");
-        },
-        &[],
-    );
+    let wrong_token = [("SMARTFLO_TOKEN", "bad-token-31337")];
+    let ran = assert_failed_export_leaves_the_old_file(&case, "smartflo", &wrong_token, &[]);
     assert!(!ran.stderr.contains("bad-token-31337"), "{}", ran.stderr);
     assert_eq!(case.sandbox().stats().rejected_auth, 1);
 }
@@ -455,18 +439,10 @@ fn a_stuck_smartflo_cursor_is_an_error_not_a_loop() {
     );
     let dir = tempfile::tempdir().unwrap();
     let out = write_file(dir.path(), "roster.csv", "old\n");
-    let command = server.roster(&[
-        "export",
-        "--provider",
-        "smartflo",
-        "-o",
-        arg(&out),
-        "--rate",
-        "0",
-    ]);
+    let command = server.roster(&export_args("smartflo", &out, &["--rate", "0"]));
     let ran = run(command);
     ran.assert_code(3);
-    assert!(ran.stderr.contains("cursor"), "{}", ran.stderr);
+    ran.assert_stderr_contains("cursor");
     assert_eq!(server.requests(), 2);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "old\n");
 }
@@ -476,7 +452,7 @@ fn has_more_with_an_empty_smartflo_page_is_an_error() {
     let server = ScriptedServer::fixed(200, r#"{"has_more":true,"count":0,"data":[]}"#);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("roster.csv");
-    let command = server.roster(&["export", "--provider", "smartflo", "-o", arg(&out)]);
+    let command = server.roster(&export_args("smartflo", &out, &[]));
     let ran = run(command);
     ran.assert_code(3);
     assert!(!out.exists(), "no file from an incomplete walk");
@@ -494,17 +470,11 @@ fn a_telecmi_list_that_repeats_users_is_never_exported_with_duplicates() {
     );
     let dir = tempfile::tempdir().unwrap();
     let out = write_file(dir.path(), "roster.csv", "old\n");
-    let command = server.roster(&[
-        "export",
-        "--provider",
+    let command = server.roster(&export_args(
         "telecmi",
-        "-o",
-        arg(&out),
-        "--rate",
-        "0",
-        "--page-size",
-        "2",
-    ]);
+        &out,
+        &["--rate", "0", "--page-size", "2"],
+    ));
     let ran = run(command);
     ran.assert_code(3);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "old\n");
@@ -623,19 +593,11 @@ fn slow_case(users: usize) -> (Case, PathBuf) {
 
 /// `export --provider telecmi -o OUT` one page of 10 at a time: a walk that takes a while.
 fn slow_walk<'a>(out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "export",
-        "--provider",
+    let mut args = export_args(
         "telecmi",
-        "-o",
-        arg(out),
-        "--page-size",
-        "10",
-        "--concurrency",
-        "1",
-        "--rate",
-        "0",
-    ];
+        out,
+        &["--page-size", "10", "--concurrency", "1", "--rate", "0"],
+    );
     args.extend_from_slice(extra);
     args
 }
@@ -784,15 +746,7 @@ fn a_transient_error_late_in_a_smartflo_walk_is_retried() {
     });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("smartflo.csv");
-    let command = server.roster(&[
-        "export",
-        "--provider",
-        "smartflo",
-        "-o",
-        arg(&out),
-        "--rate",
-        "0",
-    ]);
+    let command = server.roster(&export_args("smartflo", &out, &["--rate", "0"]));
     run(command).assert_code_because(0, "one 500 is retried");
     assert_eq!(read_csv(&out).len(), 12);
 }

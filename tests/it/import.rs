@@ -24,6 +24,21 @@ fn report_path(input: &Path) -> PathBuf {
     input.with_extension("report.csv")
 }
 
+/// Imports `content` as the file `name` into an empty account in add mode; the run must succeed
+/// with `rows` rows, every one `ok`. Returns the run and the users it created, by extension.
+fn import_every_row(
+    name: &str,
+    content: impl AsRef<[u8]>,
+    rows: usize,
+) -> (Ran, HashMap<u32, TelecmiRecord>) {
+    let case = Case::new();
+    let input = case.write(name, content);
+    let (ran, report) = import(&case, &input, &["--mode", "add"]);
+    ran.assert_code(0);
+    assert_eq!(outcomes(&report), vec!["ok"; rows]);
+    (ran, by_extension(&case))
+}
+
 fn by_extension(case: &Case) -> HashMap<u32, TelecmiRecord> {
     case.sandbox()
         .telecmi_users()
@@ -139,49 +154,37 @@ fn quoted_cells_bom_and_crlf_are_read_like_a_spreadsheet_does() {
 
 #[test]
 fn semicolon_delimiter_is_detected() {
-    let case = Case::new();
-    let input = case.write(
+    let (_, users) = import_every_row(
         "european.csv",
         "extension;name;phone_number;password\n\
          301;Müller, Hans;919200000301;Secret301\n\
          302;Dupont, Léa;919200000302;Secret302\n",
+        2,
     );
-    let (ran, rows) = import(&case, &input, &["--mode", "add"]);
-    ran.assert_code(0);
-    assert_eq!(outcomes(&rows), ["ok", "ok"]);
-    let users = by_extension(&case);
     assert_eq!(users[&301].name, "Müller, Hans");
     assert_eq!(users[&302].name, "Dupont, Léa");
 }
 
 #[test]
 fn tab_delimiter_is_detected() {
-    let case = Case::new();
-    let input = case.write(
+    let (_, users) = import_every_row(
         "tabs.tsv",
         "extension\tname\tphone_number\tpassword\n\
          401\tSam Lee; Jr, III\t919200000401\tSecret401\n",
+        1,
     );
-    let (ran, rows) = import(&case, &input, &["--mode", "add"]);
-    ran.assert_code(0);
-    assert_eq!(outcomes(&rows), ["ok"]);
-    assert_eq!(by_extension(&case)[&401].name, "Sam Lee; Jr, III");
+    assert_eq!(users[&401].name, "Sam Lee; Jr, III");
 }
 
 #[test]
 fn utf16le_unicode_text_with_bom_is_read() {
-    let case = Case::new();
     // Excel's "Unicode text": UTF-16LE with a BOM, tab-separated, CRLF.
     let text = "extension\tname\tphone_number\tpassword\r\n\
                 501\tZoë Ødegård\t919200000501\tSecret501\r\n\
                 502\tअनिल कुमार\t919200000502\tSecret502\r\n";
     let mut bytes = vec![0xFF, 0xFE];
     bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
-    let input = case.write("unicode.txt", bytes);
-    let (ran, rows) = import(&case, &input, &["--mode", "add"]);
-    ran.assert_code(0);
-    assert_eq!(outcomes(&rows), ["ok", "ok"]);
-    let users = by_extension(&case);
+    let (_, users) = import_every_row("unicode.txt", bytes, 2);
     assert_eq!(users[&501].name, "Zoë Ødegård");
     assert_eq!(users[&502].name, "अनिल कुमार");
     assert_eq!(users[&502].password, "Secret502");
@@ -189,22 +192,13 @@ fn utf16le_unicode_text_with_bom_is_read() {
 
 #[test]
 fn windows_1252_file_is_read_as_unicode_not_mangled() {
-    let case = Case::new();
     let mut bytes = b"extension,name,phone_number,password\n".to_vec();
     bytes.extend_from_slice(b"601,Jos\xE9 Garc\xEDa,919200000601,Secret601\n");
     bytes.extend_from_slice(b"602,Fran\xE7oise \x80uro,919200000602,Secret602\n");
-    let input = case.write("ansi.csv", bytes);
-    let (ran, rows) = import(&case, &input, &["--mode", "add"]);
-    ran.assert_code(0);
-    assert_eq!(outcomes(&rows), ["ok", "ok"]);
-    let users = by_extension(&case);
+    let (ran, users) = import_every_row("ansi.csv", bytes, 2);
     assert_eq!(users[&601].name, "José García");
     assert_eq!(users[&602].name, "Françoise €uro");
-    assert!(
-        ran.stderr.contains("Windows-1252"),
-        "the guess is announced: {}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains_because("Windows-1252", "the guess is announced");
 }
 
 #[test]
@@ -484,34 +478,17 @@ fn validate_prints_row_numbered_problems() {
     );
     let ran = run(roster_command(&["validate", arg(&bad), "--mode", "add"]));
     ran.assert_code(1);
-    assert!(
-        ran.stderr.contains("row 2 (line 3): column 2 (name)"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("row 2 (line 3): column 2 (name)");
     // Row 3 starts on line 5: row 2's cell spans two lines.
-    assert!(
-        ran.stderr
-            .contains("row 3 (line 5): column 3 (phone_number) value \"12345\""),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("row 3 (line 5): column 3 (phone_number) value \"12345\"");
     assert!(!ran.stderr.contains("row 1 "), "{}", ran.stderr);
     assert!(!ran.stderr.contains("row 4 "), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("4 rows, 2 valid, 2 invalid"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("4 rows, 2 valid, 2 invalid");
 
     let good = write_file(dir.path(), "good.csv", add_rows(140, 3));
     let ran = run(roster_command(&["validate", arg(&good), "--mode", "add"]));
     ran.assert_code(0);
-    assert!(
-        ran.stderr.contains("3 rows, 3 valid, 0 invalid"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("3 rows, 3 valid, 0 invalid");
 
     // --json: the same counts on stdout.
     let ran = run(roster_command(&[
@@ -546,7 +523,7 @@ fn missing_secret_exits_2_naming_it_and_sends_nothing() {
     command.env_remove("TELECMI_APP_ID");
     let ran = run(command);
     ran.assert_code(2);
-    assert!(ran.stderr.contains("TELECMI_APP_ID"), "{}", ran.stderr);
+    ran.assert_stderr_contains("TELECMI_APP_ID");
     assert_eq!(case.sandbox().stats().requests, 0);
 }
 
@@ -598,10 +575,7 @@ fn wrong_secret_aborts_with_every_row_in_the_report() {
 
 #[test]
 fn user_limit_refusal_stops_further_adds() {
-    let case = Case::start(SandboxConfig {
-        user_limit: Some(3),
-        ..Default::default()
-    });
+    let case = Case::with_user_limit(3);
     let input = case.write("users.csv", add_rows(170, 6));
     // One worker, so "after the first refusal" is well defined: rows 1-3 are created, row 4 is refused
     // by the account, and rows 5-6 must not be sent at all.
@@ -630,10 +604,7 @@ fn user_limit_refusal_stops_further_adds() {
 
 #[test]
 fn user_limit_with_concurrent_workers_sends_at_most_the_in_flight_adds() {
-    let case = Case::start(SandboxConfig {
-        user_limit: Some(3),
-        ..Default::default()
-    });
+    let case = Case::with_user_limit(3);
     let input = case.write("users.csv", add_rows(180, 12));
     let (ran, rows) = import(&case, &input, &["--mode", "add", "--concurrency", "2"]);
     ran.assert_code(1);
@@ -884,11 +855,7 @@ fn no_secret_or_password_in_any_output() {
         assert_eq!(rows[3]["outcome"], "invalid");
         assert_eq!(rows[4]["outcome"], "invalid");
         assert_eq!(rows[5]["outcome"], "failed", "no such user: {:?}", rows[5]);
-        assert!(
-            ran.stderr.contains("Team"),
-            "the warning is logged: {}",
-            ran.stderr
-        );
+        ran.assert_stderr_contains_because("Team", "the warning is logged");
 
         let outputs = [
             ("stdout", ran.stdout.clone()),
@@ -1118,9 +1085,7 @@ fn interrupted_import(signal: &str) -> (Option<i32>, Vec<Row>, usize) {
     let report = report_path(&input);
     let mut child = case.spawn(&import_args(&input, "add", &report, &["--rate", "20"]));
     let started = Instant::now();
-    wait_until(Duration::from_secs(10), "the import to start", || {
-        case.sandbox().stats().requests >= 5
-    });
+    case.wait_for_requests(5, "the import to start");
     send_signal(&child, signal);
     let status = wait_at_most(
         &mut child,
@@ -1160,7 +1125,7 @@ fn refused(case: &Case, name: &str, content: &[u8], extra: &[&str]) -> Ran {
 fn an_empty_file_is_refused() {
     let case = Case::new();
     let ran = refused(&case, "empty.csv", b"", &[]);
-    assert!(ran.stderr.contains("empty"), "{}", ran.stderr);
+    ran.assert_stderr_contains("empty");
 }
 
 #[test]
@@ -1189,12 +1154,8 @@ fn a_file_without_a_header_is_refused() {
         b"101,Asha Rao,919200000101,Secret101\n102,Bo Lin,919200000102,Secret102\n",
         &[],
     );
-    assert!(ran.stderr.contains("no header row"), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("101"),
-        "shows what it found: {}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("no header row");
+    ran.assert_stderr_contains_because("101", "shows what it found");
 }
 
 #[test]
@@ -1206,12 +1167,8 @@ fn a_missing_required_column_is_refused_by_name() {
         b"extension,name,phone_number\n101,Asha Rao,919200000101\n",
         &["--mode", "add"],
     );
-    assert!(ran.stderr.contains("password"), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("missing required column"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("password");
+    ran.assert_stderr_contains("missing required column");
 }
 
 #[test]
@@ -1221,12 +1178,8 @@ fn an_excel_workbook_is_refused() {
     xlsx.extend_from_slice(&[0u8; 64]);
     xlsx.extend_from_slice(b"[Content_Types].xml");
     let ran = refused(&case, "agents.xlsx", &xlsx, &[]);
-    assert!(ran.stderr.contains("Excel"), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("CSV"),
-        "says what to do: {}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("Excel");
+    ran.assert_stderr_contains_because("CSV", "says what to do");
 }
 
 mod library {

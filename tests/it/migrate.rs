@@ -1,6 +1,8 @@
 //! `roster migrate`: a Smartflo roster with null and duplicate extensions and missing phones moves
 //! into a TeleCMI account that already has users.
 
+use std::path::Path;
+
 use crate::common::*;
 use roster::sandbox::SmartfloRecord;
 
@@ -81,22 +83,53 @@ fn migrate(case: &Case, extra: &[&str]) -> Ran {
     case.run(&args)
 }
 
+/// `migrate ... --credentials-out CREDS --plan-out PLAN`, which must succeed: the plan.
+fn plan(case: &Case, creds: &Path, plan_path: &Path) -> serde_json::Value {
+    migrate(
+        case,
+        &[
+            "--credentials-out",
+            arg(creds),
+            "--plan-out",
+            arg(plan_path),
+        ],
+    )
+    .assert_code(0);
+    read_json(plan_path)
+}
+
+/// `migrate ... --credentials-out CREDS --apply --report REPORT EXTRA...`, which must succeed.
+fn apply(case: &Case, creds: &Path, report: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "--credentials-out",
+        arg(creds),
+        "--apply",
+        "--report",
+        arg(report),
+    ];
+    args.extend_from_slice(extra);
+    migrate(case, &args).assert_code(0);
+}
+
+/// Every user the credentials file names exists in the account with the file's password.
+#[track_caller]
+fn assert_passwords_as_in(case: &Case, credentials: &[Row], why: &str) {
+    let users = case.sandbox().telecmi_users();
+    for row in credentials {
+        let user = users
+            .iter()
+            .find(|u| u.extension.to_string() == row["extension"])
+            .unwrap();
+        assert_eq!(user.password, row["password"], "{why}");
+    }
+}
+
 #[test]
 fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyone() {
     let case = accounts();
     let plan_path = case.path("plan.json");
     let creds = case.path("creds.csv");
-    migrate(
-        &case,
-        &[
-            "--plan-out",
-            arg(&plan_path),
-            "--credentials-out",
-            arg(&creds),
-        ],
-    )
-    .assert_code(0);
-    let plan = read_json(&plan_path);
+    let plan = plan(&case, &creds, &plan_path);
     assert_eq!(plan["counts"]["create"], 4, "{plan:#}");
     assert_eq!(plan["counts"]["unmappable"], 2);
     assert_eq!(plan["counts"]["only_in_account"], 2);
@@ -149,26 +182,8 @@ fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyon
     );
 
     // --apply creates exactly the reviewed users with the reviewed passwords.
-    let report = case.path("r.csv");
-    migrate(
-        &case,
-        &[
-            "--credentials-out",
-            arg(&creds),
-            "--apply",
-            "--report",
-            arg(&report),
-        ],
-    )
-    .assert_code(0);
-    let users = case.sandbox().telecmi_users();
-    for row in &rows {
-        let user = users
-            .iter()
-            .find(|u| u.extension.to_string() == row["extension"])
-            .unwrap();
-        assert_eq!(user.password, row["password"]);
-    }
+    apply(&case, &creds, &case.path("r.csv"), &[]);
+    assert_passwords_as_in(&case, &rows, "the reviewed passwords");
     assert_eq!(
         read_csv(&creds),
         rows,
@@ -181,65 +196,30 @@ fn apply_creates_each_mapped_user_once_and_a_second_run_creates_nobody() {
     let case = accounts();
     let creds = case.path("creds.csv");
     let report = case.path("report.csv");
-    migrate(
-        &case,
-        &[
-            "--credentials-out",
-            arg(&creds),
-            "--apply",
-            "--report",
-            arg(&report),
-        ],
-    )
-    .assert_code(0);
-    let users = case.sandbox().telecmi_users();
-    assert_eq!(users.len(), 6, "2 already there + 4 migrated");
+    apply(&case, &creds, &report, &[]);
+    assert_eq!(
+        case.sandbox().telecmi_users().len(),
+        6,
+        "2 already there + 4 migrated"
+    );
     let credentials = read_csv(&creds);
-    for row in &credentials {
-        let user = users
-            .iter()
-            .find(|u| u.extension.to_string() == row["extension"])
-            .unwrap();
-        assert_eq!(
-            user.password, row["password"],
-            "the credentials file holds the real passwords"
-        );
-    }
+    assert_passwords_as_in(
+        &case,
+        &credentials,
+        "the credentials file holds the real passwords",
+    );
     migrate(&case, &["--credentials-out", arg(&creds)])
         .assert_code_because(2, "an existing credentials file is never overwritten");
     assert_eq!(read_csv(&creds), credentials);
 
-    migrate(
-        &case,
-        &[
-            "--credentials-out",
-            arg(&creds),
-            "--apply",
-            "--resume",
-            "--report",
-            arg(&report),
-        ],
-    )
-    .assert_code(0);
+    apply(&case, &creds, &report, &["--resume"]);
     assert_eq!(
         case.sandbox().stats().adds_committed,
         4,
         "a resume of a finished migration sends no add"
     );
 
-    let plan_path = case.path("plan.json");
-    let fresh = case.path("fresh.csv");
-    migrate(
-        &case,
-        &[
-            "--credentials-out",
-            arg(&fresh),
-            "--plan-out",
-            arg(&plan_path),
-        ],
-    )
-    .assert_code(0);
-    let plan = read_json(&plan_path);
+    let plan = plan(&case, &case.path("fresh.csv"), &case.path("plan.json"));
     assert_eq!(
         plan["counts"]["create"], 0,
         "migrated users are recognised: {plan:#}"
@@ -252,5 +232,5 @@ fn apply_needs_a_credentials_file() {
     let case = accounts();
     let ran = migrate(&case, &["--apply"]);
     ran.assert_code(2);
-    assert!(ran.stderr.contains("--credentials-out"), "{}", ran.stderr);
+    ran.assert_stderr_contains("--credentials-out");
 }

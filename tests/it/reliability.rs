@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use roster::sandbox::{Faults, SandboxConfig};
+use roster::sandbox::Faults;
 
 /// Every extension `from..from+count` exists exactly once, with the row's data, and nothing else.
 #[track_caller]
@@ -32,6 +32,12 @@ fn assert_users_created_once(case: &Case, from: u32, count: u32) {
     );
 }
 
+/// `users.csv` with add rows for extensions `from..from+count`, and `report.csv` for its report.
+fn add_sheet(case: &Case, from: u32, count: u32) -> (PathBuf, PathBuf) {
+    let input = case.write("users.csv", add_rows(from, count));
+    (input, case.path("report.csv"))
+}
+
 fn journal_of(report: &Path) -> PathBuf {
     let mut name = report.as_os_str().to_owned();
     name.push(".journal");
@@ -50,8 +56,7 @@ fn fault_mix_creates_every_user_exactly_once() {
         jitter: Duration::from_millis(5),
         ..Default::default()
     });
-    let input = case.write("users.csv", add_rows(10_000, 1000));
-    let report = case.path("report.csv");
+    let (input, report) = add_sheet(&case, 10_000, 1000);
     let summary = case.path("summary.json");
     let args = import_args(
         &input,
@@ -104,8 +109,7 @@ fn fault_mix_creates_every_user_exactly_once() {
 #[test]
 fn wrong_secret_exits_3_within_a_few_requests() {
     let case = Case::new();
-    let input = case.write("users.csv", add_rows(1000, 200));
-    let report = case.path("report.csv");
+    let (input, report) = add_sheet(&case, 1000, 200);
     let args = import_args(
         &input,
         "add",
@@ -289,12 +293,8 @@ fn an_unreachable_provider_aborts_after_a_few_rows() {
 
 #[test]
 fn user_limit_fails_the_remaining_adds_without_sending_them() {
-    let case = Case::start(SandboxConfig {
-        user_limit: Some(5),
-        ..Default::default()
-    });
-    let input = case.write("users.csv", add_rows(1000, 10));
-    let report = case.path("report.csv");
+    let case = Case::with_user_limit(5);
+    let (input, report) = add_sheet(&case, 1000, 10);
     let ran = case.run(&import_args(
         &input,
         "add",
@@ -325,8 +325,7 @@ fn retry_after_slows_the_run_to_the_providers_limit() {
         retry_after_secs: 1,
         ..Default::default()
     });
-    let input = case.write("users.csv", add_rows(1000, 30));
-    let report = case.path("report.csv");
+    let (input, report) = add_sheet(&case, 1000, 30);
     let started = Instant::now();
     let ran = run_at_most(
         case.roster(&import_args(
@@ -373,8 +372,7 @@ fn retry_after_slows_the_run_to_the_providers_limit() {
 #[test]
 fn sigkill_mid_run_then_resume_creates_every_user_exactly_once() {
     let case = Case::with_latency(Duration::from_millis(20));
-    let input = case.write("users.csv", add_rows(1000, 400));
-    let report = case.path("report.csv");
+    let (input, report) = add_sheet(&case, 1000, 400);
     let args = import_args(
         &input,
         "add",
@@ -424,8 +422,7 @@ fn sigkill_mid_run_then_resume_creates_every_user_exactly_once() {
 #[test]
 fn resume_is_refused_for_another_file_account_or_mode_and_without_a_journal() {
     let case = Case::new();
-    let input = case.write("users.csv", add_rows(1000, 5));
-    let report = case.path("report.csv");
+    let (input, report) = add_sheet(&case, 1000, 5);
     let first = case.run(&import_args(&input, "add", &report, &["--rate", "0"]));
     first.assert_code(0);
     let journal = journal_of(&report);
@@ -481,7 +478,7 @@ fn resume_is_refused_for_another_file_account_or_mode_and_without_a_journal() {
     let fresh = case.path("fresh.csv");
     let ran = case.run(&import_args(&input, "add", &fresh, &["--resume"]));
     ran.assert_code(2);
-    assert!(ran.stderr.contains("nothing to resume"), "{}", ran.stderr);
+    ran.assert_stderr_contains("nothing to resume");
     assert_eq!(case.sandbox().stats().requests, requests_before);
     assert!(!fresh.exists(), "no report for a refused resume");
 
@@ -500,8 +497,7 @@ fn resume_is_refused_for_another_file_account_or_mode_and_without_a_journal() {
 #[test]
 fn a_torn_last_journal_line_is_dropped_with_a_warning() {
     let case = Case::new();
-    let input = case.write("users.csv", add_rows(1000, 20));
-    let report = case.path("report.csv");
+    let (input, report) = add_sheet(&case, 1000, 20);
     let args = import_args(&input, "add", &report, &["--rate", "0"]);
     let first = case.run(&args);
     first.assert_code(0);
@@ -520,11 +516,7 @@ fn a_torn_last_journal_line_is_dropped_with_a_warning() {
     resume.extend_from_slice(&["--resume", "--json"]);
     let ran = case.run(&resume);
     ran.assert_code(0);
-    assert!(
-        ran.stderr.contains("torn"),
-        "warns about the torn line: {}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains_because("torn", "warns about the torn line");
     assert_eq!(json(&ran.stdout)["resumed_rows"], 10);
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 20);
@@ -550,13 +542,10 @@ fn a_torn_last_journal_line_is_dropped_with_a_warning() {
 #[test]
 fn a_second_run_on_the_same_report_is_refused_while_the_first_runs() {
     let case = Case::with_latency(Duration::from_millis(50));
-    let input = case.write("users.csv", add_rows(1000, 10));
-    let report = case.path("report.csv");
+    let (input, report) = add_sheet(&case, 1000, 10);
     let args = import_args(&input, "add", &report, &["--rate", "5"]);
     let mut first = case.spawn(&args);
-    wait_until(Duration::from_secs(10), "the first run to start", || {
-        case.sandbox().stats().requests >= 1
-    });
+    case.wait_for_requests(1, "the first run to start");
 
     for extra in [&[][..], &["--resume"][..]] {
         let mut second = args.clone();
@@ -595,13 +584,10 @@ fn a_second_run_on_the_same_report_is_refused_while_the_first_runs() {
 #[test]
 fn a_second_run_with_another_journal_but_the_same_report_is_refused() {
     let case = Case::with_latency(Duration::from_millis(50));
-    let input = case.write("users.csv", add_rows(1000, 10));
-    let report = case.path("report.csv");
+    let (input, report) = add_sheet(&case, 1000, 10);
     let args = import_args(&input, "add", &report, &["--rate", "5"]);
     let mut first = case.spawn(&args);
-    wait_until(Duration::from_secs(10), "the first run to start", || {
-        case.sandbox().stats().requests >= 1
-    });
+    case.wait_for_requests(1, "the first run to start");
     let other_journal = case.path("other.journal");
     let mut second = args.clone();
     second.extend_from_slice(&["--journal", arg(&other_journal)]);
@@ -619,8 +605,7 @@ fn a_second_run_with_another_journal_but_the_same_report_is_refused() {
 #[test]
 fn sigint_stops_dispatching_and_resume_finishes_the_rest() {
     let case = Case::new();
-    let input = case.write("users.csv", add_rows(1000, 100));
-    let report = case.path("report.csv");
+    let (input, report) = add_sheet(&case, 1000, 100);
     let args = import_args(
         &input,
         "add",
@@ -628,9 +613,7 @@ fn sigint_stops_dispatching_and_resume_finishes_the_rest() {
         &["--rate", "50", "--concurrency", "4"],
     );
     let mut child = case.spawn(&args);
-    wait_until(Duration::from_secs(10), "10 requests", || {
-        case.sandbox().stats().requests >= 10
-    });
+    case.wait_for_requests(10, "10 requests");
     send_signal(&child, "-INT");
     let status = wait_at_most(&mut child, Duration::from_secs(10), "the interrupted run");
     let rows = read_csv(&report);
@@ -663,8 +646,7 @@ fn sigint_stops_dispatching_and_resume_finishes_the_rest() {
 #[test]
 fn a_second_sigint_exits_at_once_and_the_journal_stays_usable() {
     let case = Case::with_latency(Duration::from_secs(3));
-    let input = case.write("users.csv", add_rows(1000, 20));
-    let report = case.path("report.csv");
+    let (input, report) = add_sheet(&case, 1000, 20);
     let args = import_args(
         &input,
         "add",
@@ -672,9 +654,7 @@ fn a_second_sigint_exits_at_once_and_the_journal_stays_usable() {
         &["--rate", "0", "--concurrency", "4"],
     );
     let mut child = case.spawn(&args);
-    wait_until(Duration::from_secs(10), "4 requests in flight", || {
-        case.sandbox().stats().requests >= 4
-    });
+    case.wait_for_requests(4, "4 requests in flight");
     send_signal(&child, "-INT");
     std::thread::sleep(Duration::from_millis(300));
     assert!(
@@ -862,7 +842,7 @@ fn hostile_input_never_panics_or_hangs() {
         .collect();
     let ran = validate_survives(dir.path(), "utf16le-nobom.csv", &utf16);
     ran.assert_code_because(0, "read as UTF-16LE");
-    assert!(ran.stderr.contains("2 rows"), "{}", ran.stderr);
+    ran.assert_stderr_contains("2 rows");
 
     // deterministic "random" bytes (xorshift)
     let mut state = 0x2545_f491_4f6c_dd1du64;

@@ -27,6 +27,14 @@ async fn start_seeded(telecmi: usize, smartflo: usize) -> Sandbox {
     .await
 }
 
+async fn start_with_faults(faults: Faults) -> Sandbox {
+    start(SandboxConfig {
+        faults,
+        ..SandboxConfig::default()
+    })
+    .await
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -77,6 +85,16 @@ fn creds(extra: Value) -> Value {
         body[k] = v.clone();
     }
     body
+}
+
+/// The extensions of the agents in a `/v3/user/list` answer, in order.
+fn extensions(list: &Value) -> Vec<u64> {
+    list["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["extension"].as_u64().unwrap())
+        .collect()
 }
 
 /// A TeleCMI error body: `code` equals the HTTP status, `status` is "error", `msg` is text.
@@ -412,12 +430,7 @@ async fn list_sample_request_counts_the_total_and_pages() {
         .await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(b["count"], json!(25));
-        let exts: Vec<u64> = b["agents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["extension"].as_u64().unwrap())
-            .collect();
+        let exts: Vec<u64> = extensions(&b);
         assert_eq!(exts.len(), [10, 10, 5, 0][page - 1]);
         seen.extend(exts);
     }
@@ -464,12 +477,7 @@ async fn list_name_filter_errors_and_cap() {
         json!(3),
         "three names contain 'kumar', any case"
     );
-    let exts: Vec<u64> = b["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["extension"].as_u64().unwrap())
-        .collect();
+    let exts: Vec<u64> = extensions(&b);
     assert_eq!(exts, vec![201, 203]);
     let (_, b) = post(
         &sb,
@@ -506,12 +514,7 @@ async fn list_name_filter_errors_and_cap() {
     assert_eq!(b["count"], json!(4));
     assert_eq!(b["agents"].as_array().unwrap().len(), 3);
     let (_, b) = post(&sb, "/v3/user/list", creds(json!({"page": 2, "limit": 10}))).await;
-    let exts: Vec<u64> = b["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["extension"].as_u64().unwrap())
-        .collect();
+    let exts: Vec<u64> = extensions(&b);
     assert_eq!(exts, vec![204]);
     sb.stop().await;
 }
@@ -747,12 +750,9 @@ async fn smartflo_inserted_user_is_served() {
 
 #[tokio::test]
 async fn lost_add_is_committed_but_the_client_sees_a_transport_error() {
-    let sb = start(SandboxConfig {
-        faults: Faults {
-            lost_add_rate: 1.0,
-            ..Faults::default()
-        },
-        ..SandboxConfig::default()
+    let sb = start_with_faults(Faults {
+        lost_add_rate: 1.0,
+        ..Faults::default()
     })
     .await;
     let result = client()
@@ -784,12 +784,9 @@ async fn lost_add_is_committed_but_the_client_sees_a_transport_error() {
 
 #[tokio::test]
 async fn error_and_throttle_faults() {
-    let sb = start(SandboxConfig {
-        faults: Faults {
-            error_rate: 1.0,
-            ..Faults::default()
-        },
-        ..SandboxConfig::default()
+    let sb = start_with_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
     })
     .await;
     let (s, b) = post(&sb, "/v2/user/add", add_body(101, "Manish")).await;
@@ -963,12 +960,7 @@ async fn state_changes_through_the_handle_are_served() {
         sms_alert: false,
     });
     let (_, b) = post(&sb, "/v3/user/list", creds(json!({"limit": 50}))).await;
-    let exts: Vec<u64> = b["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["extension"].as_u64().unwrap())
-        .collect();
+    let exts: Vec<u64> = extensions(&b);
     assert_eq!(exts, vec![1001, 1003, 1500]);
     assert_eq!(
         b["agents"][2]["start_time"],

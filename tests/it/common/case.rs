@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use roster::sandbox::{Faults, Sandbox, SandboxConfig};
 
-use super::{roster_at, run, write_file, Ran};
+use super::{roster_at, run, wait_until, write_file, Ran};
 
 /// A sandbox serving on 127.0.0.1:0 from a runtime of its own (so that a test drives the binary
 /// with blocking calls), and a temporary directory for the files the test writes and reads.
@@ -59,6 +59,14 @@ impl Case {
         })
     }
 
+    /// An empty account that refuses to hold more than `users` users.
+    pub fn with_user_limit(users: usize) -> Case {
+        Case::start(SandboxConfig {
+            user_limit: Some(users),
+            ..Default::default()
+        })
+    }
+
     /// An empty account that answers every request after `latency`.
     pub fn with_latency(latency: Duration) -> Case {
         Case::with_faults(Faults {
@@ -98,6 +106,13 @@ impl Case {
     /// Runs `roster ARGS` against this sandbox to the end.
     pub fn run(&self, args: &[&str]) -> Ran {
         run(self.roster(args))
+    }
+
+    /// Waits until the sandbox has counted `n` requests, failing after 10 s.
+    pub fn wait_for_requests(&self, n: u64, what: &str) {
+        wait_until(Duration::from_secs(10), what, || {
+            self.sandbox().stats().requests >= n
+        });
     }
 
     /// Starts `roster ARGS` against this sandbox in the background, its output discarded.

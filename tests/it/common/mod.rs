@@ -16,8 +16,8 @@ pub use case::Case;
 pub use process::{run_at_most, send_signal, wait_at_most, wait_until};
 pub use ran::{run, Ran};
 pub use report::{
-    add_rows, assert_interrupted_run_is_fully_reported, assert_rows_numbered, count, import_args,
-    not_ok, outcomes, read_csv, read_report, Row, HEADER,
+    add_rows, assert_interrupted_run_is_fully_reported, assert_rows_numbered, count, not_ok,
+    outcomes, read_csv, read_report, Row, HEADER,
 };
 pub use server::ScriptedServer;
 
@@ -50,6 +50,32 @@ pub fn roster_command(args: &[&str]) -> Command {
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");
     command
+}
+
+/// `import INPUT --mode MODE --report REPORT EXTRA...`
+pub fn import_args<'a>(
+    input: &'a Path,
+    mode: &'a str,
+    report: &'a Path,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "import",
+        arg(input),
+        "--mode",
+        mode,
+        "--report",
+        arg(report),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `export --provider PROVIDER -o OUTPUT EXTRA...`
+pub fn export_args<'a>(provider: &'a str, output: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["export", "--provider", provider, "-o", arg(output)];
+    args.extend_from_slice(extra);
+    args
 }
 
 pub fn write_file(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {

@@ -24,13 +24,26 @@ impl Ran {
     #[track_caller]
     pub fn assert_code_because(&self, code: i32, why: impl fmt::Display) -> &Self {
         if self.code != code {
-            let why = why.to_string();
-            let why = if why.is_empty() {
-                String::new()
-            } else {
-                format!(" ({why})")
-            };
-            panic!("expected exit {code}{why}, got {}\n{self}", self.code);
+            panic!(
+                "expected exit {code}{}, got {}\n{self}",
+                because(why),
+                self.code
+            );
+        }
+        self
+    }
+
+    /// Fails unless stderr contains `needle`, showing the command, its stdout and its stderr.
+    #[track_caller]
+    pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
+        self.assert_stderr_contains_because(needle, "")
+    }
+
+    /// [`Ran::assert_stderr_contains`] that says why `needle` must be there.
+    #[track_caller]
+    pub fn assert_stderr_contains_because(&self, needle: &str, why: impl fmt::Display) -> &Self {
+        if !self.stderr.contains(needle) {
+            panic!("expected {needle:?} on stderr{}\n{self}", because(why));
         }
         self
     }
@@ -50,6 +63,16 @@ impl fmt::Display for Ran {
             "command: {}\nexit: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
             self.command, self.code, self.stdout, self.stderr
         )
+    }
+}
+
+/// ` (WHY)`, or nothing when there is no why.
+fn because(why: impl fmt::Display) -> String {
+    let why = why.to_string();
+    if why.is_empty() {
+        why
+    } else {
+        format!(" ({why})")
     }
 }
 

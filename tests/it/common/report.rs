@@ -1,9 +1,7 @@
-//! Input sheets and the per-row report: row builders, the import command line, report readers.
+//! Input sheets and the per-row report: row builders and report readers.
 
 use std::collections::HashMap;
 use std::path::Path;
-
-use super::arg;
 
 /// A report line (or any CSV line), keyed by header.
 pub type Row = HashMap<String, String>;
@@ -18,25 +16,6 @@ pub fn add_rows(from: u32, count: u32) -> String {
         text.push_str(&format!("{ext},Agent {ext},9192000{ext:05},Secret{ext}\n"));
     }
     text
-}
-
-/// `import INPUT --mode MODE --report REPORT EXTRA...`
-pub fn import_args<'a>(
-    input: &'a Path,
-    mode: &'a str,
-    report: &'a Path,
-    extra: &[&'a str],
-) -> Vec<&'a str> {
-    let mut args = vec![
-        "import",
-        arg(input),
-        "--mode",
-        mode,
-        "--report",
-        arg(report),
-    ];
-    args.extend_from_slice(extra);
-    args
 }
 
 /// Parse a CSV file into header-keyed rows.
