@@ -244,14 +244,14 @@ fn a_config_profile_supplies_base_url_and_credentials() {
     assert_eq!(case.sandbox().stats().requests, before);
 
     // A profile without a config file, and a config file that is not TOML.
-    let ran = run(roster_command(&[
+    run(roster_command(&[
         "export",
         "--provider",
         "telecmi",
         "--profile",
         "test",
-    ]));
-    ran.assert_code(2);
+    ]))
+    .assert_code(2);
     let broken = case.write("broken.toml", "[profiles.test\napp_id = 1\n");
     let ran = run(roster_command(&[
         "export",
@@ -279,11 +279,7 @@ fn environment_wins_over_the_profile() {
     let out = case.path("telecmi.csv");
     let ran = run(export_with_profile(&out, &config, "test", &["--rate", "0"]));
     ran.assert_code_because(3, "the file's secret is wrong");
-    assert!(
-        !ran.stderr.contains("wrong-inline-secret"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_stderr_lacks("wrong-inline-secret");
     let mut command = export_with_profile(&out, &config, "test", &["--rate", "0"]);
     command.env("TELECMI_SECRET", SECRET);
     run(command).assert_code_because(0, "TELECMI_SECRET wins");

@@ -20,7 +20,7 @@ fn export(case: &Case, out: &std::path::Path, extra: &[&str]) -> Ran {
 fn a_nightly_export_reports_who_joined_left_and_changed_since_the_previous_one() {
     let case = Case::new();
     for extension in 301..=305 {
-        case.sandbox().insert_telecmi(telecmi_user(
+        case.insert_telecmi(telecmi_user(
             extension,
             &format!("Agent {extension}"),
             &format!("919200000{extension}"),
@@ -33,13 +33,10 @@ fn a_nightly_export_reports_who_joined_left_and_changed_since_the_previous_one()
     std::fs::copy(&roster, &yesterday).unwrap();
 
     // overnight: 306 joins, 301 leaves, 302 changes phone, 303 changes password
-    case.sandbox()
-        .insert_telecmi(telecmi_user(306, "New Joiner", "919200000306", "Secret306"));
+    case.insert_telecmi(telecmi_user(306, "New Joiner", "919200000306", "Secret306"));
     assert!(case.sandbox().remove_telecmi(301));
-    case.sandbox()
-        .insert_telecmi(telecmi_user(302, "Agent 302", "919299999302", "Secret300"));
-    case.sandbox()
-        .insert_telecmi(telecmi_user(303, "Agent 303", "919200000303", "Changed303"));
+    case.insert_telecmi(telecmi_user(302, "Agent 302", "919299999302", "Secret300"));
+    case.insert_telecmi(telecmi_user(303, "Agent 303", "919200000303", "Changed303"));
 
     let changes = case.path("changes.csv");
     let summary = case.path("summary.json");

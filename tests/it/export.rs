@@ -78,9 +78,7 @@ fn mode_of(path: &Path) -> u32 {
 #[test]
 fn telecmi_multi_page_export_has_every_user_once_in_the_contract_columns() {
     let case = Case::seeded(250, 0);
-    let out = case.path("telecmi.csv");
-    let ran = export(&case, "telecmi", &out, &["--page-size", "40"]);
-    ran.assert_code(0);
+    let out = exported(&case, "telecmi", "telecmi.csv", &["--page-size", "40"]);
 
     let header = header_of(&out);
     assert_eq!(
@@ -132,9 +130,7 @@ fn a_server_that_caps_the_page_size_still_gives_every_user() {
         },
         ..Default::default()
     });
-    let out = case.path("telecmi.csv");
-    let ran = export(&case, "telecmi", &out, &["--page-size", "100"]);
-    ran.assert_code(0);
+    let out = exported(&case, "telecmi", "telecmi.csv", &["--page-size", "100"]);
     let rows = read_csv(&out);
     let ids: HashSet<&str> = column(&rows, "agent_id").into_iter().collect();
     assert_eq!(rows.len(), 250);
@@ -146,9 +142,7 @@ fn a_server_that_caps_the_page_size_still_gives_every_user() {
 #[test]
 fn passwords_only_when_asked_and_then_mode_0600() {
     let case = Case::seeded(30, 0);
-    let with = case.path("with.csv");
-    let ran = export(&case, "telecmi", &with, &["--include-passwords"]);
-    ran.assert_code(0);
+    let with = exported(&case, "telecmi", "with.csv", &["--include-passwords"]);
     assert_eq!(mode_of(&with), 0o600);
     let rows = read_csv(&with);
     let passwords: HashMap<String, String> = case
@@ -162,9 +156,7 @@ fn passwords_only_when_asked_and_then_mode_0600() {
         assert_eq!(row["password"], passwords[&row["agent_id"]]);
     }
 
-    let without = case.path("without.csv");
-    let ran = export(&case, "telecmi", &without, &[]);
-    ran.assert_code(0);
+    let without = exported(&case, "telecmi", "without.csv", &[]);
     assert_eq!(mode_of(&without), 0o644);
     assert!(read_csv(&without).iter().all(|r| r["password"].is_empty()));
     let text = std::fs::read_to_string(&without).unwrap();
@@ -173,17 +165,14 @@ fn passwords_only_when_asked_and_then_mode_0600() {
     }
 
     // Replacing a plain export with a private one must not keep the wider mode.
-    let ran = export(&case, "telecmi", &without, &["--include-passwords"]);
-    ran.assert_code(0);
+    export(&case, "telecmi", &without, &["--include-passwords"]).assert_code(0);
     assert_eq!(mode_of(&without), 0o600);
 }
 
 #[test]
 fn smartflo_cursor_walk_with_null_extensions_and_filters() {
     let case = Case::seeded(0, 95);
-    let out = case.path("smartflo.csv");
-    let ran = export(&case, "smartflo", &out, &["--page-size", "10"]);
-    ran.assert_code(0);
+    let out = exported(&case, "smartflo", "smartflo.csv", &["--page-size", "10"]);
     let header = header_of(&out);
     let mut last = 0;
     for name in SMARTFLO_COLUMNS {
@@ -219,7 +208,7 @@ fn smartflo_cursor_walk_with_null_extensions_and_filters() {
     assert!(case.sandbox().stats().by_endpoint["/v1/users"] >= 10);
 
     let filtered = case.path("no-extension.csv");
-    let ran = export(
+    export(
         &case,
         "smartflo",
         &filtered,
@@ -229,8 +218,8 @@ fn smartflo_cursor_walk_with_null_extensions_and_filters() {
             "--filter",
             "is_extension_created=false",
         ],
-    );
-    ran.assert_code(0);
+    )
+    .assert_code(0);
     let rows = read_csv(&filtered);
     assert_eq!(rows.len(), expected_no_extension);
     assert!(rows.iter().all(|r| r["extension"].is_empty()));
@@ -251,8 +240,7 @@ fn smartflo_cursor_walk_with_null_extensions_and_filters() {
 #[test]
 fn jsonl_has_one_object_per_line_with_the_csv_field_names() {
     let case = Case::seeded(45, 25);
-    let csv_out = case.path("telecmi.csv");
-    export(&case, "telecmi", &csv_out, &[]).assert_code(0);
+    let csv_out = exported(&case, "telecmi", "telecmi.csv", &[]);
     let csv_header = header_of(&csv_out);
 
     // TeleCMI JSONL on stdout.
@@ -289,9 +277,7 @@ fn jsonl_has_one_object_per_line_with_the_csv_field_names() {
     assert_eq!(ids.len(), 45);
 
     // Smartflo JSONL to a file: nulls stay nulls.
-    let out = case.path("smartflo.jsonl");
-    let ran = export(&case, "smartflo", &out, &["--format", "jsonl"]);
-    ran.assert_code(0);
+    let out = exported(&case, "smartflo", "smartflo.jsonl", &["--format", "jsonl"]);
     let text = std::fs::read_to_string(&out).unwrap();
     let objects: Vec<serde_json::Value> = text
         .lines()
@@ -320,10 +306,9 @@ fn summary_reports_users_pages_and_a_stable_digest() {
     let case = Case::seeded(120, 0);
     let summarise = |name: &str| -> serde_json::Value {
         let out = case.path(name);
-        let ran = export(&case, "telecmi", &out, &["--page-size", "50", "--json"]);
-        ran.assert_code(0);
-        serde_json::from_str(&ran.stdout)
-            .unwrap_or_else(|e| panic!("stdout is the JSON summary ({e}): {}", ran.stdout))
+        export(&case, "telecmi", &out, &["--page-size", "50", "--json"])
+            .assert_code(0)
+            .stdout_json()
     };
     let first = summarise("a.csv");
     assert_eq!(first["users"], 120);
@@ -343,7 +328,7 @@ fn summary_reports_users_pages_and_a_stable_digest() {
 
     let mut user = case.sandbox().telecmi_users()[17].clone();
     user.phone_number = "919999999999".into();
-    case.sandbox().insert_telecmi(user);
+    case.insert_telecmi(user);
     let third = summarise("c.csv");
     assert_eq!(third["users"], 120);
     assert_ne!(
@@ -354,13 +339,13 @@ fn summary_reports_users_pages_and_a_stable_digest() {
     // --summary FILE writes the same kind of summary.
     let summary_file = case.path("summary.json");
     let out = case.path("d.csv");
-    let ran = export(
+    export(
         &case,
         "telecmi",
         &out,
         &["--page-size", "50", "--summary", arg(&summary_file)],
-    );
-    ran.assert_code(0);
+    )
+    .assert_code(0);
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&summary_file).unwrap()).unwrap();
     assert_eq!(written["digest"], third["digest"]);
@@ -426,7 +411,7 @@ fn a_wrong_smartflo_token_exits_3() {
     let case = Case::seeded(0, 30);
     let wrong_token = [("SMARTFLO_TOKEN", "bad-token-31337")];
     let ran = assert_failed_export_leaves_the_old_file(&case, "smartflo", &wrong_token, &[]);
-    assert!(!ran.stderr.contains("bad-token-31337"), "{}", ran.stderr);
+    ran.assert_stderr_lacks("bad-token-31337");
     assert_eq!(case.sandbox().stats().rejected_auth, 1);
 }
 
@@ -453,8 +438,7 @@ fn has_more_with_an_empty_smartflo_page_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("roster.csv");
     let command = server.roster(&export_args("smartflo", &out, &[]));
-    let ran = run(command);
-    ran.assert_code(3);
+    run(command).assert_code(3);
     assert!(!out.exists(), "no file from an incomplete walk");
     assert_eq!(dir_entries(dir.path()), Vec::<String>::new());
 }
@@ -475,8 +459,7 @@ fn a_telecmi_list_that_repeats_users_is_never_exported_with_duplicates() {
         &out,
         &["--rate", "0", "--page-size", "2"],
     ));
-    let ran = run(command);
-    ran.assert_code(3);
+    run(command).assert_code(3);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "old\n");
     assert_eq!(dir_entries(dir.path()), ["roster.csv"]);
 }
@@ -484,21 +467,19 @@ fn a_telecmi_list_that_repeats_users_is_never_exported_with_duplicates() {
 #[test]
 fn formulas_are_neutralised_but_phone_numbers_are_kept() {
     let case = Case::new();
-    case.sandbox().insert_telecmi(telecmi_user(
+    case.insert_telecmi(telecmi_user(
         101,
         "=HYPERLINK(\"x\")",
         "+919200000001",
         "Secret101",
     ));
-    case.sandbox().insert_telecmi(telecmi_user(
+    case.insert_telecmi(telecmi_user(
         102,
         "@SUM(A1) -cmd",
         "919200000002",
         "Secret102",
     ));
-    let out = case.path("roster.csv");
-    let ran = export(&case, "telecmi", &out, &[]);
-    ran.assert_code(0);
+    let out = exported(&case, "telecmi", "roster.csv", &[]);
     let rows = read_csv(&out);
     let row = rows.iter().find(|r| r["extension"] == "101").unwrap();
     assert!(row["name"].starts_with("'="), "{:?}", row["name"]);
@@ -510,11 +491,17 @@ fn formulas_are_neutralised_but_phone_numbers_are_kept() {
     assert_eq!(row["last_name"], "'-cmd");
 }
 
+/// Exports `provider` to `NAME` in the case's directory, which must succeed: the file.
+fn exported(case: &Case, provider: &str, name: &str, extra: &[&str]) -> PathBuf {
+    let out = case.path(name);
+    export(case, provider, &out, extra).assert_code(0);
+    out
+}
+
 /// Exports the TeleCMI roster with `flags`, then imports that file back as an update; both must
 /// succeed. Returns the import's run and its report.
 fn export_and_import_back(case: &Case, flags: &[&str]) -> (Ran, Vec<Row>) {
-    let out = case.path("roster.csv");
-    export(case, "telecmi", &out, flags).assert_code(0);
+    let out = exported(case, "telecmi", "roster.csv", flags);
     let report = case.path("report.csv");
     let ran = case.run(&import_args(&out, "update", &report, &["--rate", "1000"]));
     ran.assert_code(0);
@@ -530,37 +517,31 @@ fn assert_updated_or_up_to_date(rows: &[Row]) {
     }
 }
 
+/// Seeds `users` users, exports them with `flags` and imports the file back as an update: every
+/// row is an update or skipped as up to date, and the account is as it was. Returns the import.
+fn assert_export_imports_back_unchanged(users: usize, flags: &[&str], why: &str) -> Ran {
+    let case = Case::seeded(users, 0);
+    let before = case.sandbox().telecmi_users();
+    let (ran, rows) = export_and_import_back(&case, flags);
+    assert_eq!(rows.len(), users);
+    assert_updated_or_up_to_date(&rows);
+    assert_eq!(case.sandbox().telecmi_users(), before, "{why}");
+    ran
+}
+
 #[test]
 fn an_export_with_passwords_imports_back_as_a_no_op_update() {
-    let case = Case::seeded(60, 0);
-    let before = case.sandbox().telecmi_users();
-    let (ran, rows) = export_and_import_back(&case, &["--include-passwords"]);
-    assert_eq!(rows.len(), 60);
-    assert_updated_or_up_to_date(&rows);
-    assert_eq!(
-        case.sandbox().telecmi_users(),
-        before,
-        "the account is unchanged"
+    let ran = assert_export_imports_back_unchanged(
+        60,
+        &["--include-passwords"],
+        "the account is unchanged",
     );
-    assert!(
-        !ran.stderr.contains("ignoring unknown columns"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_stderr_lacks("ignoring unknown columns");
 }
 
 #[test]
 fn an_export_without_passwords_imports_back_keeping_the_passwords() {
-    let case = Case::seeded(40, 0);
-    let before = case.sandbox().telecmi_users();
-    let (_, rows) = export_and_import_back(&case, &[]);
-    assert_eq!(rows.len(), 40);
-    assert_updated_or_up_to_date(&rows);
-    assert_eq!(
-        case.sandbox().telecmi_users(),
-        before,
-        "passwords kept, nothing changed"
-    );
+    assert_export_imports_back_unchanged(40, &[], "passwords kept, nothing changed");
 }
 
 /// Waits until the sandbox has seen `n` list requests (or gives up after 10 s).
@@ -613,8 +594,7 @@ fn a_roster_change_mid_walk_is_re_walked_into_a_complete_file() {
         .unwrap();
     // Page 2 of 8 has arrived: the walk is under way. A new user at the front shifts every page.
     wait_for_lists(&case, 2);
-    case.sandbox()
-        .insert_telecmi(telecmi_user(500, "Late Joiner", "919200000500", "Late500"));
+    case.insert_telecmi(telecmi_user(500, "Late Joiner", "919200000500", "Late500"));
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
@@ -651,12 +631,7 @@ fn a_roster_that_never_stops_changing_fails_and_keeps_the_old_file() {
         std::thread::spawn(move || {
             let mut extension = 100;
             while !done.load(Ordering::SeqCst) {
-                case.sandbox().insert_telecmi(telecmi_user(
-                    extension,
-                    "Churn",
-                    "919200000100",
-                    "Churn100",
-                ));
+                case.insert_telecmi(telecmi_user(extension, "Churn", "919200000100", "Churn100"));
                 extension += 1;
                 std::thread::sleep(Duration::from_millis(25));
             }
@@ -705,15 +680,14 @@ fn an_interrupted_export_exits_3_and_leaves_no_temporary_file() {
 fn a_round_trip_keeps_formula_like_names_unchanged() {
     let case = Case::new();
     for (extension, name) in [(101, "@Sam Lee"), (102, "-Dash Kumar"), (103, "=Eq Sign")] {
-        case.sandbox().insert_telecmi(telecmi_user(
+        case.insert_telecmi(telecmi_user(
             extension,
             name,
             &format!("919200000{extension}"),
             &format!("Secret{extension}"),
         ));
     }
-    case.sandbox()
-        .insert_telecmi(telecmi_user(104, "Plain Name", "919200000104", "@dmin-123"));
+    case.insert_telecmi(telecmi_user(104, "Plain Name", "919200000104", "@dmin-123"));
     let before = case.sandbox().telecmi_users();
     export_and_import_back(&case, &["--include-passwords"]);
     assert_eq!(

@@ -42,10 +42,14 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A POST to `PATH` on the sandbox, to be given a body and sent.
+fn raw_post(sb: &Sandbox, path: &str) -> reqwest::RequestBuilder {
+    client().post(format!("{}{path}", sb.base_url()))
+}
+
 /// POSTs a JSON body; returns the status and the parsed body.
 async fn post(sb: &Sandbox, path: &str, body: Value) -> (StatusCode, Value) {
-    let resp = client()
-        .post(format!("{}{path}", sb.base_url()))
+    let resp = raw_post(sb, path)
         .json(&body)
         .send()
         .await
@@ -63,6 +67,11 @@ async fn smartflo_get(sb: &Sandbox, query: &str, token: Option<&str>) -> (Status
     let resp = req.send().await.expect("request answered");
     let status = resp.status();
     (status, resp.json::<Value>().await.expect("JSON body"))
+}
+
+/// `GET /v1/users QUERY` with the right token.
+async fn smartflo_list(sb: &Sandbox, query: &str) -> (StatusCode, Value) {
+    smartflo_get(sb, query, Some(DEFAULT_TOKEN)).await
 }
 
 fn add_body(extension: u32, name: &str) -> Value {
@@ -239,8 +248,7 @@ async fn add_documented_errors() {
     assert_eq!(sb.stats().adds_committed, 2);
 
     // 400: a body that is not JSON.
-    let resp = client()
-        .post(format!("{}/v2/user/add", sb.base_url()))
+    let resp = raw_post(&sb, "/v2/user/add")
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -573,7 +581,7 @@ async fn smartflo_sample_request_and_auth() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(sb.stats().rejected_auth, 3);
 
-    let (s, b) = smartflo_get(&sb, "", Some(DEFAULT_TOKEN)).await;
+    let (s, b) = smartflo_list(&sb, "").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         keys(&b),
@@ -639,7 +647,7 @@ async fn smartflo_cursor_walk_covers_every_user_once() {
             Some(c) => format!("?limit=7&last_seen_id={c}"),
             None => "?limit=7".to_string(),
         };
-        let (s, b) = smartflo_get(&sb, &query, Some(DEFAULT_TOKEN)).await;
+        let (s, b) = smartflo_list(&sb, &query).await;
         assert_eq!(s, StatusCode::OK);
         let data = b["data"].as_array().unwrap();
         assert_eq!(b["count"].as_u64().unwrap() as usize, data.len());
@@ -659,7 +667,7 @@ async fn smartflo_cursor_walk_covers_every_user_once() {
 
     // Past the end: empty page, cursor echoed.
     let last = *want.last().unwrap();
-    let (_, b) = smartflo_get(&sb, &format!("?last_seen_id={last}"), Some(DEFAULT_TOKEN)).await;
+    let (_, b) = smartflo_list(&sb, &format!("?last_seen_id={last}")).await;
     assert_eq!(b["count"], json!(0));
     assert_eq!(b["has_more"], json!(false));
     assert_eq!(b["last_seen_id"], json!(last));
@@ -669,12 +677,7 @@ async fn smartflo_cursor_walk_covers_every_user_once() {
 #[tokio::test]
 async fn smartflo_filters_bad_queries_and_cap() {
     let sb = start_seeded(0, 60).await;
-    let (s, b) = smartflo_get(
-        &sb,
-        "?is_extension_created=false&limit=100",
-        Some(DEFAULT_TOKEN),
-    )
-    .await;
+    let (s, b) = smartflo_list(&sb, "?is_extension_created=false&limit=100").await;
     assert_eq!(s, StatusCode::OK);
     let data = b["data"].as_array().unwrap();
     let want = sb
@@ -686,7 +689,7 @@ async fn smartflo_filters_bad_queries_and_cap() {
     assert_eq!(data.len(), want);
     assert!(data.iter().all(|u| u["extension"].is_null()));
 
-    let (_, b) = smartflo_get(&sb, "?user_status=0&limit=100", Some(DEFAULT_TOKEN)).await;
+    let (_, b) = smartflo_list(&sb, "?user_status=0&limit=100").await;
     let disabled = sb
         .smartflo_users()
         .iter()
@@ -701,7 +704,7 @@ async fn smartflo_filters_bad_queries_and_cap() {
         "?last_seen_id=-3",
         "?is_web_login=maybe",
     ] {
-        let (s, b) = smartflo_get(&sb, bad, Some(DEFAULT_TOKEN)).await;
+        let (s, b) = smartflo_list(&sb, bad).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(b["success"], json!(false));
     }
@@ -710,7 +713,7 @@ async fn smartflo_filters_bad_queries_and_cap() {
         list_limit_cap: Some(5),
         ..Faults::default()
     });
-    let (_, b) = smartflo_get(&sb, "?limit=50", Some(DEFAULT_TOKEN)).await;
+    let (_, b) = smartflo_list(&sb, "?limit=50").await;
     assert_eq!(b["count"], json!(5));
     assert_eq!(b["has_more"], json!(true));
     sb.stop().await;
@@ -735,7 +738,7 @@ async fn smartflo_inserted_user_is_served() {
         is_international_outbound_enabled: false,
         is_web_login_enabled: true,
     });
-    let (_, b) = smartflo_get(&sb, "", Some(DEFAULT_TOKEN)).await;
+    let (_, b) = smartflo_list(&sb, "").await;
     assert_eq!(
         b,
         json!({"has_more": false, "count": 1, "last_seen_id": 314678, "data": [{
@@ -755,8 +758,7 @@ async fn lost_add_is_committed_but_the_client_sees_a_transport_error() {
         ..Faults::default()
     })
     .await;
-    let result = client()
-        .post(format!("{}/v2/user/add", sb.base_url()))
+    let result = raw_post(&sb, "/v2/user/add")
         .json(&add_body(101, "Manish"))
         .send()
         .await;
@@ -797,7 +799,7 @@ async fn error_and_throttle_faults() {
         "Sorry, something goes wrong !",
     );
     assert!(sb.telecmi_users().is_empty(), "a 500 does nothing");
-    let (s, _) = smartflo_get(&sb, "", Some(DEFAULT_TOKEN)).await;
+    let (s, _) = smartflo_list(&sb, "").await;
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
 
     sb.set_faults(Faults {
@@ -805,8 +807,7 @@ async fn error_and_throttle_faults() {
         retry_after_secs: 3,
         ..Faults::default()
     });
-    let resp = client()
-        .post(format!("{}/v2/user/add", sb.base_url()))
+    let resp = raw_post(&sb, "/v2/user/add")
         .json(&add_body(101, "Manish"))
         .send()
         .await
@@ -929,8 +930,7 @@ async fn path_prefix_and_unknown_paths() {
     let (s, _) = post(&sb, "/mock/v2/user/add", add_body(101, "Manish")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(sb.stats().by_endpoint.get("/mock/v2/user/add"), Some(&1));
-    let resp = client()
-        .post(format!("{}/v2/user/remove", sb.base_url()))
+    let resp = raw_post(&sb, "/v2/user/remove")
         .json(&creds(json!({})))
         .send()
         .await
@@ -1014,7 +1014,7 @@ async fn large_seeds_are_quick_and_deep_pages_work() {
     assert_eq!(b["count"], json!(50_000));
     assert_eq!(b["agents"][0]["extension"], json!(1001 + 39_990));
     let last = sb.smartflo_users()[49_990].id;
-    let (_, b) = smartflo_get(&sb, &format!("?last_seen_id={last}"), Some(DEFAULT_TOKEN)).await;
+    let (_, b) = smartflo_list(&sb, &format!("?last_seen_id={last}")).await;
     assert_eq!(b["count"], json!(9));
     assert_eq!(b["has_more"], json!(false));
     sb.stop().await;

@@ -10,8 +10,7 @@ fn seeded_account() -> Case {
         (203, "Cara Dsouza", "919200000203", "Secret203"),
         (204, "Only In Account", "919200000204", "Secret204"),
     ] {
-        case.sandbox()
-            .insert_telecmi(telecmi_user(extension, name, phone, password));
+        case.insert_telecmi(telecmi_user(extension, name, phone, password));
     }
     case
 }

@@ -80,6 +80,11 @@ impl Case {
         self.sandbox.as_ref().expect("running")
     }
 
+    /// Puts `user` in the account, as if it had been there before the test.
+    pub fn insert_telecmi(&self, user: roster::sandbox::TelecmiRecord) {
+        self.sandbox().insert_telecmi(user);
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -16,8 +16,8 @@ pub use case::Case;
 pub use process::{run_at_most, send_signal, wait_at_most, wait_until};
 pub use ran::{run, Ran};
 pub use report::{
-    add_rows, assert_interrupted_run_is_fully_reported, assert_rows_numbered, count, not_ok,
-    outcomes, read_csv, read_report, Row, HEADER,
+    add_rows, assert_all_ok, assert_interrupted_run_is_fully_reported, assert_message_contains,
+    assert_rows_numbered, count, not_ok, outcomes, read_csv, read_report, Row, HEADER,
 };
 pub use server::ScriptedServer;
 

@@ -48,6 +48,15 @@ impl Ran {
         self
     }
 
+    /// Fails if stderr contains `needle`, showing the command, its stdout and its stderr.
+    #[track_caller]
+    pub fn assert_stderr_lacks(&self, needle: &str) -> &Self {
+        if self.stderr.contains(needle) {
+            panic!("{needle:?} on stderr\n{self}");
+        }
+        self
+    }
+
     /// Stdout parsed as one JSON document.
     #[track_caller]
     pub fn stdout_json(&self) -> serde_json::Value {

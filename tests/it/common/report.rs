@@ -57,6 +57,19 @@ pub fn not_ok(rows: &[Row]) -> Vec<&Row> {
     rows.iter().filter(|r| r["outcome"] != "ok").collect()
 }
 
+/// Fails unless every report line is `ok`, showing the others.
+#[track_caller]
+pub fn assert_all_ok(rows: &[Row]) {
+    let others = not_ok(rows);
+    assert!(others.is_empty(), "every row ok, but: {others:?}");
+}
+
+/// Fails unless the report line's message contains `needle`, showing the line.
+#[track_caller]
+pub fn assert_message_contains(row: &Row, needle: &str) {
+    assert!(row["message"].contains(needle), "{needle:?} in {row:?}");
+}
+
 #[track_caller]
 pub fn assert_rows_numbered(rows: &[Row], count: usize) {
     let numbers: Vec<String> = rows.iter().map(|r| r["row"].clone()).collect();
