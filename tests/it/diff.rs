@@ -55,8 +55,7 @@ fn a_nightly_export_reports_who_joined_left_and_changed_since_the_previous_one()
     );
     ran.assert_code(0);
     ran.assert_stderr_contains("1 joined, 1 left, 1 changed (1 phone_number)");
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let json = read_json(&summary);
     assert_eq!(json["changes"]["counts"]["added"], 1);
     assert_eq!(json["changes"]["counts"]["removed"], 1);
     let lines = read_csv(&changes);
@@ -83,7 +82,7 @@ fn a_nightly_export_reports_who_joined_left_and_changed_since_the_previous_one()
         "--json",
     ]));
     ran.assert_code(0);
-    let report: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    let report = ran.stdout_json();
     assert_eq!(report["counts"]["added"], 1);
     assert_eq!(report["counts"]["removed"], 1);
     assert_eq!(report["counts"]["changed"], 1);

@@ -346,8 +346,7 @@ fn summary_reports_users_pages_and_a_stable_digest() {
         &["--page-size", "50", "--summary", arg(&summary_file)],
     )
     .assert_code(0);
-    let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary_file).unwrap()).unwrap();
+    let written = read_json(&summary_file);
     assert_eq!(written["digest"], third["digest"]);
     assert_eq!(written["users"], 120);
 }

@@ -955,10 +955,8 @@ fn json_summary_on_stdout_and_in_a_file() {
     );
     ran.assert_code(1);
     assert_eq!(rows.len(), 4);
-    let printed: serde_json::Value = serde_json::from_str(&ran.stdout)
-        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}): {}", ran.stdout));
-    let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    let printed = ran.stdout_json();
+    let written = read_json(&summary_path);
     assert_eq!(
         printed, written,
         "--json and --summary write the same summary"

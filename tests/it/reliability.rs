@@ -88,7 +88,7 @@ fn fault_mix_creates_every_user_exactly_once() {
     ran.assert_code(0);
     assert_users_created_once(&case, 10_000, 1000);
 
-    let summary = json(&std::fs::read_to_string(&summary).unwrap());
+    let summary = read_json(&summary);
     assert_eq!(summary["counts"]["ok"], 1000);
     assert!(summary["retries"].as_u64().unwrap() > 0, "{summary}");
     assert!(summary["throttled"].as_u64().unwrap() > 0, "{summary}");
@@ -139,7 +139,7 @@ fn wrong_secret_exits_3_within_a_few_requests() {
         assert_eq!(row["attempts"], "0", "{row:?}");
         assert!(row["message"].contains("not sent"), "{row:?}");
     }
-    let summary = json(&ran.stdout);
+    let summary = ran.stdout_json();
     assert!(summary["aborted"].is_string(), "{summary}");
     assert_eq!(summary["exit_code"], 3);
 
@@ -209,7 +209,7 @@ fn an_unknown_agent_fails_only_its_row_when_the_credentials_are_fine() {
             "{message:?}"
         );
     }
-    let summary = json(&ran.stdout);
+    let summary = ran.stdout_json();
     assert!(summary["aborted"].is_null(), "{summary}");
     let names: Vec<String> = case
         .sandbox()
@@ -323,7 +323,7 @@ fn retry_after_slows_the_run_to_the_providers_limit() {
     assert_all_ok(&rows); // slowed down instead of failing
     ran.assert_code(0);
     assert_users_created_once(&case, 1000, 30);
-    let summary = json(&ran.stdout);
+    let summary = ran.stdout_json();
     assert!(summary["throttled"].as_u64().unwrap() > 0, "{summary}");
     assert!(
         took >= Duration::from_secs(5),
@@ -379,7 +379,7 @@ fn sigkill_mid_run_then_resume_creates_every_user_exactly_once() {
         assert!(row["message"].contains("already in the account"), "{row:?}");
     }
     assert_users_created_once(&case, 1000, 400);
-    let summary = json(&ran.stdout);
+    let summary = ran.stdout_json();
     let resumed = summary["resumed_rows"].as_u64().unwrap();
     assert!(resumed > 0 && resumed <= committed, "{summary}");
     let adds_resumed = case.sandbox().stats().by_endpoint["/v2/user/add"] - adds_before;
@@ -456,7 +456,7 @@ fn resume_is_refused_for_another_file_account_or_mode_and_without_a_journal() {
     // the untouched file still resumes: everything replayed, nothing sent
     let ran = case.run(&add_args(&input, &report, &["--resume", "--json"]));
     ran.assert_code(0);
-    assert_eq!(json(&ran.stdout)["resumed_rows"], 5);
+    assert_eq!(ran.stdout_json()["resumed_rows"], 5);
     assert_eq!(case.sandbox().stats().requests, requests_before);
 }
 
@@ -482,7 +482,7 @@ fn a_torn_last_journal_line_is_dropped_with_a_warning() {
     let ran = case.run(&resume);
     ran.assert_code(0);
     ran.assert_stderr_contains_because("torn", "warns about the torn line");
-    assert_eq!(json(&ran.stdout)["resumed_rows"], 10);
+    assert_eq!(ran.stdout_json()["resumed_rows"], 10);
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 20);
     assert_eq!(count(&rows, "failed"), 0, "{:?}", not_ok(&rows));
@@ -497,7 +497,7 @@ fn a_torn_last_journal_line_is_dropped_with_a_warning() {
     let ran = case.run(&resume);
     ran.assert_code(0);
     ran.assert_stderr_lacks("torn");
-    assert_eq!(json(&ran.stdout)["resumed_rows"], 20);
+    assert_eq!(ran.stdout_json()["resumed_rows"], 20);
     assert_eq!(case.sandbox().stats().requests, requests, "nothing sent");
     assert_rows_numbered(&read_csv(&report), 20);
 }
@@ -579,7 +579,7 @@ fn sigint_stops_dispatching_and_resume_finishes_the_rest() {
     let resume = [&args[..], &["--resume", "--json"]].concat();
     let ran = run_at_most(case.roster(&resume), Duration::from_secs(20), "resume");
     ran.assert_code(0);
-    let summary = json(&ran.stdout);
+    let summary = ran.stdout_json();
     assert_eq!(
         summary["resumed_rows"].as_u64(),
         Some(ok as u64),

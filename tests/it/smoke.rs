@@ -38,8 +38,7 @@ fn demo_imports_the_sample_and_exports_both_rosters_from_an_in_process_sandbox()
     );
     assert_eq!(read_csv(&case.path("telecmi-roster.csv")).len(), 25);
     assert_eq!(read_csv(&case.path("smartflo-roster.csv")).len(), 40);
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(case.path("summary.json")).unwrap()).unwrap();
+    let summary = read_json(&case.path("summary.json"));
     assert_eq!(summary["counts"]["ok"], 25);
     assert_eq!(summary["rows"], 31);
 }

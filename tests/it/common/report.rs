@@ -9,7 +9,7 @@ pub type Row = HashMap<String, String>;
 /// The header of a sheet with every column an add needs.
 pub const HEADER: &str = "extension,name,phone_number,password\n";
 
-/// Full add rows for extensions `from..from+count`: `EXT,Agent EXT,9192000EXT,SecretEXT`.
+/// Full add rows for extensions `from..from+count`: `EXT,Agent EXT,9192000EXT(5 digits),SecretEXT`.
 pub fn add_rows(from: u32, count: u32) -> String {
     let mut text = String::from(HEADER);
     for ext in from..from + count {
