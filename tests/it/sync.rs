@@ -1,21 +1,18 @@
 //! `roster sync`: plan against the live roster, apply through the import engine, re-plan to nothing.
-mod common;
 
-use common::*;
+use crate::common::*;
 
-fn seeded_account() -> TestSandbox {
-    let sandbox = TestSandbox::new();
+fn seeded_account() -> Case {
+    let case = Case::new();
     for (extension, name, phone, password) in [
         (201, "Asha Rao", "919200000201", "Secret201"),
         (202, "Ben Thomas", "919200000202", "Secret202"),
         (203, "Cara Dsouza", "919200000203", "Secret203"),
         (204, "Only In Account", "919200000204", "Secret204"),
     ] {
-        sandbox
-            .sandbox()
-            .insert_telecmi(telecmi_user(extension, name, phone, password));
+        case.insert_telecmi(telecmi_user(extension, name, phone, password));
     }
-    sandbox
+    case
 }
 
 const SHEET: &str = "extension,name,phone_number,password,sms_alert\n\
@@ -25,26 +22,20 @@ const SHEET: &str = "extension,name,phone_number,password,sms_alert\n\
     205,Dev Patel,919200000205,Secret205,no\n\
     206,No Phone,,,\n";
 
-fn sync(sandbox: &TestSandbox, sheet: &std::path::Path, extra: &[&str]) -> Ran {
+fn sync(case: &Case, sheet: &std::path::Path, extra: &[&str]) -> Ran {
     let mut args = vec!["sync", arg(sheet), "--rate", "0"];
     args.extend_from_slice(extra);
-    run(sandbox.roster(&args))
+    case.run(&args)
 }
 
 #[test]
 fn the_plan_sorts_every_user_and_sends_nothing_but_list_calls() {
-    let sandbox = seeded_account();
-    let dir = tempfile::tempdir().unwrap();
-    let sheet = write_file(dir.path(), "agents.csv", SHEET);
-    let plan_path = dir.path().join("plan.json");
-    let ran = sync(&sandbox, &sheet, &["--plan-out", arg(&plan_path)]);
-    assert_eq!(
-        ran.code, 0,
-        "a plan sends nothing; row 206 is listed as invalid: {}",
-        ran.stderr
-    );
-    let plan: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    let case = seeded_account();
+    let sheet = case.write("agents.csv", SHEET);
+    let plan_path = case.path("plan.json");
+    sync(&case, &sheet, &["--plan-out", arg(&plan_path)])
+        .assert_code_because(0, "a plan sends nothing; row 206 is listed as invalid");
+    let plan = read_json(&plan_path);
     let counts = &plan["counts"];
     assert_eq!(
         (
@@ -81,7 +72,7 @@ fn the_plan_sorts_every_user_and_sends_nothing_but_list_calls() {
         !text.contains("NewSecret203") && !text.contains("Secret202"),
         "passwords are compared, never shown"
     );
-    let stats = sandbox.sandbox().stats();
+    let stats = case.sandbox().stats();
     assert_eq!(
         stats.requests,
         stats.by_endpoint.get("/v3/user/list").copied().unwrap_or(0),
@@ -92,12 +83,11 @@ fn the_plan_sorts_every_user_and_sends_nothing_but_list_calls() {
 
 #[test]
 fn apply_then_sync_again_plans_no_change() {
-    let sandbox = seeded_account();
-    let dir = tempfile::tempdir().unwrap();
-    let sheet = write_file(dir.path(), "agents.csv", SHEET);
-    let report = dir.path().join("results.csv");
-    let ran = sync(&sandbox, &sheet, &["--apply", "--report", arg(&report)]);
-    assert_eq!(ran.code, 1, "row 206 stays invalid: {}", ran.stderr);
+    let case = seeded_account();
+    let sheet = case.write("agents.csv", SHEET);
+    let report = case.path("results.csv");
+    sync(&case, &sheet, &["--apply", "--report", arg(&report)])
+        .assert_code_because(1, "row 206 stays invalid");
     let rows = read_csv(&report);
     assert_eq!(rows.len(), 5, "one line per sheet row");
     let outcome = |ext: &str| {
@@ -109,7 +99,7 @@ fn apply_then_sync_again_plans_no_change() {
     assert_eq!(outcome("203"), ("update".into(), "ok".into()));
     assert_eq!(outcome("205"), ("add".into(), "ok".into()));
     assert_eq!(outcome("206").1, "invalid");
-    let users = sandbox.sandbox().telecmi_users();
+    let users = case.sandbox().telecmi_users();
     let ben = users.iter().find(|u| u.extension == 202).unwrap();
     assert_eq!(
         (ben.phone_number.as_str(), ben.password.as_str()),
@@ -125,21 +115,15 @@ fn apply_then_sync_again_plans_no_change() {
         "users only in the account are never touched"
     );
 
-    let before = sandbox.sandbox().stats();
-    let plan_path = dir.path().join("plan.json");
-    let fixed = write_file(
-        dir.path(),
-        "fixed.csv",
-        SHEET.replace("206,No Phone,,,\n", ""),
-    );
-    let ran = sync(&sandbox, &fixed, &["--plan-out", arg(&plan_path)]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let plan: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    let before = case.sandbox().stats();
+    let plan_path = case.path("plan.json");
+    let fixed = case.write("fixed.csv", SHEET.replace("206,No Phone,,,\n", ""));
+    sync(&case, &fixed, &["--plan-out", arg(&plan_path)]).assert_code(0);
+    let plan = read_json(&plan_path);
     assert_eq!(plan["counts"]["create"], 0, "{plan:#}");
     assert_eq!(plan["counts"]["update"], 0, "{plan:#}");
     assert_eq!(plan["counts"]["unchanged"], 4);
-    let after = sandbox.sandbox().stats();
+    let after = case.sandbox().stats();
     let sent: u64 = after.requests - before.requests;
     let lists = after.by_endpoint["/v3/user/list"] - before.by_endpoint["/v3/user/list"];
     assert_eq!(sent, lists, "a re-plan sends only list calls");

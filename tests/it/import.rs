@@ -1,73 +1,62 @@
 //! `roster import` end to end: the real binary against the in-process sandbox.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use roster::sandbox::{Faults, SandboxConfig, TelecmiRecord};
 
-type Row = HashMap<String, String>;
-
-const HEADER: &str = "extension,name,phone_number,password\n";
-
-/// `roster import INPUT --report DIR/report.csv --rate 1000 EXTRA...` against `sandbox`.
-fn import(sandbox: &TestSandbox, input: &Path, extra: &[&str]) -> (Ran, Vec<Row>) {
+/// `roster import INPUT --report INPUT.report.csv --rate 1000 EXTRA...` against the case's sandbox:
+/// the run and the report's rows (none when it wrote no report).
+fn import(case: &Case, input: &Path, extra: &[&str]) -> (Ran, Vec<Row>) {
     let report = report_path(input);
     let mut args = vec!["import", arg(input), "--report", arg(&report)];
     if !extra.contains(&"--rate") {
         args.extend_from_slice(&["--rate", "1000"]);
     }
     args.extend_from_slice(extra);
-    let ran = run(sandbox.roster(&args));
-    let rows = if report.exists() {
-        read_csv(&report)
-    } else {
-        Vec::new()
-    };
-    (ran, rows)
+    let ran = case.run(&args);
+    (ran, read_report(&report))
 }
 
 fn report_path(input: &Path) -> PathBuf {
     input.with_extension("report.csv")
 }
 
-/// Full add rows for extensions `from..from+count`.
-fn add_rows(from: u32, count: u32) -> String {
-    let mut text = String::from(HEADER);
-    for ext in from..from + count {
-        text.push_str(&format!("{ext},Agent {ext},9192000{ext:05},Secret{ext}\n"));
-    }
-    text
+/// Imports `users.csv`, add rows for extensions `from..from+count`, in add mode with `EXTRA...`.
+fn import_adds(case: &Case, from: u32, count: u32, extra: &[&str]) -> (Ran, Vec<Row>) {
+    let input = case.write("users.csv", add_rows(from, count));
+    import(case, &input, &[&["--mode", "add"], extra].concat())
 }
 
-fn by_extension(sandbox: &TestSandbox) -> HashMap<u32, TelecmiRecord> {
-    sandbox
-        .sandbox()
+/// Imports `content` as the file `name` into an empty account in add mode; the run must succeed
+/// with `rows` rows, every one `ok`. Returns the run and the users it created, by extension.
+fn import_every_row(
+    name: &str,
+    content: impl AsRef<[u8]>,
+    rows: usize,
+) -> (Ran, HashMap<u32, TelecmiRecord>) {
+    let case = Case::new();
+    let input = case.write(name, content);
+    let (ran, report) = import(&case, &input, &["--mode", "add"]);
+    ran.assert_code(0);
+    assert_eq!(outcomes(&report), vec!["ok"; rows]);
+    (ran, by_extension(&case))
+}
+
+fn by_extension(case: &Case) -> HashMap<u32, TelecmiRecord> {
+    case.sandbox()
         .telecmi_users()
         .into_iter()
         .map(|u| (u.extension, u))
         .collect()
 }
 
-fn outcomes(rows: &[Row]) -> Vec<&str> {
-    rows.iter().map(|r| r["outcome"].as_str()).collect()
-}
-
-fn assert_rows_numbered(rows: &[Row], count: usize) {
-    let numbers: Vec<String> = rows.iter().map(|r| r["row"].clone()).collect();
-    let expected: Vec<String> = (1..=count).map(|n| n.to_string()).collect();
-    assert_eq!(numbers, expected, "one report line per data row, in order");
-}
-
 #[test]
 fn valid_and_invalid_rows_each_get_exactly_one_report_line() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(
-        dir.path(),
+    let case = Case::new();
+    let input = case.write(
         "mix.csv",
         "extension,name,phone_number,password\n\
          101,Asha Rao,919200000101,Secret101\n\
@@ -78,8 +67,8 @@ fn valid_and_invalid_rows_each_get_exactly_one_report_line() {
          106,Eve Dutt,919200000106,Secret106\n\
          104,Again Dev,919200000107,Secret107\n",
     );
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
-    assert_eq!(ran.code, 1, "invalid rows make exit 1: {}", ran.stderr);
+    let (ran, rows) = import(&case, &input, &["--mode", "add"]);
+    ran.assert_code_because(1, "invalid rows make exit 1");
 
     let header = std::fs::read_to_string(report_path(&input)).unwrap();
     assert_eq!(
@@ -99,19 +88,9 @@ fn valid_and_invalid_rows_each_get_exactly_one_report_line() {
         (6, "column 1 (extension)", Some("duplicate of row 4")),
     ] {
         let row = &rows[index];
-        assert!(
-            row["message"].contains(column),
-            "row {}: {:?}",
-            row["row"],
-            row["message"]
-        );
+        assert_message_contains(row, column);
         if let Some(value) = value {
-            assert!(
-                row["message"].contains(value),
-                "row {}: {:?}",
-                row["row"],
-                row["message"]
-            );
+            assert_message_contains(row, value);
         }
         assert_eq!(row["action"], "none");
         assert_eq!(row["http_status"], "");
@@ -129,7 +108,7 @@ fn valid_and_invalid_rows_each_get_exactly_one_report_line() {
         assert_eq!(row["agent_id"], agent_id(row["extension"].parse().unwrap()));
     }
 
-    let users = by_extension(&sandbox);
+    let users = by_extension(&case);
     let mut extensions: Vec<u32> = users.keys().copied().collect();
     extensions.sort();
     assert_eq!(extensions, [101, 104, 106], "exactly the valid rows");
@@ -142,10 +121,8 @@ fn valid_and_invalid_rows_each_get_exactly_one_report_line() {
 
 #[test]
 fn quoted_cells_bom_and_crlf_are_read_like_a_spreadsheet_does() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(
-        dir.path(),
+    let case = Case::new();
+    let input = case.write(
         "excel.csv",
         "\u{feff}Extension, Name ,Phone-Number,PASSWORD\r\n\
          201,\"Rao, Venkat\",919200000201,Secret201\r\n\
@@ -153,17 +130,13 @@ fn quoted_cells_bom_and_crlf_are_read_like_a_spreadsheet_does() {
          203,\"Line\r\nBreak\",919200000203,Secret203\r\n\
          204,Plain Name,919200000204,\"pass,word\"\"1\"\r\n",
     );
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let (ran, rows) = import(&case, &input, &["--mode", "add"]);
+    ran.assert_code(1);
     assert_rows_numbered(&rows, 4);
     assert_eq!(outcomes(&rows), ["ok", "ok", "invalid", "ok"]);
-    assert!(
-        rows[2]["message"].contains("control characters"),
-        "{:?}",
-        rows[2]["message"]
-    );
+    assert_message_contains(&rows[2], "control characters");
 
-    let users = by_extension(&sandbox);
+    let users = by_extension(&case);
     assert_eq!(users[&201].name, "Rao, Venkat");
     assert_eq!(users[&202].name, "Anita \"Annie\" Thomas");
     assert_eq!(users[&204].name, "Plain Name");
@@ -173,54 +146,37 @@ fn quoted_cells_bom_and_crlf_are_read_like_a_spreadsheet_does() {
 
 #[test]
 fn semicolon_delimiter_is_detected() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(
-        dir.path(),
+    let (_, users) = import_every_row(
         "european.csv",
         "extension;name;phone_number;password\n\
          301;Müller, Hans;919200000301;Secret301\n\
          302;Dupont, Léa;919200000302;Secret302\n",
+        2,
     );
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_eq!(outcomes(&rows), ["ok", "ok"]);
-    let users = by_extension(&sandbox);
     assert_eq!(users[&301].name, "Müller, Hans");
     assert_eq!(users[&302].name, "Dupont, Léa");
 }
 
 #[test]
 fn tab_delimiter_is_detected() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(
-        dir.path(),
+    let (_, users) = import_every_row(
         "tabs.tsv",
         "extension\tname\tphone_number\tpassword\n\
          401\tSam Lee; Jr, III\t919200000401\tSecret401\n",
+        1,
     );
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_eq!(outcomes(&rows), ["ok"]);
-    assert_eq!(by_extension(&sandbox)[&401].name, "Sam Lee; Jr, III");
+    assert_eq!(users[&401].name, "Sam Lee; Jr, III");
 }
 
 #[test]
 fn utf16le_unicode_text_with_bom_is_read() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
     // Excel's "Unicode text": UTF-16LE with a BOM, tab-separated, CRLF.
     let text = "extension\tname\tphone_number\tpassword\r\n\
                 501\tZoë Ødegård\t919200000501\tSecret501\r\n\
                 502\tअनिल कुमार\t919200000502\tSecret502\r\n";
     let mut bytes = vec![0xFF, 0xFE];
     bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
-    let input = write_file(dir.path(), "unicode.txt", bytes);
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_eq!(outcomes(&rows), ["ok", "ok"]);
-    let users = by_extension(&sandbox);
+    let (_, users) = import_every_row("unicode.txt", bytes, 2);
     assert_eq!(users[&501].name, "Zoë Ødegård");
     assert_eq!(users[&502].name, "अनिल कुमार");
     assert_eq!(users[&502].password, "Secret502");
@@ -228,29 +184,18 @@ fn utf16le_unicode_text_with_bom_is_read() {
 
 #[test]
 fn windows_1252_file_is_read_as_unicode_not_mangled() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
     let mut bytes = b"extension,name,phone_number,password\n".to_vec();
     bytes.extend_from_slice(b"601,Jos\xE9 Garc\xEDa,919200000601,Secret601\n");
     bytes.extend_from_slice(b"602,Fran\xE7oise \x80uro,919200000602,Secret602\n");
-    let input = write_file(dir.path(), "ansi.csv", bytes);
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_eq!(outcomes(&rows), ["ok", "ok"]);
-    let users = by_extension(&sandbox);
+    let (ran, users) = import_every_row("ansi.csv", bytes, 2);
     assert_eq!(users[&601].name, "José García");
     assert_eq!(users[&602].name, "Françoise €uro");
-    assert!(
-        ran.stderr.contains("Windows-1252"),
-        "the guess is announced: {}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains_because("Windows-1252", "the guess is announced");
 }
 
 #[test]
 fn non_ascii_names_arrive_byte_exact() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
+    let case = Case::new();
     let names = [
         "Zoë Ødegård",
         "अनिल कुमार",
@@ -265,11 +210,11 @@ fn non_ascii_names_arrive_byte_exact() {
         let ext = 701 + i;
         text.push_str(&format!("{ext},{name},919200000{ext},Secret{ext}\n"));
     }
-    let input = write_file(dir.path(), "names.csv", text);
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let input = case.write("names.csv", text);
+    let (ran, rows) = import(&case, &input, &["--mode", "add"]);
+    ran.assert_code(0);
     assert!(rows.iter().all(|r| r["outcome"] == "ok"));
-    let users = sandbox.sandbox().telecmi_users();
+    let users = case.sandbox().telecmi_users();
     assert_eq!(users.len(), names.len());
     for (i, name) in names.iter().enumerate() {
         let user = users
@@ -282,42 +227,36 @@ fn non_ascii_names_arrive_byte_exact() {
 
 #[test]
 fn update_with_empty_cells_keeps_the_server_values() {
-    let sandbox = TestSandbox::new();
+    let case = Case::new();
     let before = TelecmiRecord {
         start_time: Some(9),
         end_time: Some(18),
         sms_alert: true,
         ..telecmi_user(801, "Keep This Name", "919200000801", "KeepPass801")
     };
-    sandbox.sandbox().insert_telecmi(before.clone());
-    sandbox.sandbox().insert_telecmi(telecmi_user(
+    case.insert_telecmi(before.clone());
+    case.insert_telecmi(telecmi_user(
         802,
         "Already Right",
         "919200000802",
         "RightPass802",
     ));
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(
-        dir.path(),
+    let input = case.write(
         "changes.csv",
         "extension,name,phone_number,password,start_time,end_time,sms_alert\n\
          801,,919300000801,,,,\n\
          802,Already Right,919200000802,,,,\n",
     );
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "update"]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let (ran, rows) = import(&case, &input, &["--mode", "update"]);
+    ran.assert_code(0);
 
     assert_eq!(rows[0]["outcome"], "ok");
     assert_eq!(rows[0]["action"], "update");
     assert_eq!(rows[1]["outcome"], "skipped");
     assert_eq!(rows[1]["action"], "none");
-    assert!(
-        rows[1]["message"].contains("up to date"),
-        "{:?}",
-        rows[1]["message"]
-    );
+    assert_message_contains(&rows[1], "up to date");
 
-    let users = by_extension(&sandbox);
+    let users = by_extension(&case);
     assert_eq!(
         users[&801],
         TelecmiRecord {
@@ -327,7 +266,7 @@ fn update_with_empty_cells_keeps_the_server_values() {
         "only the phone changed"
     );
     assert_eq!(users[&802].password, "RightPass802");
-    let stats = sandbox.sandbox().stats();
+    let stats = case.sandbox().stats();
     assert_eq!(
         stats.by_endpoint.get("/v2/user/update").copied(),
         Some(1),
@@ -338,24 +277,20 @@ fn update_with_empty_cells_keeps_the_server_values() {
 
 #[test]
 fn upsert_updates_existing_users_and_adds_new_ones() {
-    let sandbox = TestSandbox::new();
-    sandbox
-        .sandbox()
-        .insert_telecmi(telecmi_user(901, "Old Name", "919200000901", "OldPass901"));
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(
-        dir.path(),
+    let case = Case::new();
+    case.insert_telecmi(telecmi_user(901, "Old Name", "919200000901", "OldPass901"));
+    let input = case.write(
         "upsert.csv",
         "extension,name,phone_number,password\n\
          901,New Name,919300000901,NewPass901\n\
          902,Fresh User,919200000902,Fresh902\n",
     );
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "upsert"]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let (ran, rows) = import(&case, &input, &["--mode", "upsert"]);
+    ran.assert_code(0);
     assert_eq!(outcomes(&rows), ["ok", "ok"]);
     assert_eq!(rows[0]["action"], "update");
     assert_eq!(rows[1]["action"], "add");
-    let users = by_extension(&sandbox);
+    let users = by_extension(&case);
     assert_eq!(users.len(), 2);
     assert_eq!(users[&901].name, "New Name");
     assert_eq!(users[&901].phone_number, "919300000901");
@@ -365,27 +300,21 @@ fn upsert_updates_existing_users_and_adds_new_ones() {
 
 #[test]
 fn add_of_an_existing_user_fails_with_the_provider_message() {
-    let sandbox = TestSandbox::new();
+    let case = Case::new();
     let existing = telecmi_user(111, "Existing", "919200000111", "Exists111");
-    sandbox.sandbox().insert_telecmi(existing.clone());
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(
-        dir.path(),
+    case.insert_telecmi(existing.clone());
+    let input = case.write(
         "add.csv",
         "extension,name,phone_number,password\n111,Someone Else,919200000999,Other999\n",
     );
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "add"]);
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let (ran, rows) = import(&case, &input, &["--mode", "add"]);
+    ran.assert_code(1);
     assert_eq!(rows[0]["outcome"], "failed");
     assert_eq!(rows[0]["action"], "add");
     assert_eq!(rows[0]["http_status"], "400");
-    assert!(
-        rows[0]["message"].contains("User ID Already Exists"),
-        "{:?}",
-        rows[0]["message"]
-    );
+    assert_message_contains(&rows[0], "User ID Already Exists");
     assert_eq!(
-        by_extension(&sandbox)[&111],
+        by_extension(&case)[&111],
         existing,
         "the existing user is untouched"
     );
@@ -393,25 +322,18 @@ fn add_of_an_existing_user_fails_with_the_provider_message() {
 
 #[test]
 fn failed_rows_file_holds_the_original_rows_and_feeds_straight_back() {
-    let sandbox = TestSandbox::new();
-    sandbox
-        .sandbox()
-        .insert_telecmi(telecmi_user(123, "Taken", "919200000123", "Taken123"));
-    let dir = tempfile::tempdir().unwrap();
+    let case = Case::new();
+    case.insert_telecmi(telecmi_user(123, "Taken", "919200000123", "Taken123"));
     let original = "Extension;Full Name;Mobile;Password;Team\n\
          121;Good One;919200000121;Secret121;Inbound\n\
          122;\"Bad \"\"Phone\"\"; Name\";12345;Secret122;Out, bound\n\
          123;Clash Person;919200000123;Secret123;Inbound\n\
          124;Good Two;+91 92000 00124;Secret124;\n\
          125;Short Row\n";
-    let input = write_file(dir.path(), "sheet.csv", original);
-    let failed = dir.path().join("failed.csv");
-    let (ran, rows) = import(
-        &sandbox,
-        &input,
-        &["--mode", "add", "--failed", arg(&failed)],
-    );
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let input = case.write("sheet.csv", original);
+    let failed = case.path("failed.csv");
+    let (ran, rows) = import(&case, &input, &["--mode", "add", "--failed", arg(&failed)]);
+    ran.assert_code(1);
     assert_eq!(
         outcomes(&rows),
         ["ok", "invalid", "failed", "ok", "invalid"]
@@ -467,12 +389,12 @@ fn failed_rows_file_holds_the_original_rows_and_feeds_straight_back() {
     }
     fixed.flush().unwrap();
     drop(fixed);
-    assert!(sandbox.sandbox().remove_telecmi(123));
+    assert!(case.sandbox().remove_telecmi(123));
 
-    let (ran, rows) = import(&sandbox, &failed, &["--mode", "add"]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let (ran, rows) = import(&case, &failed, &["--mode", "add"]);
+    ran.assert_code(0);
     assert_eq!(outcomes(&rows), ["ok", "ok", "ok"]);
-    let users = by_extension(&sandbox);
+    let users = by_extension(&case);
     assert_eq!(users[&122].name, "Bad \"Phone\"; Name");
     assert_eq!(users[&123].name, "Clash Person");
     assert_eq!(users.len(), 5);
@@ -480,27 +402,24 @@ fn failed_rows_file_holds_the_original_rows_and_feeds_straight_back() {
 
 #[test]
 fn dry_run_sends_nothing_and_needs_no_credentials() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("dry.report.csv");
-    let input = write_file(dir.path(), "dry.csv", add_rows(100, 5));
+    let case = Case::new();
+    let report = case.path("dry.report.csv");
+    let input = case.write("dry.csv", add_rows(100, 5));
     let mut command =
         roster_command(&["import", arg(&input), "--dry-run", "--report", arg(&report)]);
     // Pointed at the sandbox, so anything sent would be counted.
-    command.env("ROSTER_BASE_URL", &sandbox.url);
-    let ran = run(command);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    command.env("ROSTER_BASE_URL", case.url());
+    run(command).assert_code(0);
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 5);
     assert!(rows.iter().all(|r| r["outcome"] == "skipped"
         && r["action"] == "add"
         && r["message"].contains("dry run")));
-    assert_eq!(sandbox.sandbox().stats().requests, 0);
-    assert!(sandbox.sandbox().telecmi_users().is_empty());
+    assert_eq!(case.sandbox().stats().requests, 0);
+    assert!(case.sandbox().telecmi_users().is_empty());
 
     // An invalid row in a dry run: exit 1, still nothing sent.
-    let bad = write_file(
-        dir.path(),
+    let bad = case.write(
         "dry-bad.csv",
         format!("{}106,Bad Phone,9.19E+11,Secret106\n", add_rows(100, 2)),
     );
@@ -513,17 +432,12 @@ fn dry_run_sends_nothing_and_needs_no_credentials() {
         "--report",
         arg(&report),
     ]);
-    command.env("ROSTER_BASE_URL", &sandbox.url);
-    let ran = run(command);
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    command.env("ROSTER_BASE_URL", case.url());
+    run(command).assert_code(1);
     let rows = read_csv(&report);
     assert_eq!(outcomes(&rows), ["skipped", "skipped", "invalid"]);
-    assert!(
-        rows[2]["message"].contains("scientific notation"),
-        "{:?}",
-        rows[2]["message"]
-    );
-    assert_eq!(sandbox.sandbox().stats().requests, 0);
+    assert_message_contains(&rows[2], "scientific notation");
+    assert_eq!(case.sandbox().stats().requests, 0);
 }
 
 #[test]
@@ -539,35 +453,18 @@ fn validate_prints_row_numbered_problems() {
          134,Fine Too,919200000134,Secret134\n",
     );
     let ran = run(roster_command(&["validate", arg(&bad), "--mode", "add"]));
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("row 2 (line 3): column 2 (name)"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_code(1);
+    ran.assert_stderr_contains("row 2 (line 3): column 2 (name)");
     // Row 3 starts on line 5: row 2's cell spans two lines.
-    assert!(
-        ran.stderr
-            .contains("row 3 (line 5): column 3 (phone_number) value \"12345\""),
-        "{}",
-        ran.stderr
-    );
-    assert!(!ran.stderr.contains("row 1 "), "{}", ran.stderr);
-    assert!(!ran.stderr.contains("row 4 "), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("4 rows, 2 valid, 2 invalid"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("row 3 (line 5): column 3 (phone_number) value \"12345\"");
+    ran.assert_stderr_lacks("row 1 ");
+    ran.assert_stderr_lacks("row 4 ");
+    ran.assert_stderr_contains("4 rows, 2 valid, 2 invalid");
 
     let good = write_file(dir.path(), "good.csv", add_rows(140, 3));
     let ran = run(roster_command(&["validate", arg(&good), "--mode", "add"]));
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("3 rows, 3 valid, 0 invalid"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_code(0);
+    ran.assert_stderr_contains("3 rows, 3 valid, 0 invalid");
 
     // --json: the same counts on stdout.
     let ran = run(roster_command(&[
@@ -577,43 +474,41 @@ fn validate_prints_row_numbered_problems() {
         "add",
         "--json",
     ]));
-    assert_eq!(ran.code, 1);
-    let summary: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    ran.assert_code(1);
+    let summary = ran.stdout_json();
     assert_eq!(summary["rows"], 4);
     assert_eq!(summary["invalid"], 2);
 }
 
 #[test]
 fn missing_secret_exits_2_naming_it_and_sends_nothing() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(150, 3));
+    let case = Case::new();
+    let input = case.write("users.csv", add_rows(150, 3));
     let report = report_path(&input);
-    let mut command = sandbox.roster(&["import", arg(&input), "--report", arg(&report)]);
+    let mut command = case.roster(&["import", arg(&input), "--report", arg(&report)]);
     command.env_remove("TELECMI_SECRET");
     let ran = run(command);
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    ran.assert_code(2);
     let errors: Vec<&str> = ran.stderr.lines().filter(|l| l.contains("error")).collect();
     assert_eq!(errors.len(), 1, "one error line: {}", ran.stderr);
     assert!(errors[0].contains("TELECMI_SECRET"), "{}", ran.stderr);
-    assert_eq!(sandbox.sandbox().stats().requests, 0);
+    assert_eq!(case.sandbox().stats().requests, 0);
     assert!(!report.exists(), "nothing started, no report");
 
-    let mut command = sandbox.roster(&["import", arg(&input), "--report", arg(&report)]);
+    let mut command = case.roster(&["import", arg(&input), "--report", arg(&report)]);
     command.env_remove("TELECMI_APP_ID");
     let ran = run(command);
-    assert_eq!(ran.code, 2);
-    assert!(ran.stderr.contains("TELECMI_APP_ID"), "{}", ran.stderr);
-    assert_eq!(sandbox.sandbox().stats().requests, 0);
+    ran.assert_code(2);
+    ran.assert_stderr_contains("TELECMI_APP_ID");
+    assert_eq!(case.sandbox().stats().requests, 0);
 }
 
 #[test]
 fn wrong_secret_aborts_with_every_row_in_the_report() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(160, 30));
+    let case = Case::new();
+    let input = case.write("users.csv", add_rows(160, 30));
     let report = report_path(&input);
-    let mut command = sandbox.roster(&[
+    let mut command = case.roster(&[
         "import",
         arg(&input),
         "--report",
@@ -625,7 +520,7 @@ fn wrong_secret_aborts_with_every_row_in_the_report() {
     ]);
     command.env("TELECMI_SECRET", "Wr0ng-Secret-987");
     let ran = run(command);
-    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    ran.assert_code(3);
     assert!(
         ran.stderr.to_lowercase().contains("authentication"),
         "{}",
@@ -635,15 +530,15 @@ fn wrong_secret_aborts_with_every_row_in_the_report() {
 
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 30);
-    let failed = rows.iter().filter(|r| r["outcome"] == "failed").count();
-    let skipped = rows.iter().filter(|r| r["outcome"] == "skipped").count();
+    let failed = count(&rows, "failed");
+    let skipped = count(&rows, "skipped");
     assert_eq!(failed + skipped, 30, "{:?}", outcomes(&rows));
     assert!(failed >= 1);
     for row in rows.iter().filter(|r| r["outcome"] == "skipped") {
         assert_eq!(row["attempts"], "0");
-        assert!(row["message"].contains("not sent"), "{:?}", row["message"]);
+        assert_message_contains(row, "not sent");
     }
-    let requests = sandbox.sandbox().stats().requests;
+    let requests = case.sandbox().stats().requests;
     assert!(
         requests <= 4 + 2,
         "only the requests already in flight: {requests}"
@@ -656,48 +551,34 @@ fn wrong_secret_aborts_with_every_row_in_the_report() {
 
 #[test]
 fn user_limit_refusal_stops_further_adds() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        user_limit: Some(3),
-        ..Default::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(170, 6));
+    let case = Case::with_user_limit(3);
     // One worker, so "after the first refusal" is well defined: rows 1-3 are created, row 4 is refused
     // by the account, and rows 5-6 must not be sent at all.
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "add", "--concurrency", "1"]);
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let (ran, rows) = import_adds(&case, 170, 6, &["--concurrency", "1"]);
+    ran.assert_code(1);
     assert_eq!(
         outcomes(&rows),
         ["ok", "ok", "ok", "failed", "failed", "failed"]
     );
     for row in &rows[3..] {
-        assert!(
-            row["message"].contains("User limit reached"),
-            "{:?}",
-            row["message"]
-        );
+        assert_message_contains(row, "User limit reached");
     }
     assert_eq!(rows[3]["http_status"], "400");
     assert_eq!(rows[3]["attempts"], "1");
     for row in &rows[4..] {
         assert_eq!(row["attempts"], "0", "not sent: {:?}", row["message"]);
     }
-    let adds = sandbox.sandbox().stats().by_endpoint["/v2/user/add"];
+    let adds = case.sandbox().stats().by_endpoint["/v2/user/add"];
     assert_eq!(adds, 4, "3 creations and the one refusal");
-    assert_eq!(sandbox.sandbox().telecmi_users().len(), 3);
+    assert_eq!(case.sandbox().telecmi_users().len(), 3);
 }
 
 #[test]
 fn user_limit_with_concurrent_workers_sends_at_most_the_in_flight_adds() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        user_limit: Some(3),
-        ..Default::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(180, 12));
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "add", "--concurrency", "2"]);
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
-    let ok = rows.iter().filter(|r| r["outcome"] == "ok").count();
+    let case = Case::with_user_limit(3);
+    let (ran, rows) = import_adds(&case, 180, 12, &["--concurrency", "2"]);
+    ran.assert_code(1);
+    let ok = count(&rows, "ok");
     assert_eq!(ok, 3);
     assert!(rows
         .iter()
@@ -705,51 +586,33 @@ fn user_limit_with_concurrent_workers_sends_at_most_the_in_flight_adds() {
         .all(|r| r["message"].contains("User limit reached")));
     // 3 creations, the first refusal, and at most one more add that was already in flight
     // (concurrency 2) when the refusal came back.
-    let adds = sandbox.sandbox().stats().by_endpoint["/v2/user/add"];
+    let adds = case.sandbox().stats().by_endpoint["/v2/user/add"];
     assert!((4..=5).contains(&adds), "{adds} adds sent for 12 rows");
 }
 
 #[test]
 fn an_error_body_under_http_200_is_a_failure() {
-    let server = FixedServer::start(
+    let server = ScriptedServer::fixed(
         200,
         r#"{"code":404,"status":"error","msg":"Weird provider failure"}"#,
     );
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "users.csv", add_rows(190, 3));
     let report = report_path(&input);
-    let command = roster_at(
-        &server.url,
-        &[
-            "import",
-            arg(&input),
-            "--mode",
-            "add",
-            "--report",
-            arg(&report),
-            "--rate",
-            "0",
-            "--concurrency",
-            "1",
-        ],
-    );
-    let ran = run(command);
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let command = server.roster(&import_args(
+        &input,
+        "add",
+        &report,
+        &["--rate", "0", "--concurrency", "1"],
+    ));
+    run(command).assert_code(1);
     let rows = read_csv(&report);
     assert_eq!(outcomes(&rows), ["failed", "failed", "failed"]);
     for row in &rows {
-        assert!(
-            row["message"].contains("Weird provider failure"),
-            "{:?}",
-            row["message"]
-        );
+        assert_message_contains(row, "Weird provider failure");
         assert_eq!(row["http_status"], "404", "the body's code");
     }
-    assert_eq!(
-        server.requests.load(std::sync::atomic::Ordering::SeqCst),
-        3,
-        "a refusal is not retried"
-    );
+    assert_eq!(server.requests(), 3, "a refusal is not retried");
 }
 
 #[test]
@@ -782,21 +645,12 @@ fn max_attempts_applies_to_each_request_of_a_row() {
         "extension,phone_number\n281,919300000281\n",
     );
     let report = report_path(&input);
-    let command = roster_at(
-        &server.url,
-        &[
-            "import",
-            arg(&input),
-            "--mode",
-            "update",
-            "--report",
-            arg(&report),
-            "--rate",
-            "0",
-            "--max-attempts",
-            "2",
-        ],
-    );
+    let command = server.roster(&import_args(
+        &input,
+        "update",
+        &report,
+        &["--rate", "0", "--max-attempts", "2"],
+    ));
     let ran = run(command);
     let rows = read_csv(&report);
     assert_eq!(rows[0]["outcome"], "ok", "{:?}", rows[0]);
@@ -804,31 +658,24 @@ fn max_attempts_applies_to_each_request_of_a_row() {
         rows[0]["attempts"], "3",
         "a read and two tries of the update"
     );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    ran.assert_code(0);
 }
 
 #[test]
 fn rate_limit_is_respected_at_the_server() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(200, 40));
+    let case = Case::new();
+    let input = case.write("users.csv", add_rows(200, 40));
     let report = report_path(&input);
     let started = Instant::now();
-    let ran = run(sandbox.roster(&[
-        "import",
-        arg(&input),
-        "--mode",
+    let ran = case.run(&import_args(
+        &input,
         "add",
-        "--report",
-        arg(&report),
-        "--rate",
-        "20",
-        "--concurrency",
-        "8",
-    ]));
+        &report,
+        &["--rate", "20", "--concurrency", "8"],
+    ));
     let elapsed = started.elapsed();
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let stats = sandbox.sandbox().stats();
+    ran.assert_code(0);
+    let stats = case.sandbox().stats();
     assert_eq!(stats.requests, 40);
     let worst = max_in_window(&stats.arrivals, Duration::from_secs(1));
     assert!(
@@ -849,16 +696,13 @@ fn rate_limit_is_respected_at_the_server() {
 
 #[test]
 fn rate_limit_counts_reads_and_retries_too() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        faults: Faults {
-            error_rate: 0.15,
-            ..Default::default()
-        },
+    let case = Case::with_faults(Faults {
+        error_rate: 0.15,
         ..Default::default()
     });
     let mut text = String::from("extension,phone_number\n");
     for ext in 220..232 {
-        sandbox.sandbox().insert_telecmi(telecmi_user(
+        case.insert_telecmi(telecmi_user(
             ext,
             "Phone Change",
             &format!("919200000{ext}"),
@@ -866,40 +710,33 @@ fn rate_limit_counts_reads_and_retries_too() {
         ));
         text.push_str(&format!("{ext},919300000{ext}\n"));
     }
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "phones.csv", text);
+    let input = case.write("phones.csv", text);
     // Each row is a read and an update, and some of them are retried after a 500.
     let (ran, rows) = import(
-        &sandbox,
+        &case,
         &input,
         &["--mode", "update", "--rate", "20", "--concurrency", "8"],
     );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    ran.assert_code(0);
     assert!(rows.iter().all(|r| r["outcome"] == "ok"));
-    let stats = sandbox.sandbox().stats();
+    let stats = case.sandbox().stats();
     assert!(stats.requests >= 24, "{}", stats.requests);
     let worst = max_in_window(&stats.arrivals, Duration::from_secs(1));
     assert!(
         worst <= 20 + 1,
         "{worst} requests in one second at --rate 20"
     );
-    let users = by_extension(&sandbox);
+    let users = by_extension(&case);
     assert!((220..232).all(|ext| users[&ext].phone_number == format!("919300000{ext}")));
 }
 
 #[test]
 fn concurrency_is_respected_at_the_server() {
-    let sandbox = TestSandbox::with_latency(Duration::from_millis(50));
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(250, 18));
-    let (ran, rows) = import(
-        &sandbox,
-        &input,
-        &["--mode", "add", "--concurrency", "3", "--rate", "0"],
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let case = Case::with_latency(Duration::from_millis(50));
+    let (ran, rows) = import_adds(&case, 250, 18, &["--concurrency", "3", "--rate", "0"]);
+    ran.assert_code(0);
     assert_eq!(rows.len(), 18);
-    let in_flight = sandbox.sandbox().stats().max_in_flight;
+    let in_flight = case.sandbox().stats().max_in_flight;
     assert!(
         in_flight <= 3,
         "{in_flight} requests in flight at --concurrency 3"
@@ -913,7 +750,7 @@ fn no_secret_or_password_in_any_output() {
     const PASSWORD: &str = "Pw-7f3Kq9Zt";
     const SHORT_PASSWORD: &str = "Zq9!x";
     const SERVER_PASSWORD: &str = "SrvPw-44Lm8";
-    let sandbox = TestSandbox::start(SandboxConfig {
+    let case = Case::start(SandboxConfig {
         secret: APP_SECRET.into(),
         // Some 500s, so that retries and lost outcomes are logged too.
         faults: Faults {
@@ -923,17 +760,15 @@ fn no_secret_or_password_in_any_output() {
         ..Default::default()
     });
     for ext in [272, 273] {
-        sandbox.sandbox().insert_telecmi(telecmi_user(
+        case.insert_telecmi(telecmi_user(
             ext,
             "Exists Already",
             &format!("919200000{ext}"),
             SERVER_PASSWORD,
         ));
     }
-    let dir = tempfile::tempdir().unwrap();
     // An unknown column, so that a warning is logged as well.
-    let input = write_file(
-        dir.path(),
+    let input = case.write(
         "users.csv",
         format!(
             "extension,name,phone_number,password,Team\n\
@@ -945,47 +780,42 @@ fn no_secret_or_password_in_any_output() {
              276,,919200000276,,A\n"
         ),
     );
-    let report = dir.path().join("report.csv");
-    let summary = dir.path().join("summary.json");
-    let failed = dir.path().join("failed.csv");
+    let report = case.path("report.csv");
+    let summary = case.path("summary.json");
+    let failed = case.path("failed.csv");
     // The flags' most verbose JSON logs, then everything every crate logs (RUST_LOG=trace).
     for (verbosity, rust_log) in [
         (&["-vv", "--log-format", "json"][..], None),
         (&[][..], Some("trace")),
     ] {
         let mut args = verbosity.to_vec();
-        args.extend_from_slice(&[
-            "import",
-            arg(&input),
-            "--mode",
+        args.extend_from_slice(&import_args(
+            &input,
             "upsert",
-            "--report",
-            arg(&report),
-            "--summary",
-            arg(&summary),
-            "--failed",
-            arg(&failed),
-            "--json",
-            "--rate",
-            "0",
-        ]);
-        let mut command = sandbox.roster(&args);
+            &report,
+            &[
+                "--summary",
+                arg(&summary),
+                "--failed",
+                arg(&failed),
+                "--json",
+                "--rate",
+                "0",
+            ],
+        ));
+        let mut command = case.roster(&args);
         command.env("TELECMI_SECRET", APP_SECRET);
         if let Some(filter) = rust_log {
             command.env("RUST_LOG", filter);
         }
         let ran = run(command);
-        assert_eq!(ran.code, 1, "{}", ran.stderr);
+        ran.assert_code(1);
         let rows = read_csv(&report);
         assert_eq!(rows.len(), 6);
         assert_eq!(rows[3]["outcome"], "invalid");
         assert_eq!(rows[4]["outcome"], "invalid");
         assert_eq!(rows[5]["outcome"], "failed", "no such user: {:?}", rows[5]);
-        assert!(
-            ran.stderr.contains("Team"),
-            "the warning is logged: {}",
-            ran.stderr
-        );
+        ran.assert_stderr_contains_because("Team", "the warning is logged");
 
         let outputs = [
             ("stdout", ran.stdout.clone()),
@@ -1011,21 +841,12 @@ fn no_secret_or_password_in_any_output() {
 
 #[test]
 fn lost_add_responses_never_create_a_user_twice() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        faults: Faults {
-            lost_add_rate: 0.3,
-            ..Default::default()
-        },
+    let case = Case::with_faults(Faults {
+        lost_add_rate: 0.3,
         ..Default::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(300, 60));
-    let (ran, rows) = import(
-        &sandbox,
-        &input,
-        &["--mode", "add", "--rate", "0", "--concurrency", "4"],
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let (ran, rows) = import_adds(&case, 300, 60, &["--rate", "0", "--concurrency", "4"]);
+    ran.assert_code(0);
     assert_rows_numbered(&rows, 60);
     assert!(
         rows.iter().all(|r| r["outcome"] == "ok"),
@@ -1034,13 +855,13 @@ fn lost_add_responses_never_create_a_user_twice() {
             .filter(|r| r["outcome"] != "ok")
             .collect::<Vec<_>>()
     );
-    let users = sandbox.sandbox().telecmi_users();
+    let users = case.sandbox().telecmi_users();
     let extensions: Vec<u32> = users.iter().map(|u| u.extension).collect();
     assert_eq!(extensions, (300..360).collect::<Vec<u32>>());
     for user in &users {
         assert_eq!(user.name, format!("Agent {}", user.extension));
     }
-    let stats = sandbox.sandbox().stats();
+    let stats = case.sandbox().stats();
     assert_eq!(stats.adds_committed, 60, "each user created exactly once");
     assert!(
         stats.by_endpoint.get("/v3/user/get").copied().unwrap_or(0) >= 1,
@@ -1052,29 +873,24 @@ fn lost_add_responses_never_create_a_user_twice() {
 
 #[test]
 fn lost_add_responses_with_sms_alert_are_confirmed_not_failed() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        faults: Faults {
-            lost_add_rate: 1.0,
-            ..Default::default()
-        },
+    let case = Case::with_faults(Faults {
+        lost_add_rate: 1.0,
         ..Default::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(
-        dir.path(),
+    let input = case.write(
         "users.csv",
         "extension,name,phone_number,password,sms_alert\n\
          361,Alert On,919200000361,Secret361,yes\n\
          362,Alert Off,919200000362,Secret362,no\n",
     );
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "add", "--concurrency", "1"]);
+    let (ran, rows) = import(&case, &input, &["--mode", "add", "--concurrency", "1"]);
     assert_eq!(
         outcomes(&rows),
         ["ok", "ok"],
         "created with exactly these details: {rows:?}"
     );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_eq!(sandbox.sandbox().stats().adds_committed, 2);
+    ran.assert_code(0);
+    assert_eq!(case.sandbox().stats().adds_committed, 2);
 }
 
 /// `/v3/user/get` reports no `notify`, so a row that gives sms_alert cannot be proven up to date:
@@ -1082,9 +898,9 @@ fn lost_add_responses_with_sms_alert_are_confirmed_not_failed() {
 /// reports is skipped when they match.
 #[test]
 fn up_to_date_rows_are_skipped_unless_they_give_what_get_cannot_report() {
-    let sandbox = TestSandbox::new();
+    let case = Case::new();
     for extension in [363, 364] {
-        sandbox.sandbox().insert_telecmi(TelecmiRecord {
+        case.insert_telecmi(TelecmiRecord {
             sms_alert: true,
             ..telecmi_user(
                 extension,
@@ -1094,14 +910,12 @@ fn up_to_date_rows_are_skipped_unless_they_give_what_get_cannot_report() {
             )
         });
     }
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(
-        dir.path(),
+    let input = case.write(
         "users.csv",
         "extension,phone_number,sms_alert\n363,919200000363,\n364,919200000364,yes\n",
     );
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "update"]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let (ran, rows) = import(&case, &input, &["--mode", "update"]);
+    ran.assert_code(0);
     assert_eq!(
         (rows[0]["outcome"].as_str(), rows[0]["action"].as_str()),
         ("skipped", "none"),
@@ -1115,25 +929,17 @@ fn up_to_date_rows_are_skipped_unless_they_give_what_get_cannot_report() {
         rows[1]
     );
     assert_eq!(
-        sandbox.sandbox().stats().by_endpoint.get("/v2/user/update"),
+        case.sandbox().stats().by_endpoint.get("/v2/user/update"),
         Some(&1)
     );
-    assert!(sandbox
-        .sandbox()
-        .telecmi_users()
-        .iter()
-        .all(|u| u.sms_alert));
+    assert!(case.sandbox().telecmi_users().iter().all(|u| u.sms_alert));
 }
 
 #[test]
 fn json_summary_on_stdout_and_in_a_file() {
-    let sandbox = TestSandbox::new();
-    sandbox
-        .sandbox()
-        .insert_telecmi(telecmi_user(402, "Taken", "919200000402", "Taken402"));
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(
-        dir.path(),
+    let case = Case::new();
+    case.insert_telecmi(telecmi_user(402, "Taken", "919200000402", "Taken402"));
+    let input = case.write(
         "users.csv",
         "extension,name,phone_number,password\n\
          401,One,919200000401,Secret401\n\
@@ -1141,18 +947,16 @@ fn json_summary_on_stdout_and_in_a_file() {
          403,Three,123,Secret403\n\
          404,Four,919200000404,Secret404\n",
     );
-    let summary_path = dir.path().join("summary.json");
+    let summary_path = case.path("summary.json");
     let (ran, rows) = import(
-        &sandbox,
+        &case,
         &input,
         &["--mode", "add", "--json", "--summary", arg(&summary_path)],
     );
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    ran.assert_code(1);
     assert_eq!(rows.len(), 4);
-    let printed: serde_json::Value = serde_json::from_str(&ran.stdout)
-        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}): {}", ran.stdout));
-    let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    let printed = ran.stdout_json();
+    let written = read_json(&summary_path);
     assert_eq!(
         printed, written,
         "--json and --summary write the same summary"
@@ -1165,7 +969,7 @@ fn json_summary_on_stdout_and_in_a_file() {
     assert_eq!(counts["skipped"], 0);
     assert_eq!(
         printed["requests"].as_u64(),
-        Some(sandbox.sandbox().stats().requests),
+        Some(case.sandbox().stats().requests),
         "requests as counted by the server"
     );
     assert_eq!(printed["retries"], 0);
@@ -1175,23 +979,20 @@ fn json_summary_on_stdout_and_in_a_file() {
 
 #[test]
 fn max_failures_stops_a_clearly_wrong_sheet() {
-    let sandbox = TestSandbox::new();
+    let case = Case::new();
     for ext in 500..520 {
-        sandbox.sandbox().insert_telecmi(telecmi_user(
+        case.insert_telecmi(telecmi_user(
             ext,
             "Already There",
             "919200000500",
             "Present500",
         ));
     }
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(500, 20));
-    let (ran, rows) = import(
-        &sandbox,
-        &input,
+    let (ran, rows) = import_adds(
+        &case,
+        500,
+        20,
         &[
-            "--mode",
-            "add",
             "--max-failures",
             "3",
             "--concurrency",
@@ -1202,10 +1003,10 @@ fn max_failures_stops_a_clearly_wrong_sheet() {
             "--json",
         ],
     );
-    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    ran.assert_code(3);
     assert_rows_numbered(&rows, 20);
-    let failed = rows.iter().filter(|r| r["outcome"] == "failed").count();
-    let skipped = rows.iter().filter(|r| r["outcome"] == "skipped").count();
+    let failed = count(&rows, "failed");
+    let skipped = count(&rows, "skipped");
     assert_eq!(failed + skipped, 20);
     // The limit is judged by the report writer as results arrive, so a row or two may already be on
     // their way when it trips.
@@ -1217,9 +1018,9 @@ fn max_failures_stops_a_clearly_wrong_sheet() {
     assert!(rows[failed..].iter().all(|r| r["outcome"] == "skipped"
         && r["attempts"] == "0"
         && r["message"].contains("aborted")));
-    let adds = sandbox.sandbox().stats().by_endpoint["/v2/user/add"];
+    let adds = case.sandbox().stats().by_endpoint["/v2/user/add"];
     assert_eq!(adds as usize, failed, "skipped rows were not sent");
-    let summary: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    let summary = ran.stdout_json();
     assert!(summary["aborted"]
         .as_str()
         .unwrap()
@@ -1229,66 +1030,23 @@ fn max_failures_stops_a_clearly_wrong_sheet() {
 /// Starts a slow import of 100 rows, sends `signal` once the sandbox has seen a few requests, and
 /// returns the exit code, the report rows and the number of users the sandbox holds.
 fn interrupted_import(signal: &str) -> (Option<i32>, Vec<Row>, usize) {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(600, 100));
+    let case = Case::new();
+    let input = case.write("users.csv", add_rows(600, 100));
     let report = report_path(&input);
-    let mut child = sandbox
-        .roster(&[
-            "import",
-            arg(&input),
-            "--mode",
-            "add",
-            "--report",
-            arg(&report),
-            "--rate",
-            "20",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = case.spawn(&import_args(&input, "add", &report, &["--rate", "20"]));
     let started = Instant::now();
-    while sandbox.sandbox().stats().requests < 5 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the import never started"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let sent = std::process::Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(15) {
-            let _ = child.kill();
-            panic!("the import did not stop after {signal}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let rows = if report.exists() {
-        read_csv(&report)
-    } else {
-        Vec::new()
-    };
-    (status.code(), rows, sandbox.sandbox().telecmi_users().len())
-}
-
-fn assert_interrupted_run_is_fully_reported(code: Option<i32>, rows: &[Row], created: usize) {
-    assert_eq!(code, Some(3), "an interrupted run exits 3");
-    assert_rows_numbered(rows, 100);
-    let ok = rows.iter().filter(|r| r["outcome"] == "ok").count();
-    assert_eq!(ok, created, "every user created is reported ok");
-    assert!(ok < 100, "the run was cut short");
-    for row in rows.iter().filter(|r| r["outcome"] != "ok") {
-        assert_eq!(row["outcome"], "skipped", "{row:?}");
-        assert_eq!(row["attempts"], "0");
-    }
+    case.wait_for_requests(5, "the import to start");
+    send_signal(&child, signal);
+    let status = wait_at_most(
+        &mut child,
+        Duration::from_secs(15).saturating_sub(started.elapsed()),
+        &format!("the import stopped by {signal}, 15 s after its start,"),
+    );
+    (
+        status.code(),
+        read_report(&report),
+        case.sandbox().telecmi_users().len(),
+    )
 }
 
 #[test]
@@ -1298,99 +1056,80 @@ fn ctrl_c_stops_the_run_and_the_report_still_covers_every_row() {
 }
 
 #[test]
-
 fn sigterm_stops_the_run_and_the_report_still_covers_every_row() {
     let (code, rows, created) = interrupted_import("-TERM");
     assert_interrupted_run_is_fully_reported(code, &rows, created);
 }
 
 /// Runs `import FILE --report R` for a file that must be refused as a whole.
-fn refused(sandbox: &TestSandbox, name: &str, content: &[u8], extra: &[&str]) -> Ran {
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), name, content);
-    let (ran, rows) = import(sandbox, &input, extra);
-    assert_eq!(ran.code, 2, "{name}: {}", ran.stderr);
+fn refused(case: &Case, name: &str, content: &[u8], extra: &[&str]) -> Ran {
+    let input = case.write(name, content);
+    let (ran, rows) = import(case, &input, extra);
+    ran.assert_code(2);
     assert!(rows.is_empty(), "{name}: no report for a refused file");
-    assert_eq!(
-        sandbox.sandbox().stats().requests,
-        0,
-        "{name}: nothing sent"
-    );
+    assert_eq!(case.sandbox().stats().requests, 0, "{name}: nothing sent");
     ran
 }
 
 #[test]
 fn an_empty_file_is_refused() {
-    let sandbox = TestSandbox::new();
-    let ran = refused(&sandbox, "empty.csv", b"", &[]);
-    assert!(ran.stderr.contains("empty"), "{}", ran.stderr);
+    let case = Case::new();
+    let ran = refused(&case, "empty.csv", b"", &[]);
+    ran.assert_stderr_contains("empty");
 }
 
 #[test]
 fn a_header_only_file_is_an_empty_successful_run() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "header.csv", HEADER);
-    let (ran, rows) = import(&sandbox, &input, &["--mode", "add", "--json"]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let case = Case::new();
+    let input = case.write("header.csv", HEADER);
+    let (ran, rows) = import(&case, &input, &["--mode", "add", "--json"]);
+    ran.assert_code(0);
     assert!(rows.is_empty());
     assert_eq!(
         std::fs::read_to_string(report_path(&input)).unwrap(),
         "row,extension,agent_id,action,outcome,http_status,attempts,message\n",
         "a report with its header and no rows"
     );
-    let summary: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    let summary = ran.stdout_json();
     assert_eq!(summary["rows"], 0);
-    assert_eq!(sandbox.sandbox().stats().requests, 0);
+    assert_eq!(case.sandbox().stats().requests, 0);
 }
 
 #[test]
 fn a_file_without_a_header_is_refused() {
-    let sandbox = TestSandbox::new();
+    let case = Case::new();
     let ran = refused(
-        &sandbox,
+        &case,
         "noheader.csv",
         b"101,Asha Rao,919200000101,Secret101\n102,Bo Lin,919200000102,Secret102\n",
         &[],
     );
-    assert!(ran.stderr.contains("no header row"), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("101"),
-        "shows what it found: {}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("no header row");
+    ran.assert_stderr_contains_because("101", "shows what it found");
 }
 
 #[test]
 fn a_missing_required_column_is_refused_by_name() {
-    let sandbox = TestSandbox::new();
+    let case = Case::new();
     let ran = refused(
-        &sandbox,
+        &case,
         "nopassword.csv",
         b"extension,name,phone_number\n101,Asha Rao,919200000101\n",
         &["--mode", "add"],
     );
-    assert!(ran.stderr.contains("password"), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("missing required column"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_stderr_contains("password");
+    ran.assert_stderr_contains("missing required column");
 }
 
 #[test]
 fn an_excel_workbook_is_refused() {
-    let sandbox = TestSandbox::new();
+    let case = Case::new();
     let mut xlsx = b"PK\x03\x04\x14\x00\x06\x00".to_vec();
     xlsx.extend_from_slice(&[0u8; 64]);
     xlsx.extend_from_slice(b"[Content_Types].xml");
-    let ran = refused(&sandbox, "agents.xlsx", &xlsx, &[]);
-    assert!(ran.stderr.contains("Excel"), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("CSV"),
-        "says what to do: {}",
-        ran.stderr
-    );
+    let ran = refused(&case, "agents.xlsx", &xlsx, &[]);
+    ran.assert_stderr_contains("Excel");
+    ran.assert_stderr_contains_because("CSV", "says what to do");
 }
 
 mod library {

@@ -27,6 +27,14 @@ async fn start_seeded(telecmi: usize, smartflo: usize) -> Sandbox {
     .await
 }
 
+async fn start_with_faults(faults: Faults) -> Sandbox {
+    start(SandboxConfig {
+        faults,
+        ..SandboxConfig::default()
+    })
+    .await
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -34,10 +42,14 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A POST to `PATH` on the sandbox, to be given a body and sent.
+fn raw_post(sb: &Sandbox, path: &str) -> reqwest::RequestBuilder {
+    client().post(format!("{}{path}", sb.base_url()))
+}
+
 /// POSTs a JSON body; returns the status and the parsed body.
 async fn post(sb: &Sandbox, path: &str, body: Value) -> (StatusCode, Value) {
-    let resp = client()
-        .post(format!("{}{path}", sb.base_url()))
+    let resp = raw_post(sb, path)
         .json(&body)
         .send()
         .await
@@ -55,6 +67,11 @@ async fn smartflo_get(sb: &Sandbox, query: &str, token: Option<&str>) -> (Status
     let resp = req.send().await.expect("request answered");
     let status = resp.status();
     (status, resp.json::<Value>().await.expect("JSON body"))
+}
+
+/// `GET /v1/users QUERY` with the right token.
+async fn smartflo_list(sb: &Sandbox, query: &str) -> (StatusCode, Value) {
+    smartflo_get(sb, query, Some(DEFAULT_TOKEN)).await
 }
 
 fn add_body(extension: u32, name: &str) -> Value {
@@ -77,6 +94,16 @@ fn creds(extra: Value) -> Value {
         body[k] = v.clone();
     }
     body
+}
+
+/// The extensions of the agents in a `/v3/user/list` answer, in order.
+fn extensions(list: &Value) -> Vec<u64> {
+    list["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["extension"].as_u64().unwrap())
+        .collect()
 }
 
 /// A TeleCMI error body: `code` equals the HTTP status, `status` is "error", `msg` is text.
@@ -221,8 +248,7 @@ async fn add_documented_errors() {
     assert_eq!(sb.stats().adds_committed, 2);
 
     // 400: a body that is not JSON.
-    let resp = client()
-        .post(format!("{}/v2/user/add", sb.base_url()))
+    let resp = raw_post(&sb, "/v2/user/add")
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -412,12 +438,7 @@ async fn list_sample_request_counts_the_total_and_pages() {
         .await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(b["count"], json!(25));
-        let exts: Vec<u64> = b["agents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["extension"].as_u64().unwrap())
-            .collect();
+        let exts: Vec<u64> = extensions(&b);
         assert_eq!(exts.len(), [10, 10, 5, 0][page - 1]);
         seen.extend(exts);
     }
@@ -464,12 +485,7 @@ async fn list_name_filter_errors_and_cap() {
         json!(3),
         "three names contain 'kumar', any case"
     );
-    let exts: Vec<u64> = b["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["extension"].as_u64().unwrap())
-        .collect();
+    let exts: Vec<u64> = extensions(&b);
     assert_eq!(exts, vec![201, 203]);
     let (_, b) = post(
         &sb,
@@ -506,12 +522,7 @@ async fn list_name_filter_errors_and_cap() {
     assert_eq!(b["count"], json!(4));
     assert_eq!(b["agents"].as_array().unwrap().len(), 3);
     let (_, b) = post(&sb, "/v3/user/list", creds(json!({"page": 2, "limit": 10}))).await;
-    let exts: Vec<u64> = b["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["extension"].as_u64().unwrap())
-        .collect();
+    let exts: Vec<u64> = extensions(&b);
     assert_eq!(exts, vec![204]);
     sb.stop().await;
 }
@@ -570,7 +581,7 @@ async fn smartflo_sample_request_and_auth() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(sb.stats().rejected_auth, 3);
 
-    let (s, b) = smartflo_get(&sb, "", Some(DEFAULT_TOKEN)).await;
+    let (s, b) = smartflo_list(&sb, "").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         keys(&b),
@@ -636,7 +647,7 @@ async fn smartflo_cursor_walk_covers_every_user_once() {
             Some(c) => format!("?limit=7&last_seen_id={c}"),
             None => "?limit=7".to_string(),
         };
-        let (s, b) = smartflo_get(&sb, &query, Some(DEFAULT_TOKEN)).await;
+        let (s, b) = smartflo_list(&sb, &query).await;
         assert_eq!(s, StatusCode::OK);
         let data = b["data"].as_array().unwrap();
         assert_eq!(b["count"].as_u64().unwrap() as usize, data.len());
@@ -656,7 +667,7 @@ async fn smartflo_cursor_walk_covers_every_user_once() {
 
     // Past the end: empty page, cursor echoed.
     let last = *want.last().unwrap();
-    let (_, b) = smartflo_get(&sb, &format!("?last_seen_id={last}"), Some(DEFAULT_TOKEN)).await;
+    let (_, b) = smartflo_list(&sb, &format!("?last_seen_id={last}")).await;
     assert_eq!(b["count"], json!(0));
     assert_eq!(b["has_more"], json!(false));
     assert_eq!(b["last_seen_id"], json!(last));
@@ -666,12 +677,7 @@ async fn smartflo_cursor_walk_covers_every_user_once() {
 #[tokio::test]
 async fn smartflo_filters_bad_queries_and_cap() {
     let sb = start_seeded(0, 60).await;
-    let (s, b) = smartflo_get(
-        &sb,
-        "?is_extension_created=false&limit=100",
-        Some(DEFAULT_TOKEN),
-    )
-    .await;
+    let (s, b) = smartflo_list(&sb, "?is_extension_created=false&limit=100").await;
     assert_eq!(s, StatusCode::OK);
     let data = b["data"].as_array().unwrap();
     let want = sb
@@ -683,7 +689,7 @@ async fn smartflo_filters_bad_queries_and_cap() {
     assert_eq!(data.len(), want);
     assert!(data.iter().all(|u| u["extension"].is_null()));
 
-    let (_, b) = smartflo_get(&sb, "?user_status=0&limit=100", Some(DEFAULT_TOKEN)).await;
+    let (_, b) = smartflo_list(&sb, "?user_status=0&limit=100").await;
     let disabled = sb
         .smartflo_users()
         .iter()
@@ -698,7 +704,7 @@ async fn smartflo_filters_bad_queries_and_cap() {
         "?last_seen_id=-3",
         "?is_web_login=maybe",
     ] {
-        let (s, b) = smartflo_get(&sb, bad, Some(DEFAULT_TOKEN)).await;
+        let (s, b) = smartflo_list(&sb, bad).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(b["success"], json!(false));
     }
@@ -707,7 +713,7 @@ async fn smartflo_filters_bad_queries_and_cap() {
         list_limit_cap: Some(5),
         ..Faults::default()
     });
-    let (_, b) = smartflo_get(&sb, "?limit=50", Some(DEFAULT_TOKEN)).await;
+    let (_, b) = smartflo_list(&sb, "?limit=50").await;
     assert_eq!(b["count"], json!(5));
     assert_eq!(b["has_more"], json!(true));
     sb.stop().await;
@@ -732,7 +738,7 @@ async fn smartflo_inserted_user_is_served() {
         is_international_outbound_enabled: false,
         is_web_login_enabled: true,
     });
-    let (_, b) = smartflo_get(&sb, "", Some(DEFAULT_TOKEN)).await;
+    let (_, b) = smartflo_list(&sb, "").await;
     assert_eq!(
         b,
         json!({"has_more": false, "count": 1, "last_seen_id": 314678, "data": [{
@@ -747,16 +753,12 @@ async fn smartflo_inserted_user_is_served() {
 
 #[tokio::test]
 async fn lost_add_is_committed_but_the_client_sees_a_transport_error() {
-    let sb = start(SandboxConfig {
-        faults: Faults {
-            lost_add_rate: 1.0,
-            ..Faults::default()
-        },
-        ..SandboxConfig::default()
+    let sb = start_with_faults(Faults {
+        lost_add_rate: 1.0,
+        ..Faults::default()
     })
     .await;
-    let result = client()
-        .post(format!("{}/v2/user/add", sb.base_url()))
+    let result = raw_post(&sb, "/v2/user/add")
         .json(&add_body(101, "Manish"))
         .send()
         .await;
@@ -784,12 +786,9 @@ async fn lost_add_is_committed_but_the_client_sees_a_transport_error() {
 
 #[tokio::test]
 async fn error_and_throttle_faults() {
-    let sb = start(SandboxConfig {
-        faults: Faults {
-            error_rate: 1.0,
-            ..Faults::default()
-        },
-        ..SandboxConfig::default()
+    let sb = start_with_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
     })
     .await;
     let (s, b) = post(&sb, "/v2/user/add", add_body(101, "Manish")).await;
@@ -800,7 +799,7 @@ async fn error_and_throttle_faults() {
         "Sorry, something goes wrong !",
     );
     assert!(sb.telecmi_users().is_empty(), "a 500 does nothing");
-    let (s, _) = smartflo_get(&sb, "", Some(DEFAULT_TOKEN)).await;
+    let (s, _) = smartflo_list(&sb, "").await;
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
 
     sb.set_faults(Faults {
@@ -808,8 +807,7 @@ async fn error_and_throttle_faults() {
         retry_after_secs: 3,
         ..Faults::default()
     });
-    let resp = client()
-        .post(format!("{}/v2/user/add", sb.base_url()))
+    let resp = raw_post(&sb, "/v2/user/add")
         .json(&add_body(101, "Manish"))
         .send()
         .await
@@ -932,8 +930,7 @@ async fn path_prefix_and_unknown_paths() {
     let (s, _) = post(&sb, "/mock/v2/user/add", add_body(101, "Manish")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(sb.stats().by_endpoint.get("/mock/v2/user/add"), Some(&1));
-    let resp = client()
-        .post(format!("{}/v2/user/remove", sb.base_url()))
+    let resp = raw_post(&sb, "/v2/user/remove")
         .json(&creds(json!({})))
         .send()
         .await
@@ -963,12 +960,7 @@ async fn state_changes_through_the_handle_are_served() {
         sms_alert: false,
     });
     let (_, b) = post(&sb, "/v3/user/list", creds(json!({"limit": 50}))).await;
-    let exts: Vec<u64> = b["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["extension"].as_u64().unwrap())
-        .collect();
+    let exts: Vec<u64> = extensions(&b);
     assert_eq!(exts, vec![1001, 1003, 1500]);
     assert_eq!(
         b["agents"][2]["start_time"],
@@ -1022,7 +1014,7 @@ async fn large_seeds_are_quick_and_deep_pages_work() {
     assert_eq!(b["count"], json!(50_000));
     assert_eq!(b["agents"][0]["extension"], json!(1001 + 39_990));
     let last = sb.smartflo_users()[49_990].id;
-    let (_, b) = smartflo_get(&sb, &format!("?last_seen_id={last}"), Some(DEFAULT_TOKEN)).await;
+    let (_, b) = smartflo_list(&sb, &format!("?last_seen_id={last}")).await;
     assert_eq!(b["count"], json!(9));
     assert_eq!(b["has_more"], json!(false));
     sb.stop().await;

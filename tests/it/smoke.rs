@@ -1,10 +1,9 @@
 //! `make demo`'s path, so that it cannot rot.
-mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn demo_script(out: &Path) -> Command {
     let mut command = Command::new("bash");
@@ -21,15 +20,10 @@ fn demo_script(out: &Path) -> Command {
 
 #[test]
 fn demo_imports_the_sample_and_exports_both_rosters_from_an_in_process_sandbox() {
-    let sandbox = TestSandbox::start(roster::sandbox::SandboxConfig {
-        seed_smartflo: 40,
-        ..Default::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let ran = run(demo_script(dir.path()).env("ROSTER_BASE_URL", &sandbox.url));
-    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    let case = Case::seeded(0, 40);
+    run(demo_script(case.dir()).env("ROSTER_BASE_URL", case.url())).assert_code(0);
 
-    let rows = read_csv(&dir.path().join("results.csv"));
+    let rows = read_csv(&case.path("results.csv"));
     assert_eq!(
         rows.len(),
         31,
@@ -38,14 +32,13 @@ fn demo_imports_the_sample_and_exports_both_rosters_from_an_in_process_sandbox()
     let ok: Vec<_> = rows.iter().filter(|r| r["outcome"] == "ok").collect();
     assert_eq!(ok.len(), 25);
     assert_eq!(
-        sandbox.sandbox().telecmi_users().len(),
+        case.sandbox().telecmi_users().len(),
         25,
         "exactly the valid rows were created"
     );
-    assert_eq!(read_csv(&dir.path().join("telecmi-roster.csv")).len(), 25);
-    assert_eq!(read_csv(&dir.path().join("smartflo-roster.csv")).len(), 40);
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(read_csv(&case.path("telecmi-roster.csv")).len(), 25);
+    assert_eq!(read_csv(&case.path("smartflo-roster.csv")).len(), 40);
+    let summary = read_json(&case.path("summary.json"));
     assert_eq!(summary["counts"]["ok"], 25);
     assert_eq!(summary["rows"], 31);
 }
@@ -54,7 +47,7 @@ fn demo_imports_the_sample_and_exports_both_rosters_from_an_in_process_sandbox()
 fn demo_script_starts_and_stops_its_own_sandbox() {
     let dir = tempfile::tempdir().unwrap();
     let ran = run(demo_script(dir.path()));
-    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    ran.assert_code(0);
     assert!(
         ran.stdout.contains("sandbox running at http://127.0.0.1:"),
         "{}",

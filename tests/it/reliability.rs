@@ -2,52 +2,17 @@
 //! crash-safe resume, locking, signals, malformed provider answers and hostile input.
 //! The real binary against the in-process sandbox (or raw-HTTP fakes), each test a few seconds.
 
-mod common;
-
-use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::Ordering;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
-use roster::sandbox::{Faults, SandboxConfig};
-
-type Row = HashMap<String, String>;
-
-const HEADER: &str = "extension,name,phone_number,password\n";
-
-/// Full add rows for extensions `from..from+count`.
-fn add_rows(from: u32, count: u32) -> String {
-    let mut text = String::from(HEADER);
-    for ext in from..from + count {
-        text.push_str(&format!("{ext},Agent {ext},9192000{ext:05},Secret{ext}\n"));
-    }
-    text
-}
-
-fn outcomes(rows: &[Row]) -> Vec<&str> {
-    rows.iter().map(|r| r["outcome"].as_str()).collect()
-}
-
-fn count(rows: &[Row], outcome: &str) -> usize {
-    rows.iter().filter(|r| r["outcome"] == outcome).count()
-}
-
-fn assert_rows_numbered(rows: &[Row], count: usize) {
-    let numbers: Vec<String> = rows.iter().map(|r| r["row"].clone()).collect();
-    let expected: Vec<String> = (1..=count).map(|n| n.to_string()).collect();
-    assert_eq!(numbers, expected, "one report line per data row, in order");
-}
-
-fn not_ok(rows: &[Row]) -> Vec<&Row> {
-    rows.iter().filter(|r| r["outcome"] != "ok").collect()
-}
+use crate::common::*;
+use roster::sandbox::Faults;
 
 /// Every extension `from..from+count` exists exactly once, with the row's data, and nothing else.
-fn assert_users_created_once(sandbox: &TestSandbox, from: u32, count: u32) {
-    let users = sandbox.sandbox().telecmi_users();
+#[track_caller]
+fn assert_users_created_once(case: &Case, from: u32, count: u32) {
+    let users = case.sandbox().telecmi_users();
     let extensions: Vec<u32> = users.iter().map(|u| u.extension).collect();
     assert_eq!(
         extensions,
@@ -61,10 +26,21 @@ fn assert_users_created_once(sandbox: &TestSandbox, from: u32, count: u32) {
         assert_eq!(user.password, format!("Secret{ext}"));
     }
     assert_eq!(
-        sandbox.sandbox().stats().adds_committed,
+        case.sandbox().stats().adds_committed,
         u64::from(count),
         "each user was created exactly once"
     );
+}
+
+/// `users.csv` with add rows for extensions `from..from+count`, and `report.csv` for its report.
+fn add_sheet(case: &Case, from: u32, count: u32) -> (PathBuf, PathBuf) {
+    let input = case.write("users.csv", add_rows(from, count));
+    (input, case.path("report.csv"))
+}
+
+/// `import INPUT --mode add --report REPORT EXTRA...`
+fn add_args<'a>(input: &'a Path, report: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    import_args(input, "add", report, extra)
 }
 
 fn journal_of(report: &Path) -> PathBuf {
@@ -73,102 +49,21 @@ fn journal_of(report: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// `import INPUT --mode add --report REPORT EXTRA...`
-fn import_args<'a>(input: &'a Path, report: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "import",
-        arg(input),
-        "--mode",
-        "add",
-        "--report",
-        arg(report),
-    ];
-    args.extend_from_slice(extra);
-    args
-}
-
-/// Waits for `child` at most `limit`; kills it and panics past that.
-fn wait_at_most(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Runs `command` with captured output, killing it (and failing) after `limit`.
-fn run_at_most(mut command: Command, limit: Duration, what: &str) -> Ran {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the roster binary runs");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let status = wait_at_most(&mut child, limit, what);
-    Ran {
-        code: status.code().unwrap_or(-1),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
-}
-
-/// Polls until `done` holds, failing after `limit`.
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn send_signal(child: &Child, signal: &str) {
-    let sent = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success(), "kill {signal}");
-}
-
 // ---- retries under a fault mix ----
 
 #[test]
 fn fault_mix_creates_every_user_exactly_once() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        faults: Faults {
-            error_rate: 0.2,
-            throttle_rate: 0.1,
-            retry_after_secs: 1,
-            lost_add_rate: 0.05,
-            jitter: Duration::from_millis(5),
-            ..Default::default()
-        },
+    let case = Case::with_faults(Faults {
+        error_rate: 0.2,
+        throttle_rate: 0.1,
+        retry_after_secs: 1,
+        lost_add_rate: 0.05,
+        jitter: Duration::from_millis(5),
         ..Default::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(10_000, 1000));
-    let report = dir.path().join("report.csv");
-    let summary = dir.path().join("summary.json");
-    let args = import_args(
+    let (input, report) = add_sheet(&case, 10_000, 1000);
+    let summary = case.path("summary.json");
+    let args = add_args(
         &input,
         &report,
         &[
@@ -186,22 +81,18 @@ fn fault_mix_creates_every_user_exactly_once() {
             arg(&summary),
         ],
     );
-    let ran = run_at_most(sandbox.roster(&args), Duration::from_secs(60), "import");
+    let ran = run_at_most(case.roster(&args), Duration::from_secs(60), "import");
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 1000);
-    assert!(
-        not_ok(&rows).is_empty(),
-        "every row ok: {:?}",
-        not_ok(&rows)
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_users_created_once(&sandbox, 10_000, 1000);
+    assert_all_ok(&rows);
+    ran.assert_code(0);
+    assert_users_created_once(&case, 10_000, 1000);
 
-    let summary = json(&std::fs::read_to_string(&summary).unwrap());
+    let summary = read_json(&summary);
     assert_eq!(summary["counts"]["ok"], 1000);
     assert!(summary["retries"].as_u64().unwrap() > 0, "{summary}");
     assert!(summary["throttled"].as_u64().unwrap() > 0, "{summary}");
-    let stats = sandbox.sandbox().stats();
+    let stats = case.sandbox().stats();
     assert!(
         stats.by_endpoint.get("/v3/user/get").copied().unwrap_or(0) > 0,
         "unknown outcomes were read back: {:?}",
@@ -217,23 +108,21 @@ fn fault_mix_creates_every_user_exactly_once() {
 
 #[test]
 fn wrong_secret_exits_3_within_a_few_requests() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(1000, 200));
-    let report = dir.path().join("report.csv");
-    let args = import_args(
+    let case = Case::new();
+    let (input, report) = add_sheet(&case, 1000, 200);
+    let args = add_args(
         &input,
         &report,
         &["--rate", "0", "--concurrency", "4", "--json"],
     );
-    let mut command = sandbox.roster(&args);
+    let mut command = case.roster(&args);
     command.env("TELECMI_SECRET", "Not-The-Secret-4242");
     let ran = run_at_most(command, Duration::from_secs(20), "import");
-    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    ran.assert_code(3);
     assert!(!ran.stderr.contains("Not-The-Secret-4242"));
     assert!(!ran.stdout.contains("Not-The-Secret-4242"));
 
-    let stats = sandbox.sandbox().stats();
+    let stats = case.sandbox().stats();
     assert!(
         stats.requests <= 4 + 3,
         "at most a handful of requests after the first rejection: {stats:?}"
@@ -250,40 +139,39 @@ fn wrong_secret_exits_3_within_a_few_requests() {
         assert_eq!(row["attempts"], "0", "{row:?}");
         assert!(row["message"].contains("not sent"), "{row:?}");
     }
-    let summary = json(&ran.stdout);
+    let summary = ran.stdout_json();
     assert!(summary["aborted"].is_string(), "{summary}");
     assert_eq!(summary["exit_code"], 3);
 
     // With the secret fixed, --resume sends every row again, those that failed on the bad secret too.
-    let resumed_args = import_args(
+    let resumed_args = add_args(
         &input,
         &report,
         &["--rate", "0", "--concurrency", "4", "--resume"],
     );
-    let ran = run_at_most(
-        sandbox.roster(&resumed_args),
+    run_at_most(
+        case.roster(&resumed_args),
         Duration::from_secs(20),
         "resume",
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    )
+    .assert_code(0);
     assert_eq!(count(&read_csv(&report), "ok"), 200);
-    assert_users_created_once(&sandbox, 1000, 200);
+    assert_users_created_once(&case, 1000, 200);
 }
 
 /// Users 201..=203 exist; the update sheet names them and two agents the account does not have:
 /// one with every field (the update answers 401 "Invalid user ID") and one with a name only (the
 /// read answers 404).
-fn update_sheet_with_unknown_agents(sandbox: &TestSandbox, dir: &Path) -> PathBuf {
+fn update_sheet_with_unknown_agents(case: &Case) -> PathBuf {
     for ext in 201..=203 {
-        sandbox.sandbox().insert_telecmi(telecmi_user(
+        case.insert_telecmi(telecmi_user(
             ext,
             &format!("Old {ext}"),
             &format!("9192000{ext:05}"),
             &format!("Secret{ext}"),
         ));
     }
-    write_file(
-        dir,
+    case.write(
         "updates.csv",
         "extension,name,phone_number,password\n\
          201,New 201,919200000201,Secret201\n\
@@ -296,24 +184,16 @@ fn update_sheet_with_unknown_agents(sandbox: &TestSandbox, dir: &Path) -> PathBu
 
 #[test]
 fn an_unknown_agent_fails_only_its_row_when_the_credentials_are_fine() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = update_sheet_with_unknown_agents(&sandbox, dir.path());
-    let report = dir.path().join("report.csv");
-    let ran = run(sandbox.roster(&[
-        "import",
-        arg(&input),
-        "--mode",
+    let case = Case::new();
+    let input = update_sheet_with_unknown_agents(&case);
+    let report = case.path("report.csv");
+    let ran = case.run(&import_args(
+        &input,
         "update",
-        "--report",
-        arg(&report),
-        "--rate",
-        "0",
-        "--concurrency",
-        "1",
-        "--json",
-    ]));
-    assert_eq!(ran.code, 1, "a row failure, not an abort: {}", ran.stderr);
+        &report,
+        &["--rate", "0", "--concurrency", "1", "--json"],
+    ));
+    ran.assert_code_because(1, "a row failure, not an abort");
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 5);
     assert_eq!(outcomes(&rows), ["ok", "failed", "ok", "failed", "ok"]);
@@ -329,9 +209,9 @@ fn an_unknown_agent_fails_only_its_row_when_the_credentials_are_fine() {
             "{message:?}"
         );
     }
-    let summary = json(&ran.stdout);
+    let summary = ran.stdout_json();
     assert!(summary["aborted"].is_null(), "{summary}");
-    let names: Vec<String> = sandbox
+    let names: Vec<String> = case
         .sandbox()
         .telecmi_users()
         .into_iter()
@@ -342,36 +222,24 @@ fn an_unknown_agent_fails_only_its_row_when_the_credentials_are_fine() {
 
 #[test]
 fn the_same_overloaded_codes_with_a_wrong_secret_abort_the_run() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = update_sheet_with_unknown_agents(&sandbox, dir.path());
-    let report = dir.path().join("report.csv");
-    let mut command = sandbox.roster(&[
-        "import",
-        arg(&input),
-        "--mode",
+    let case = Case::new();
+    let input = update_sheet_with_unknown_agents(&case);
+    let report = case.path("report.csv");
+    let mut command = case.roster(&import_args(
+        &input,
         "update",
-        "--report",
-        arg(&report),
-        "--rate",
-        "0",
-        "--concurrency",
-        "1",
-    ]);
+        &report,
+        &["--rate", "0", "--concurrency", "1"],
+    ));
     command.env("TELECMI_SECRET", "Not-The-Secret-4242");
-    let ran = run(command);
-    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    run(command).assert_code(3);
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 5);
     assert_eq!(rows[0]["outcome"], "failed");
-    assert!(
-        rows[0]["message"].contains("authentication rejected"),
-        "{:?}",
-        rows[0]["message"]
-    );
+    assert_message_contains(&rows[0], "authentication rejected");
     assert!(rows[1..].iter().all(|r| r["outcome"] == "skipped"));
     // the update's 401, then the one cheap call that tells bad credentials apart
-    assert!(sandbox.sandbox().stats().requests <= 3);
+    assert!(case.sandbox().stats().requests <= 3);
 }
 
 #[test]
@@ -383,86 +251,66 @@ fn an_unreachable_provider_aborts_after_a_few_rows() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "users.csv", add_rows(1000, 20));
     let report = dir.path().join("report.csv");
-    let mut command = roster_command(&import_args(
-        &input,
-        &report,
-        &[
-            "--rate",
-            "0",
-            "--concurrency",
-            "1",
-            "--max-attempts",
-            "2",
-            "--retry-base",
-            "0.01",
-        ],
-    ));
-    command
-        .env("ROSTER_BASE_URL", format!("http://127.0.0.1:{port}"))
-        .env("TELECMI_APP_ID", APP_ID.to_string())
-        .env("TELECMI_SECRET", SECRET);
-    let ran = run_at_most(command, Duration::from_secs(20), "import");
-    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    let command = roster_at(
+        &format!("http://127.0.0.1:{port}"),
+        &add_args(
+            &input,
+            &report,
+            &[
+                "--rate",
+                "0",
+                "--concurrency",
+                "1",
+                "--max-attempts",
+                "2",
+                "--retry-base",
+                "0.01",
+            ],
+        ),
+    );
+    run_at_most(command, Duration::from_secs(20), "import").assert_code(3);
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 20);
     let failed = count(&rows, "failed");
     assert!((1..=4).contains(&failed), "{:?}", outcomes(&rows));
     assert_eq!(count(&rows, "skipped"), 20 - failed);
-    assert!(
-        rows[0]["message"].contains("unreachable"),
-        "{:?}",
-        rows[0]["message"]
-    );
+    assert_message_contains(&rows[0], "unreachable");
     assert_eq!(rows[0]["attempts"], "2", "--max-attempts applies");
 }
 
 #[test]
 fn user_limit_fails_the_remaining_adds_without_sending_them() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        user_limit: Some(5),
-        ..Default::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(1000, 10));
-    let report = dir.path().join("report.csv");
-    let ran = run(sandbox.roster(&import_args(
+    let case = Case::with_user_limit(5);
+    let (input, report) = add_sheet(&case, 1000, 10);
+    case.run(&add_args(
         &input,
         &report,
         &["--rate", "0", "--concurrency", "1"],
-    )));
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    ))
+    .assert_code(1);
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 10);
     assert_eq!(count(&rows, "ok"), 5, "{:?}", outcomes(&rows));
     assert_eq!(count(&rows, "failed"), 5);
     for row in rows.iter().filter(|r| r["outcome"] == "failed") {
-        assert!(
-            row["message"].contains("User limit reached"),
-            "{:?}",
-            row["message"]
-        );
+        assert_message_contains(row, "User limit reached");
     }
-    let adds = sandbox.sandbox().stats().by_endpoint["/v2/user/add"];
+    let adds = case.sandbox().stats().by_endpoint["/v2/user/add"];
     assert!(adds <= 6, "{adds} adds sent");
-    assert_eq!(sandbox.sandbox().telecmi_users().len(), 5);
+    assert_eq!(case.sandbox().telecmi_users().len(), 5);
 }
 
 #[test]
 fn retry_after_slows_the_run_to_the_providers_limit() {
-    let sandbox = TestSandbox::start(SandboxConfig {
-        faults: Faults {
-            rate_limit: Some(5.0),
-            retry_after_secs: 1,
-            ..Default::default()
-        },
+    let case = Case::with_faults(Faults {
+        rate_limit: Some(5.0),
+        retry_after_secs: 1,
         ..Default::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(1000, 30));
-    let report = dir.path().join("report.csv");
+    let (input, report) = add_sheet(&case, 1000, 30);
     let started = Instant::now();
     let ran = run_at_most(
-        sandbox.roster(&import_args(
+        case.roster(&add_args(
             &input,
             &report,
             &["--rate", "50", "--retry-max-wait", "2", "--json"],
@@ -472,14 +320,10 @@ fn retry_after_slows_the_run_to_the_providers_limit() {
     );
     let took = started.elapsed();
     let rows = read_csv(&report);
-    assert!(
-        not_ok(&rows).is_empty(),
-        "slowed down instead of failing: {:?}",
-        not_ok(&rows)
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_users_created_once(&sandbox, 1000, 30);
-    let summary = json(&ran.stdout);
+    assert_all_ok(&rows); // slowed down instead of failing
+    ran.assert_code(0);
+    assert_users_created_once(&case, 1000, 30);
+    let summary = ran.stdout_json();
     assert!(summary["throttled"].as_u64().unwrap() > 0, "{summary}");
     assert!(
         took >= Duration::from_secs(5),
@@ -504,32 +348,24 @@ fn retry_after_slows_the_run_to_the_providers_limit() {
 
 #[test]
 fn sigkill_mid_run_then_resume_creates_every_user_exactly_once() {
-    let sandbox = TestSandbox::with_latency(Duration::from_millis(20));
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(1000, 400));
-    let report = dir.path().join("report.csv");
-    let args = import_args(&input, &report, &["--rate", "100", "--concurrency", "4"]);
-    let mut child = sandbox
-        .roster(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let case = Case::with_latency(Duration::from_millis(20));
+    let (input, report) = add_sheet(&case, 1000, 400);
+    let args = add_args(&input, &report, &["--rate", "100", "--concurrency", "4"]);
+    let mut child = case.spawn(&args);
     // Past the journal's first one-second sync, with adds in flight.
     wait_until(Duration::from_secs(20), "150 adds", || {
-        sandbox.sandbox().stats().adds_committed >= 150
+        case.sandbox().stats().adds_committed >= 150
     });
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert_eq!(status.code(), None, "killed by a signal, not finished");
-    let committed = sandbox.sandbox().stats().adds_committed;
+    let committed = case.sandbox().stats().adds_committed;
     assert!(committed < 400, "the run was cut short: {committed}");
-    let adds_before = sandbox.sandbox().stats().by_endpoint["/v2/user/add"];
+    let adds_before = case.sandbox().stats().by_endpoint["/v2/user/add"];
 
-    let mut resume = args.clone();
-    resume.extend_from_slice(&["--resume", "--json"]);
-    let ran = run_at_most(sandbox.roster(&resume), Duration::from_secs(30), "resume");
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let resume = [&args[..], &["--resume", "--json"]].concat();
+    let ran = run_at_most(case.roster(&resume), Duration::from_secs(30), "resume");
+    ran.assert_code(0);
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 400);
     assert_eq!(count(&rows, "failed"), 0, "{:?}", not_ok(&rows));
@@ -542,11 +378,11 @@ fn sigkill_mid_run_then_resume_creates_every_user_exactly_once() {
     for row in rows.iter().filter(|r| r["outcome"] == "skipped") {
         assert!(row["message"].contains("already in the account"), "{row:?}");
     }
-    assert_users_created_once(&sandbox, 1000, 400);
-    let summary = json(&ran.stdout);
+    assert_users_created_once(&case, 1000, 400);
+    let summary = ran.stdout_json();
     let resumed = summary["resumed_rows"].as_u64().unwrap();
     assert!(resumed > 0 && resumed <= committed, "{summary}");
-    let adds_resumed = sandbox.sandbox().stats().by_endpoint["/v2/user/add"] - adds_before;
+    let adds_resumed = case.sandbox().stats().by_endpoint["/v2/user/add"] - adds_before;
     assert_eq!(
         adds_resumed,
         400 - resumed,
@@ -556,22 +392,20 @@ fn sigkill_mid_run_then_resume_creates_every_user_exactly_once() {
 
 #[test]
 fn resume_is_refused_for_another_file_account_or_mode_and_without_a_journal() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(1000, 5));
-    let report = dir.path().join("report.csv");
-    let first = run(sandbox.roster(&import_args(&input, &report, &["--rate", "0"])));
-    assert_eq!(first.code, 0, "{}", first.stderr);
+    let case = Case::new();
+    let (input, report) = add_sheet(&case, 1000, 5);
+    let first = case.run(&add_args(&input, &report, &["--rate", "0"]));
+    first.assert_code(0);
     let journal = journal_of(&report);
     let report_before = std::fs::read(&report).unwrap();
     let journal_before = std::fs::read(&journal).unwrap();
-    let requests_before = sandbox.sandbox().stats().requests;
+    let requests_before = case.sandbox().stats().requests;
 
     let refused = |command: Command, what: &str| -> String {
         let ran = run(command);
-        assert_eq!(ran.code, 2, "{what}: {}", ran.stderr);
+        ran.assert_code_because(2, what);
         assert_eq!(
-            sandbox.sandbox().stats().requests,
+            case.sandbox().stats().requests,
             requests_before,
             "{what}: nothing sent"
         );
@@ -581,9 +415,9 @@ fn resume_is_refused_for_another_file_account_or_mode_and_without_a_journal() {
     };
 
     // another input file, same report
-    let other = write_file(dir.path(), "other.csv", add_rows(2000, 5));
+    let other = case.write("other.csv", add_rows(2000, 5));
     let stderr = refused(
-        sandbox.roster(&import_args(&other, &report, &["--resume"])),
+        case.roster(&import_args(&other, "add", &report, &["--resume"])),
         "another file",
     );
     assert!(stderr.contains("input file"), "{stderr}");
@@ -591,14 +425,14 @@ fn resume_is_refused_for_another_file_account_or_mode_and_without_a_journal() {
     // the same file, edited since
     std::fs::write(&input, add_rows(1000, 6)).unwrap();
     let stderr = refused(
-        sandbox.roster(&import_args(&input, &report, &["--resume"])),
+        case.roster(&add_args(&input, &report, &["--resume"])),
         "an edited file",
     );
     assert!(stderr.contains("input file"), "{stderr}");
     std::fs::write(&input, add_rows(1000, 5)).unwrap();
 
     // another account
-    let mut command = sandbox.roster(&import_args(&input, &report, &["--resume"]));
+    let mut command = case.roster(&add_args(&input, &report, &["--resume"]));
     command.env("TELECMI_APP_ID", "7777777");
     let stderr = refused(command, "another app id");
     assert!(
@@ -607,35 +441,32 @@ fn resume_is_refused_for_another_file_account_or_mode_and_without_a_journal() {
     );
 
     // another mode
-    let mut args = import_args(&input, &report, &["--resume"]);
-    args[3] = "upsert";
-    let stderr = refused(sandbox.roster(&args), "another mode");
+    let args = import_args(&input, "upsert", &report, &["--resume"]);
+    let stderr = refused(case.roster(&args), "another mode");
     assert!(stderr.contains("--mode"), "{stderr}");
 
     // no journal
-    let fresh = dir.path().join("fresh.csv");
-    let ran = run(sandbox.roster(&import_args(&input, &fresh, &["--resume"])));
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
-    assert!(ran.stderr.contains("nothing to resume"), "{}", ran.stderr);
-    assert_eq!(sandbox.sandbox().stats().requests, requests_before);
+    let fresh = case.path("fresh.csv");
+    let ran = case.run(&import_args(&input, "add", &fresh, &["--resume"]));
+    ran.assert_code(2);
+    ran.assert_stderr_contains("nothing to resume");
+    assert_eq!(case.sandbox().stats().requests, requests_before);
     assert!(!fresh.exists(), "no report for a refused resume");
 
     // the untouched file still resumes: everything replayed, nothing sent
-    let ran = run(sandbox.roster(&import_args(&input, &report, &["--resume", "--json"])));
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_eq!(json(&ran.stdout)["resumed_rows"], 5);
-    assert_eq!(sandbox.sandbox().stats().requests, requests_before);
+    let ran = case.run(&add_args(&input, &report, &["--resume", "--json"]));
+    ran.assert_code(0);
+    assert_eq!(ran.stdout_json()["resumed_rows"], 5);
+    assert_eq!(case.sandbox().stats().requests, requests_before);
 }
 
 #[test]
 fn a_torn_last_journal_line_is_dropped_with_a_warning() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(1000, 20));
-    let report = dir.path().join("report.csv");
-    let args = import_args(&input, &report, &["--rate", "0"]);
-    let first = run(sandbox.roster(&args));
-    assert_eq!(first.code, 0, "{}", first.stderr);
+    let case = Case::new();
+    let (input, report) = add_sheet(&case, 1000, 20);
+    let args = add_args(&input, &report, &["--rate", "0"]);
+    let first = case.run(&args);
+    first.assert_code(0);
 
     // As if the run had been killed mid-write after row 10: header, segment mark, ten rows, a torn line.
     let journal = journal_of(&report);
@@ -647,32 +478,27 @@ fn a_torn_last_journal_line_is_dropped_with_a_warning() {
     torn.push_str(&lines[12][..lines[12].len() / 2]);
     std::fs::write(&journal, torn).unwrap();
 
-    let mut resume = args.clone();
-    resume.extend_from_slice(&["--resume", "--json"]);
-    let ran = run(sandbox.roster(&resume));
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("torn"),
-        "warns about the torn line: {}",
-        ran.stderr
-    );
-    assert_eq!(json(&ran.stdout)["resumed_rows"], 10);
+    let resume = [&args[..], &["--resume", "--json"]].concat();
+    let ran = case.run(&resume);
+    ran.assert_code(0);
+    ran.assert_stderr_contains_because("torn", "warns about the torn line");
+    assert_eq!(ran.stdout_json()["resumed_rows"], 10);
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 20);
     assert_eq!(count(&rows, "failed"), 0, "{:?}", not_ok(&rows));
     assert!(rows[..10].iter().all(|r| r["message"] == "created"));
-    assert_users_created_once(&sandbox, 1000, 20);
+    assert_users_created_once(&case, 1000, 20);
 
     // The journal is whole again: every line JSON, and a second resume replays all 20 rows.
     for line in std::fs::read_to_string(&journal).unwrap().lines() {
         json(line);
     }
-    let requests = sandbox.sandbox().stats().requests;
-    let ran = run(sandbox.roster(&resume));
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(!ran.stderr.contains("torn"), "{}", ran.stderr);
-    assert_eq!(json(&ran.stdout)["resumed_rows"], 20);
-    assert_eq!(sandbox.sandbox().stats().requests, requests, "nothing sent");
+    let requests = case.sandbox().stats().requests;
+    let ran = case.run(&resume);
+    ran.assert_code(0);
+    ran.assert_stderr_lacks("torn");
+    assert_eq!(ran.stdout_json()["resumed_rows"], 20);
+    assert_eq!(case.sandbox().stats().requests, requests, "nothing sent");
     assert_rows_numbered(&read_csv(&report), 20);
 }
 
@@ -680,36 +506,18 @@ fn a_torn_last_journal_line_is_dropped_with_a_warning() {
 
 #[test]
 fn a_second_run_on_the_same_report_is_refused_while_the_first_runs() {
-    let sandbox = TestSandbox::with_latency(Duration::from_millis(50));
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(1000, 10));
-    let report = dir.path().join("report.csv");
-    let args = import_args(&input, &report, &["--rate", "5"]);
-    let mut first = sandbox
-        .roster(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until(Duration::from_secs(10), "the first run to start", || {
-        sandbox.sandbox().stats().requests >= 1
-    });
+    let case = Case::with_latency(Duration::from_millis(50));
+    let (input, report) = add_sheet(&case, 1000, 10);
+    let args = add_args(&input, &report, &["--rate", "5"]);
+    let mut first = case.spawn(&args);
+    case.wait_for_requests(1, "the first run to start");
 
     for extra in [&[][..], &["--resume"][..]] {
-        let mut second = args.clone();
-        second.extend_from_slice(extra);
+        let second = [&args[..], extra].concat();
         let started = Instant::now();
-        let ran = run_at_most(
-            sandbox.roster(&second),
-            Duration::from_secs(10),
-            "second run",
-        );
-        assert_eq!(ran.code, 2, "{extra:?}: {}", ran.stderr);
-        assert!(
-            ran.stderr.contains("another roster run"),
-            "{extra:?}: {}",
-            ran.stderr
-        );
+        let ran = run_at_most(case.roster(&second), Duration::from_secs(10), "second run");
+        ran.assert_code(2)
+            .assert_stderr_contains("another roster run");
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "refused at once"
@@ -724,122 +532,77 @@ fn a_second_run_on_the_same_report_is_refused_while_the_first_runs() {
     assert_eq!(status.code(), Some(0));
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 10);
-    assert!(not_ok(&rows).is_empty(), "{:?}", not_ok(&rows));
-    assert_users_created_once(&sandbox, 1000, 10);
+    assert_all_ok(&rows);
+    assert_users_created_once(&case, 1000, 10);
     assert_eq!(
-        sandbox.sandbox().stats().by_endpoint["/v2/user/add"],
+        case.sandbox().stats().by_endpoint["/v2/user/add"],
         10,
         "the refused runs sent nothing"
     );
 }
 
 #[test]
-
 fn a_second_run_with_another_journal_but_the_same_report_is_refused() {
-    let sandbox = TestSandbox::with_latency(Duration::from_millis(50));
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(1000, 10));
-    let report = dir.path().join("report.csv");
-    let args = import_args(&input, &report, &["--rate", "5"]);
-    let mut first = sandbox
-        .roster(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until(Duration::from_secs(10), "the first run to start", || {
-        sandbox.sandbox().stats().requests >= 1
-    });
-    let other_journal = dir.path().join("other.journal");
-    let mut second = args.clone();
-    second.extend_from_slice(&["--journal", arg(&other_journal)]);
-    let ran = run_at_most(
-        sandbox.roster(&second),
-        Duration::from_secs(20),
-        "second run",
-    );
+    let case = Case::with_latency(Duration::from_millis(50));
+    let (input, report) = add_sheet(&case, 1000, 10);
+    let args = add_args(&input, &report, &["--rate", "5"]);
+    let mut first = case.spawn(&args);
+    case.wait_for_requests(1, "the first run to start");
+    let other_journal = case.path("other.journal");
+    let second = [&args[..], &["--journal", arg(&other_journal)]].concat();
+    let ran = run_at_most(case.roster(&second), Duration::from_secs(20), "second run");
     let first_status = wait_at_most(&mut first, Duration::from_secs(20), "the first run");
-    assert_eq!(
-        ran.code, 2,
-        "the report is in use by another run: {}",
-        ran.stderr
-    );
+    ran.assert_code_because(2, "the report is in use by another run");
     assert_eq!(first_status.code(), Some(0));
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 10);
-    assert!(not_ok(&rows).is_empty(), "{:?}", not_ok(&rows));
+    assert_all_ok(&rows);
 }
 
 // ---- signals ----
 
 #[test]
 fn sigint_stops_dispatching_and_resume_finishes_the_rest() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(1000, 100));
-    let report = dir.path().join("report.csv");
-    let args = import_args(&input, &report, &["--rate", "50", "--concurrency", "4"]);
-    let mut child = sandbox
-        .roster(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until(Duration::from_secs(10), "10 requests", || {
-        sandbox.sandbox().stats().requests >= 10
-    });
+    let case = Case::new();
+    let (input, report) = add_sheet(&case, 1000, 100);
+    let args = add_args(&input, &report, &["--rate", "50", "--concurrency", "4"]);
+    let mut child = case.spawn(&args);
+    case.wait_for_requests(10, "10 requests");
     send_signal(&child, "-INT");
     let status = wait_at_most(&mut child, Duration::from_secs(10), "the interrupted run");
-    assert_eq!(status.code(), Some(3), "an interrupted run exits 3");
-
     let rows = read_csv(&report);
-    assert_rows_numbered(&rows, 100);
+    let created = case.sandbox().telecmi_users().len();
+    assert_interrupted_run_is_fully_reported(status.code(), &rows, created);
     let ok = count(&rows, "ok");
-    assert!(ok < 100, "the run was cut short");
-    assert_eq!(ok, sandbox.sandbox().telecmi_users().len());
-    for row in rows.iter().filter(|r| r["outcome"] != "ok") {
-        assert_eq!(row["outcome"], "skipped", "{row:?}");
-        assert_eq!(row["attempts"], "0", "{row:?}");
-    }
 
-    let adds_before = sandbox.sandbox().stats().by_endpoint["/v2/user/add"];
-    let mut resume = args.clone();
-    resume.extend_from_slice(&["--resume", "--json"]);
-    let ran = run_at_most(sandbox.roster(&resume), Duration::from_secs(20), "resume");
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let summary = json(&ran.stdout);
+    let adds_before = case.sandbox().stats().by_endpoint["/v2/user/add"];
+    let resume = [&args[..], &["--resume", "--json"]].concat();
+    let ran = run_at_most(case.roster(&resume), Duration::from_secs(20), "resume");
+    ran.assert_code(0);
+    let summary = ran.stdout_json();
     assert_eq!(
         summary["resumed_rows"].as_u64(),
         Some(ok as u64),
         "the journal holds exactly the rows the interrupted run finished: {summary}"
     );
     assert_eq!(
-        sandbox.sandbox().stats().by_endpoint["/v2/user/add"] - adds_before,
+        case.sandbox().stats().by_endpoint["/v2/user/add"] - adds_before,
         (100 - ok) as u64,
         "only the unsent rows are sent"
     );
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 100);
-    assert!(not_ok(&rows).is_empty(), "{:?}", not_ok(&rows));
-    assert_users_created_once(&sandbox, 1000, 100);
+    assert_all_ok(&rows);
+    assert_users_created_once(&case, 1000, 100);
 }
 
 #[test]
 fn a_second_sigint_exits_at_once_and_the_journal_stays_usable() {
-    let sandbox = TestSandbox::with_latency(Duration::from_secs(3));
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_file(dir.path(), "users.csv", add_rows(1000, 20));
-    let report = dir.path().join("report.csv");
-    let args = import_args(&input, &report, &["--rate", "0", "--concurrency", "4"]);
-    let mut child = sandbox
-        .roster(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until(Duration::from_secs(10), "4 requests in flight", || {
-        sandbox.sandbox().stats().requests >= 4
-    });
+    let case = Case::with_latency(Duration::from_secs(3));
+    let (input, report) = add_sheet(&case, 1000, 20);
+    let args = add_args(&input, &report, &["--rate", "0", "--concurrency", "4"]);
+    let mut child = case.spawn(&args);
+    case.wait_for_requests(4, "4 requests in flight");
     send_signal(&child, "-INT");
     std::thread::sleep(Duration::from_millis(300));
     assert!(
@@ -856,15 +619,13 @@ fn a_second_sigint_exits_at_once_and_the_journal_stays_usable() {
     );
     assert_eq!(status.code(), Some(3));
 
-    sandbox.sandbox().set_faults(Faults::default());
-    let mut resume = args.clone();
-    resume.push("--resume");
-    let ran = run_at_most(sandbox.roster(&resume), Duration::from_secs(20), "resume");
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    case.sandbox().set_faults(Faults::default());
+    let resume = [&args[..], &["--resume"]].concat();
+    run_at_most(case.roster(&resume), Duration::from_secs(20), "resume").assert_code(0);
     let rows = read_csv(&report);
     assert_rows_numbered(&rows, 20);
     assert_eq!(count(&rows, "failed"), 0, "{:?}", not_ok(&rows));
-    assert_users_created_once(&sandbox, 1000, 20);
+    assert_users_created_once(&case, 1000, 20);
 }
 
 // ---- provider answers that are not the documented JSON ----
@@ -906,13 +667,14 @@ fn non_json_truncated_and_mistyped_answers_fail_the_row_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "users.csv", add_rows(101, 5));
     let report = dir.path().join("report.csv");
-    let command = roster_at(
-        &server.url,
-        &import_args(&input, &report, &["--rate", "0", "--concurrency", "1"]),
-    );
+    let command = server.roster(&add_args(
+        &input,
+        &report,
+        &["--rate", "0", "--concurrency", "1"],
+    ));
     let ran = run_at_most(command, Duration::from_secs(20), "import");
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
-    assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
+    ran.assert_code(1);
+    ran.assert_stderr_lacks("panicked");
     let rows = read_csv(&report);
     assert_eq!(
         outcomes(&rows),
@@ -937,22 +699,10 @@ fn non_json_truncated_and_mistyped_answers_fail_the_row_with_a_clear_message() {
 
     // a read back with the wrong types (update of a row without every field)
     let input = write_file(dir.path(), "update.csv", "extension,name\n101,Only Name\n");
-    let command = roster_at(
-        &server.url,
-        &[
-            "import",
-            arg(&input),
-            "--mode",
-            "update",
-            "--report",
-            arg(&report),
-            "--rate",
-            "0",
-        ],
-    );
+    let command = server.roster(&import_args(&input, "update", &report, &["--rate", "0"]));
     let ran = run_at_most(command, Duration::from_secs(20), "import");
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
-    assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
+    ran.assert_code(1);
+    ran.assert_stderr_lacks("panicked");
     let rows = read_csv(&report);
     assert_eq!(outcomes(&rows), ["failed"]);
     assert!(
@@ -960,7 +710,7 @@ fn non_json_truncated_and_mistyped_answers_fail_the_row_with_a_clear_message() {
         "{:?}",
         rows[0]
     );
-    assert!(server.requests.load(Ordering::SeqCst) >= 6);
+    assert!(server.requests() >= 6);
 }
 
 // ---- hostile input ----
@@ -999,7 +749,7 @@ fn hostile_input_never_panics_or_hangs() {
     huge.push_str(&"A".repeat(10 << 20));
     huge.push_str(",919200000101,Secret101\n102,Bo Lin,919200000102,Secret102\n");
     let ran = validate_survives(dir.path(), "huge-cell.csv", huge.as_bytes());
-    assert_eq!(ran.code, 1, "the long name is a row problem");
+    ran.assert_code_because(1, "the long name is a row problem");
     assert!(
         ran.stderr.len() < 100_000,
         "the 10 MB value is not echoed: {} bytes",
@@ -1018,26 +768,23 @@ fn hostile_input_never_panics_or_hangs() {
     wide.push('\n');
     validate_survives(dir.path(), "wide.csv", wide.as_bytes());
 
-    let ran = validate_survives(
+    validate_survives(
         dir.path(),
         "nul.csv",
         b"extension,name,phone_number,password\n101,Asha\0Rao,919200000101,Sec\0ret101\n1\x0002,Bo,919200000102,Secret102\n",
-    );
-    assert_eq!(ran.code, 1, "NUL bytes make rows invalid: {}", ran.stderr);
+    ).assert_code_because(1, "NUL bytes make rows invalid");
 
-    let ran = validate_survives(dir.path(), "empty.csv", b"");
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    validate_survives(dir.path(), "empty.csv", b"").assert_code(2);
 
-    let ran = validate_survives(dir.path(), "header-only.csv", HEADER.as_bytes());
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    validate_survives(dir.path(), "header-only.csv", HEADER.as_bytes()).assert_code(0);
 
     let utf16: Vec<u8> = "extension,name,phone_number,password\r\n101,Asha Rao,919200000101,Secret101\r\n102,Zoë Ng,919200000102,Secret102\r\n"
         .encode_utf16()
         .flat_map(u16::to_le_bytes)
         .collect();
     let ran = validate_survives(dir.path(), "utf16le-nobom.csv", &utf16);
-    assert_eq!(ran.code, 0, "read as UTF-16LE: {}", ran.stderr);
-    assert!(ran.stderr.contains("2 rows"), "{}", ran.stderr);
+    ran.assert_code_because(0, "read as UTF-16LE");
+    ran.assert_stderr_contains("2 rows");
 
     // deterministic "random" bytes (xorshift)
     let mut state = 0x2545_f491_4f6c_dd1du64;

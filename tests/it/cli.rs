@@ -1,12 +1,11 @@
 //! The command line itself: help, version, completions, the sandbox subcommand, config profiles.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// Help text with every run of whitespace collapsed, so wrapping does not matter.
 fn flat(text: &str) -> String {
@@ -15,7 +14,7 @@ fn flat(text: &str) -> String {
 
 fn help(args: &[&str]) -> String {
     let ran = run(roster_command(args));
-    assert_eq!(ran.code, 0, "{args:?}: {}", ran.stderr);
+    ran.assert_code(0);
     assert!(ran.stderr.is_empty(), "{args:?}: help goes to stdout");
     flat(&ran.stdout)
 }
@@ -93,7 +92,7 @@ fn every_subcommand_has_help_with_defaults_and_an_example() {
 #[test]
 fn version_prints_the_crate_version() {
     let ran = run(roster_command(&["--version"]));
-    assert_eq!(ran.code, 0);
+    ran.assert_code(0);
     assert_eq!(
         ran.stdout.trim(),
         format!("roster {}", env!("CARGO_PKG_VERSION"))
@@ -102,33 +101,25 @@ fn version_prints_the_crate_version() {
 
 #[test]
 fn bad_usage_exits_2() {
-    let ran = run(roster_command(&["import"]));
-    assert_eq!(ran.code, 2, "a missing FILE: {}", ran.stderr);
-    let ran = run(roster_command(&["import", "x.csv", "--mode", "replace"]));
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    run(roster_command(&["import"])).assert_code_because(2, "a missing FILE");
+    run(roster_command(&["import", "x.csv", "--mode", "replace"])).assert_code(2);
     // Secrets are never taken from the command line.
-    let ran = run(roster_command(&["import", "x.csv", "--secret", "s"]));
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
-    let ran = run(roster_command(&["frobnicate"]));
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    run(roster_command(&["import", "x.csv", "--secret", "s"])).assert_code(2);
+    run(roster_command(&["frobnicate"])).assert_code(2);
     let ran = run(roster_command(&[
         "import",
         "/nonexistent/roster-test.csv",
         "--dry-run",
     ]));
-    assert_eq!(ran.code, 2, "an unreadable file: {}", ran.stderr);
-    assert!(
-        ran.stderr.contains("/nonexistent/roster-test.csv"),
-        "{}",
-        ran.stderr
-    );
+    ran.assert_code_because(2, "an unreadable file");
+    ran.assert_stderr_contains("/nonexistent/roster-test.csv");
 }
 
 #[test]
 fn completions_for_bash_zsh_and_fish() {
     for shell in ["bash", "zsh", "fish"] {
         let ran = run(roster_command(&["completions", shell]));
-        assert_eq!(ran.code, 0, "{shell}: {}", ran.stderr);
+        ran.assert_code(0);
         assert!(ran.stdout.contains("roster"), "{shell}");
         assert!(
             ran.stdout.contains("import"),
@@ -137,21 +128,6 @@ fn completions_for_bash_zsh_and_fish() {
     }
     let ran = run(roster_command(&["completions", "bash"]));
     assert!(ran.stdout.contains("complete"), "a bash completion script");
-}
-
-/// Waits for `child` to exit, killing it after `limit`.
-fn wait_with_limit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("the process did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -178,37 +154,21 @@ fn sandbox_subcommand_prints_its_url_first_serves_and_stops_on_sigterm() {
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("telecmi.csv");
-    let mut export = roster_command(&[
-        "export",
-        "--provider",
-        "telecmi",
-        "-o",
-        arg(&out),
-        "--rate",
-        "0",
-    ]);
-    export
-        .env("ROSTER_BASE_URL", &url)
-        .env("TELECMI_APP_ID", APP_ID.to_string())
-        .env("TELECMI_SECRET", SECRET);
-    let ran = run(export);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let export = roster_at(&url, &export_args("telecmi", &out, &["--rate", "0"]));
+    run(export).assert_code(0);
     assert_eq!(read_csv(&out).len(), 7);
 
-    let mut export = roster_command(&["export", "--provider", "smartflo", "--rate", "0"]);
-    export
-        .env("ROSTER_BASE_URL", &url)
-        .env("SMARTFLO_TOKEN", TOKEN);
+    let export = roster_at(&url, &["export", "--provider", "smartflo", "--rate", "0"]);
     let ran = run(export);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    ran.assert_code(0);
     assert_eq!(ran.stdout.lines().count(), 1 + 5);
 
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = wait_with_limit(&mut child, Duration::from_secs(10));
+    send_signal(&child, "-TERM");
+    let status = wait_at_most(
+        &mut child,
+        Duration::from_secs(10),
+        "the sandbox subcommand",
+    );
     assert_eq!(
         status.code(),
         Some(0),
@@ -216,15 +176,22 @@ fn sandbox_subcommand_prints_its_url_first_serves_and_stops_on_sigterm() {
     );
 }
 
+/// `roster export --provider telecmi -o OUT --config CONFIG --profile PROFILE EXTRA...` with a
+/// clean environment: what the profile does not give, the command does not have.
+fn export_with_profile(out: &Path, config: &Path, profile: &str, extra: &[&str]) -> Command {
+    let mut args = export_args(
+        "telecmi",
+        out,
+        &["--config", arg(config), "--profile", profile],
+    );
+    args.extend_from_slice(extra);
+    roster_command(&args)
+}
+
 #[test]
 fn a_config_profile_supplies_base_url_and_credentials() {
-    let sandbox = TestSandbox::start(roster::sandbox::SandboxConfig {
-        seed_telecmi: 12,
-        ..Default::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_file(
-        dir.path(),
+    let case = Case::seeded(12, 0);
+    let config = case.write(
         "roster.toml",
         format!(
             "[profiles.test]\n\
@@ -235,94 +202,57 @@ fn a_config_profile_supplies_base_url_and_credentials() {
              \n\
              [profiles.other]\n\
              app_id = \"1\"\n",
-            sandbox.url
+            case.url()
         ),
     );
-    let out = dir.path().join("telecmi.csv");
-    let mut command = roster_command(&[
-        "export",
-        "--provider",
-        "telecmi",
-        "-o",
-        arg(&out),
-        "--config",
-        arg(&config),
-        "--profile",
-        "test",
-    ]);
+    let out = case.path("telecmi.csv");
+    let mut command = export_with_profile(&out, &config, "test", &[]);
     command.env("ROSTER_TEST_SECRET", SECRET);
-    let ran = run(command);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    run(command).assert_code(0);
     assert_eq!(read_csv(&out).len(), 12);
 
     // Import through the same profile, chosen by environment variables this time.
-    let input = write_file(
-        dir.path(),
+    let input = case.write(
         "users.csv",
         "extension,name,phone_number,password\n2001,Profile User,919200002001,Secret2001\n",
     );
-    let report = dir.path().join("report.csv");
+    let report = case.path("report.csv");
     let mut command = roster_command(&["import", arg(&input), "--report", arg(&report)]);
     command
         .env("ROSTER_CONFIG", &config)
         .env("ROSTER_PROFILE", "test")
         .env("ROSTER_TEST_SECRET", SECRET);
-    let ran = run(command);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(sandbox
+    run(command).assert_code(0);
+    assert!(case
         .sandbox()
         .telecmi_users()
         .iter()
         .any(|u| u.extension == 2001 && u.name == "Profile User"));
 
     // The profile names a variable that is not set: exit 2, nothing sent, the variable named.
-    let before = sandbox.sandbox().stats().requests;
-    let ran = run(roster_command(&[
-        "export",
-        "--provider",
-        "telecmi",
-        "-o",
-        arg(&out),
-        "--config",
-        arg(&config),
-        "--profile",
-        "test",
-    ]));
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
-    assert!(ran.stderr.contains("ROSTER_TEST_SECRET"), "{}", ran.stderr);
-    assert_eq!(sandbox.sandbox().stats().requests, before);
+    let before = case.sandbox().stats().requests;
+    let ran = run(export_with_profile(&out, &config, "test", &[]));
+    ran.assert_code(2);
+    ran.assert_stderr_contains("ROSTER_TEST_SECRET");
+    assert_eq!(case.sandbox().stats().requests, before);
 
     // An unknown profile: exit 2, naming what the file has.
-    let ran = run(roster_command(&[
-        "export",
-        "--provider",
-        "telecmi",
-        "-o",
-        arg(&out),
-        "--config",
-        arg(&config),
-        "--profile",
-        "staging",
-    ]));
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
-    assert!(ran.stderr.contains("staging"), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("test"),
-        "lists the profiles: {}",
-        ran.stderr
-    );
-    assert_eq!(sandbox.sandbox().stats().requests, before);
+    let ran = run(export_with_profile(&out, &config, "staging", &[]));
+    ran.assert_code(2);
+    ran.assert_stderr_contains("staging");
+    ran.assert_stderr_contains_because("test", "lists the profiles");
+    assert_eq!(case.sandbox().stats().requests, before);
 
     // A profile without a config file, and a config file that is not TOML.
-    let ran = run(roster_command(&[
+    run(roster_command(&[
         "export",
         "--provider",
         "telecmi",
         "--profile",
         "test",
-    ]));
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
-    let broken = write_file(dir.path(), "broken.toml", "[profiles.test\napp_id = 1\n");
+    ]))
+    .assert_code(2);
+    let broken = case.write("broken.toml", "[profiles.test\napp_id = 1\n");
     let ran = run(roster_command(&[
         "export",
         "--provider",
@@ -332,49 +262,26 @@ fn a_config_profile_supplies_base_url_and_credentials() {
         "--profile",
         "test",
     ]));
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
-    assert!(ran.stderr.contains("broken.toml"), "{}", ran.stderr);
+    ran.assert_code(2);
+    ran.assert_stderr_contains("broken.toml");
 }
 
 #[test]
 fn environment_wins_over_the_profile() {
-    let sandbox = TestSandbox::start(roster::sandbox::SandboxConfig {
-        seed_telecmi: 3,
-        ..Default::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_file(
-        dir.path(),
+    let case = Case::seeded(3, 0);
+    let config = case.write(
         "roster.toml",
         format!(
             "[profiles.test]\napp_id = \"{APP_ID}\"\nsecret = \"wrong-inline-secret\"\nbase_url = \"{}\"\n",
-            sandbox.url
+            case.url()
         ),
     );
-    let out = dir.path().join("telecmi.csv");
-    let args = [
-        "export",
-        "--provider",
-        "telecmi",
-        "-o",
-        arg(&out),
-        "--config",
-        arg(&config),
-        "--profile",
-        "test",
-        "--rate",
-        "0",
-    ];
-    let ran = run(roster_command(&args));
-    assert_eq!(ran.code, 3, "the file's secret is wrong: {}", ran.stderr);
-    assert!(
-        !ran.stderr.contains("wrong-inline-secret"),
-        "{}",
-        ran.stderr
-    );
-    let mut command = roster_command(&args);
+    let out = case.path("telecmi.csv");
+    let ran = run(export_with_profile(&out, &config, "test", &["--rate", "0"]));
+    ran.assert_code_because(3, "the file's secret is wrong");
+    ran.assert_stderr_lacks("wrong-inline-secret");
+    let mut command = export_with_profile(&out, &config, "test", &["--rate", "0"]);
     command.env("TELECMI_SECRET", SECRET);
-    let ran = run(command);
-    assert_eq!(ran.code, 0, "TELECMI_SECRET wins: {}", ran.stderr);
+    run(command).assert_code_because(0, "TELECMI_SECRET wins");
     assert_eq!(read_csv(&out).len(), 3);
 }

@@ -1,8 +1,9 @@
 //! `roster migrate`: a Smartflo roster with null and duplicate extensions and missing phones moves
 //! into a TeleCMI account that already has users.
-mod common;
 
-use common::*;
+use std::path::Path;
+
+use crate::common::*;
 use roster::sandbox::SmartfloRecord;
 
 fn smartflo_user(
@@ -29,9 +30,9 @@ fn smartflo_user(
     }
 }
 
-fn accounts() -> TestSandbox {
-    let sandbox = TestSandbox::new();
-    let s = sandbox.sandbox();
+fn accounts() -> Case {
+    let case = Case::new();
+    let s = case.sandbox();
     s.insert_smartflo(smartflo_user(
         1,
         "Asha Rao",
@@ -63,10 +64,10 @@ fn accounts() -> TestSandbox {
         "Secret500",
     ));
     s.insert_telecmi(telecmi_user(100, "Also Here", "919811111100", "Secret100"));
-    sandbox
+    case
 }
 
-fn migrate(sandbox: &TestSandbox, extra: &[&str]) -> Ran {
+fn migrate(case: &Case, extra: &[&str]) -> Ran {
     let mut args = vec![
         "migrate",
         "--from",
@@ -79,27 +80,56 @@ fn migrate(sandbox: &TestSandbox, extra: &[&str]) -> Ran {
         "0",
     ];
     args.extend_from_slice(extra);
-    run(sandbox.roster(&args))
+    case.run(&args)
+}
+
+/// `migrate ... --credentials-out CREDS --plan-out PLAN`, which must succeed: the plan.
+fn plan(case: &Case, creds: &Path, plan_path: &Path) -> serde_json::Value {
+    migrate(
+        case,
+        &[
+            "--credentials-out",
+            arg(creds),
+            "--plan-out",
+            arg(plan_path),
+        ],
+    )
+    .assert_code(0);
+    read_json(plan_path)
+}
+
+/// `migrate ... --credentials-out CREDS --apply --report REPORT EXTRA...`, which must succeed.
+fn apply(case: &Case, creds: &Path, report: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "--credentials-out",
+        arg(creds),
+        "--apply",
+        "--report",
+        arg(report),
+    ];
+    args.extend_from_slice(extra);
+    migrate(case, &args).assert_code(0);
+}
+
+/// Every user the credentials file names exists in the account with the file's password.
+#[track_caller]
+fn assert_passwords_as_in(case: &Case, credentials: &[Row], why: &str) {
+    let users = case.sandbox().telecmi_users();
+    for row in credentials {
+        let user = users
+            .iter()
+            .find(|u| u.extension.to_string() == row["extension"])
+            .unwrap();
+        assert_eq!(user.password, row["password"], "{why}");
+    }
 }
 
 #[test]
 fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyone() {
-    let sandbox = accounts();
-    let dir = tempfile::tempdir().unwrap();
-    let plan_path = dir.path().join("plan.json");
-    let creds = dir.path().join("creds.csv");
-    let ran = migrate(
-        &sandbox,
-        &[
-            "--plan-out",
-            arg(&plan_path),
-            "--credentials-out",
-            arg(&creds),
-        ],
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let plan: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    let case = accounts();
+    let plan_path = case.path("plan.json");
+    let creds = case.path("creds.csv");
+    let plan = plan(&case, &creds, &plan_path);
     assert_eq!(plan["counts"]["create"], 4, "{plan:#}");
     assert_eq!(plan["counts"]["unmappable"], 2);
     assert_eq!(plan["counts"]["only_in_account"], 2);
@@ -125,7 +155,7 @@ fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyon
     assert_eq!(extension_of("Cara Dsouza"), 102);
     assert_eq!(extension_of("Dev Patel"), 103);
     assert_eq!(
-        sandbox.sandbox().stats().adds_committed,
+        case.sandbox().stats().adds_committed,
         0,
         "a plan creates nobody"
     );
@@ -152,26 +182,8 @@ fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyon
     );
 
     // --apply creates exactly the reviewed users with the reviewed passwords.
-    let report = dir.path().join("r.csv");
-    let ran = migrate(
-        &sandbox,
-        &[
-            "--credentials-out",
-            arg(&creds),
-            "--apply",
-            "--report",
-            arg(&report),
-        ],
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let users = sandbox.sandbox().telecmi_users();
-    for row in &rows {
-        let user = users
-            .iter()
-            .find(|u| u.extension.to_string() == row["extension"])
-            .unwrap();
-        assert_eq!(user.password, row["password"]);
-    }
+    apply(&case, &creds, &case.path("r.csv"), &[]);
+    assert_passwords_as_in(&case, &rows, "the reviewed passwords");
     assert_eq!(
         read_csv(&creds),
         rows,
@@ -181,73 +193,33 @@ fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyon
 
 #[test]
 fn apply_creates_each_mapped_user_once_and_a_second_run_creates_nobody() {
-    let sandbox = accounts();
-    let dir = tempfile::tempdir().unwrap();
-    let creds = dir.path().join("creds.csv");
-    let report = dir.path().join("report.csv");
-    let ran = migrate(
-        &sandbox,
-        &[
-            "--credentials-out",
-            arg(&creds),
-            "--apply",
-            "--report",
-            arg(&report),
-        ],
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let users = sandbox.sandbox().telecmi_users();
-    assert_eq!(users.len(), 6, "2 already there + 4 migrated");
-    let credentials = read_csv(&creds);
-    for row in &credentials {
-        let user = users
-            .iter()
-            .find(|u| u.extension.to_string() == row["extension"])
-            .unwrap();
-        assert_eq!(
-            user.password, row["password"],
-            "the credentials file holds the real passwords"
-        );
-    }
-    let clobber = migrate(&sandbox, &["--credentials-out", arg(&creds)]);
+    let case = accounts();
+    let creds = case.path("creds.csv");
+    let report = case.path("report.csv");
+    apply(&case, &creds, &report, &[]);
     assert_eq!(
-        clobber.code, 2,
-        "an existing credentials file is never overwritten"
+        case.sandbox().telecmi_users().len(),
+        6,
+        "2 already there + 4 migrated"
     );
+    let credentials = read_csv(&creds);
+    assert_passwords_as_in(
+        &case,
+        &credentials,
+        "the credentials file holds the real passwords",
+    );
+    migrate(&case, &["--credentials-out", arg(&creds)])
+        .assert_code_because(2, "an existing credentials file is never overwritten");
     assert_eq!(read_csv(&creds), credentials);
 
-    let resumed = migrate(
-        &sandbox,
-        &[
-            "--credentials-out",
-            arg(&creds),
-            "--apply",
-            "--resume",
-            "--report",
-            arg(&report),
-        ],
-    );
-    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    apply(&case, &creds, &report, &["--resume"]);
     assert_eq!(
-        sandbox.sandbox().stats().adds_committed,
+        case.sandbox().stats().adds_committed,
         4,
         "a resume of a finished migration sends no add"
     );
 
-    let plan_path = dir.path().join("plan.json");
-    let fresh = dir.path().join("fresh.csv");
-    let again = migrate(
-        &sandbox,
-        &[
-            "--credentials-out",
-            arg(&fresh),
-            "--plan-out",
-            arg(&plan_path),
-        ],
-    );
-    assert_eq!(again.code, 0, "{}", again.stderr);
-    let plan: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    let plan = plan(&case, &case.path("fresh.csv"), &case.path("plan.json"));
     assert_eq!(
         plan["counts"]["create"], 0,
         "migrated users are recognised: {plan:#}"
@@ -257,8 +229,8 @@ fn apply_creates_each_mapped_user_once_and_a_second_run_creates_nobody() {
 
 #[test]
 fn apply_needs_a_credentials_file() {
-    let sandbox = accounts();
-    let ran = migrate(&sandbox, &["--apply"]);
-    assert_eq!(ran.code, 2);
-    assert!(ran.stderr.contains("--credentials-out"), "{}", ran.stderr);
+    let case = accounts();
+    let ran = migrate(&case, &["--apply"]);
+    ran.assert_code(2);
+    ran.assert_stderr_contains("--credentials-out");
 }

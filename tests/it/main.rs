@@ -1,0 +1,14 @@
+//! The integration tests: one binary, a module per command or concern, set-up shared in `common`.
+//! (`tests/fuzz.rs` stays a binary of its own: `make fuzz` runs it alone, in release mode.)
+
+mod common;
+
+mod cli;
+mod diff;
+mod export;
+mod import;
+mod migrate;
+mod reliability;
+mod sandbox_api;
+mod smoke;
+mod sync;
