@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod diff;
+mod exit_codes;
 mod export;
 mod import;
 mod migrate;
@@ -12,3 +13,4 @@ mod reliability;
 mod sandbox_api;
 mod smoke;
 mod sync;
+mod trust;

@@ -1,23 +1,19 @@
 //! Trust boundaries: what a careless sheet or a hostile server cannot do to an account or a file.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn one_stray_byte_does_not_turn_a_utf8_sheet_into_mojibake() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
+    let case = Case::new();
     let mut sheet = "extension,name,phone_number,password\n\
                      201,Zoë Ødegård,919812300001,Secret#201\n\
                      202,José Núñez,919812300002,Secret#202\n"
         .as_bytes()
         .to_vec();
     sheet.extend_from_slice(b"203,Bad \xe9 Byte,919812300003,Secret#203\n");
-    let path = write_file(dir.path(), "s.csv", sheet);
-    let report = dir.path().join("r.csv");
-    let summary = dir.path().join("s.json");
-    let ran = run(sandbox.roster(&[
+    let path = case.write("s.csv", sheet);
+    let (report, summary) = (case.path("r.csv"), case.path("s.json"));
+    case.run(&[
         "import",
         arg(&path),
         "--report",
@@ -26,9 +22,9 @@ fn one_stray_byte_does_not_turn_a_utf8_sheet_into_mojibake() {
         arg(&summary),
         "--rate",
         "0",
-    ]));
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
-    let names: Vec<String> = sandbox
+    ])
+    .assert_code_because(1, "the row with the stray byte is invalid");
+    let names: Vec<String> = case
         .sandbox()
         .telecmi_users()
         .into_iter()
@@ -40,32 +36,28 @@ fn one_stray_byte_does_not_turn_a_utf8_sheet_into_mojibake() {
         !names.iter().any(|n| n.contains('Ã') || n.contains("Bad")),
         "nothing garbled reaches the account: {names:?}"
     );
-    let rows = read_csv(&report);
+    let rows = read_report(&report);
     assert_eq!(rows[2]["outcome"], "invalid");
-    assert!(rows[2]["message"].contains("0xE9"), "{:?}", rows[2]);
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
-    assert_eq!(summary["encoding"], "utf-8");
+    assert_message_contains(&rows[2], "0xE9");
+    assert_eq!(read_json(&summary)["encoding"], "utf-8");
 }
 
 #[test]
 fn a_windows_1252_sheet_is_still_read_as_one() {
-    let sandbox = TestSandbox::new();
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_file(
-        dir.path(),
+    let case = Case::new();
+    let path = case.write(
         "s.csv",
         b"extension,name,phone_number,password\n201,Jos\xe9 Rao,919812300001,Secret#201\n",
     );
-    let report = dir.path().join("r.csv");
-    let ran = run(sandbox.roster(&[
+    let report = case.path("r.csv");
+    case.run(&[
         "import",
         arg(&path),
         "--report",
         arg(&report),
         "--rate",
         "0",
-    ]));
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_eq!(sandbox.sandbox().telecmi_users()[0].name, "José Rao");
+    ])
+    .assert_code(0);
+    assert_eq!(case.sandbox().telecmi_users()[0].name, "José Rao");
 }
