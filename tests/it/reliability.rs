@@ -211,13 +211,7 @@ fn an_unknown_agent_fails_only_its_row_when_the_credentials_are_fine() {
     }
     let summary = ran.stdout_json();
     assert!(summary["aborted"].is_null(), "{summary}");
-    let names: Vec<String> = case
-        .sandbox()
-        .telecmi_users()
-        .into_iter()
-        .map(|u| u.name)
-        .collect();
-    assert_eq!(names, ["New 201", "New 202", "New 203"]);
+    assert_eq!(case.telecmi_names(), ["New 201", "New 202", "New 203"]);
 }
 
 #[test]

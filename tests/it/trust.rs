@@ -24,12 +24,7 @@ fn one_stray_byte_does_not_turn_a_utf8_sheet_into_mojibake() {
         "0",
     ])
     .assert_code_because(1, "the row with the stray byte is invalid");
-    let names: Vec<String> = case
-        .sandbox()
-        .telecmi_users()
-        .into_iter()
-        .map(|u| u.name)
-        .collect();
+    let names = case.telecmi_names();
     assert!(names.contains(&"Zoë Ødegård".to_string()), "{names:?}");
     assert!(names.contains(&"José Núñez".to_string()), "{names:?}");
     assert!(

@@ -85,6 +85,12 @@ impl Case {
         self.sandbox().insert_telecmi(user);
     }
 
+    /// The names the account holds, in extension order.
+    pub fn telecmi_names(&self) -> Vec<String> {
+        let users = self.sandbox().telecmi_users();
+        users.into_iter().map(|user| user.name).collect()
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }
