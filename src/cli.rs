@@ -140,6 +140,31 @@ pub struct SheetArgs {
     /// Shortest password accepted
     #[arg(long, default_value_t = 6, value_name = "N")]
     pub min_password_length: usize,
+    /// Largest row read, all its cells together (K, M and G suffixes: 1M = 1 MiB)
+    #[arg(long, default_value = "1M", value_parser = parse_size, value_name = "SIZE")]
+    pub max_record_bytes: u64,
+    /// Largest cell read
+    #[arg(long, default_value = "64K", value_parser = parse_size, value_name = "SIZE")]
+    pub max_field_bytes: u64,
+}
+
+/// `4096`, `64K`, `1M`, `2G` (binary units).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&text[..text.len() - 1], 10),
+        Some('M') => (&text[..text.len() - 1], 20),
+        Some('G') => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    let number: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a size such as 4096, 64K or 1M, got {text:?}"))?;
+    number
+        .checked_mul(1 << shift)
+        .filter(|&size| size > 0)
+        .ok_or_else(|| format!("{text:?} is not a size roster can use"))
 }
 
 #[derive(Debug, Args)]
@@ -478,6 +503,17 @@ mod tests {
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("1m"), Ok(1 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("1T").is_err());
+        assert!(parse_size("99999999999G").is_err());
     }
 
     #[test]

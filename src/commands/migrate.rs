@@ -9,7 +9,7 @@ use super::rows::{RowRun, Sending};
 use super::{check_outputs, Ctx};
 use crate::cli::{ConnectionArgs, MigrateArgs, Provider, SheetArgs};
 use crate::config::{self, process_env, Profile};
-use crate::input::{Delimiter, TextEncoding};
+use crate::input::{Delimiter, Limits, TextEncoding};
 use crate::model::{AccountUser, DirectoryUser, Mode};
 use crate::plan::migrate::{self, Mapping, SourceUser};
 use crate::progress::Progress;
@@ -211,6 +211,8 @@ async fn apply(
         encoding: TextEncoding::Utf8,
         extension_digits: (1, 9),
         min_password_length: 1,
+        max_record_bytes: Limits::default().record_bytes,
+        max_field_bytes: Limits::default().field_bytes,
     };
     let (sheet, validator) = sheet_args.open(Mode::Add)?;
     let rows = RowRun {

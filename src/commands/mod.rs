@@ -26,7 +26,7 @@ use crate::config::{self, ConnectionSettings, Profile};
 use crate::execute::throttle::Throttle;
 use crate::exit::{Contact, Failure};
 use crate::export::Destination;
-use crate::input::{InputError, Sheet, TextEncoding};
+use crate::input::{InputError, Limits, Sheet, TextEncoding};
 use crate::model::Mode;
 use crate::progress::Progress;
 use crate::provider::Http;
@@ -142,7 +142,7 @@ impl SheetArgs {
     /// Open the sheet and the validator for `mode`, warning about what it reads in a way the admin
     /// may not expect (a guessed encoding, ignored columns).
     fn open(&self, mode: Mode) -> Result<(Sheet, Validator), Error> {
-        let sheet = Sheet::open(&self.file, self.delimiter, self.encoding)?;
+        let sheet = self.sheet()?;
         if sheet.encoding() == TextEncoding::Windows1252 && self.encoding == TextEncoding::Auto {
             tracing::warn!(
                 "{} is not UTF-8; reading it as Windows-1252 (pass --encoding to choose another)",
@@ -177,10 +177,19 @@ impl SheetArgs {
 }
 
 impl SheetArgs {
+    fn sheet(&self) -> Result<Sheet, InputError> {
+        let limits = Limits {
+            record_bytes: self.max_record_bytes,
+            field_bytes: self.max_field_bytes,
+            ..Limits::default()
+        };
+        Sheet::open_within(&self.file, self.delimiter, self.encoding, limits)
+    }
+
     /// Read every record once, before the first request: a sheet that cannot be read to its end
     /// stops the run with nothing sent. Invalid rows are not its concern; they go to the report.
     fn read_through(&self) -> Result<u64, Error> {
-        let mut sheet = Sheet::open(&self.file, self.delimiter, self.encoding)?;
+        let mut sheet = self.sheet()?;
         let mut record = csv::ByteRecord::new();
         let mut rows = 0;
         while sheet.next_record(&mut record)?.is_some() {

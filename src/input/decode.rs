@@ -97,6 +97,11 @@ pub fn sniff(head: &[u8]) -> Sniffed {
             };
         }
     }
+    // Text of any 8-bit encoding holds a NUL at most by accident; a start that is mostly NUL is
+    // a binary file or a device (`/dev/zero`), not a sheet with a few damaged cells.
+    if head.iter().filter(|&&b| b == 0).count() * 4 > head.len() {
+        return Sniffed::Binary("a binary file (mostly NUL bytes)");
+    }
     let encoding = match std::str::from_utf8(head) {
         Ok(_) => TextEncoding::Utf8,
         // Cut off mid-character at the end of the sample: still UTF-8.

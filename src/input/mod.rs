@@ -40,6 +40,28 @@ impl std::str::FromStr for Delimiter {
     }
 }
 
+/// How much of a sheet roster holds at once. A file past these is refused with the place and the
+/// flag that raises the cap, so no input, however damaged, can grow roster's memory unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// One record (row), all its cells together.
+    pub record_bytes: u64,
+    /// One cell.
+    pub field_bytes: u64,
+    /// Columns of the header.
+    pub columns: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            record_bytes: 1 << 20,
+            field_bytes: 64 << 10,
+            columns: 10_000,
+        }
+    }
+}
+
 /// Problems with the file as a whole: nothing can be sent (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -55,12 +77,51 @@ pub enum InputError {
     NotText { path: PathBuf, kind: &'static str },
     #[error("{path}: {problem}")]
     Header { path: PathBuf, problem: String },
+    /// Past one of the [`Limits`]: `at` names the row or header, `flag` the way to raise it.
+    #[error("{path}: {at}: {problem} (the limit is {limit} bytes; raise it with {flag} to read this file)")]
+    TooLarge {
+        path: PathBuf,
+        at: String,
+        problem: String,
+        limit: u64,
+        flag: &'static str,
+    },
+}
+
+/// The error a [`Bounded`] reader returns once a record outgrows its limit.
+#[derive(Debug, thiserror::Error)]
+#[error("record over the limit")]
+struct RecordTooLarge;
+
+/// A reader that refuses to hand the CSV parser more than `limit` bytes (plus the parser's own
+/// buffer) past the start of the record being read, so that a file without line ends cannot
+/// grow the record without bound.
+struct Bounded {
+    inner: Box<dyn Read + Send>,
+    delivered: u64,
+    record_start: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    limit: u64,
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let start = self.record_start.load(std::sync::atomic::Ordering::Relaxed);
+        if self.delivered.saturating_sub(start) > self.limit {
+            return Err(io::Error::other(RecordTooLarge));
+        }
+        let n = self.inner.read(buf)?;
+        self.delivered += n as u64;
+        Ok(n)
+    }
 }
 
 /// An open spreadsheet, positioned after its header.
 pub struct Sheet {
     path: PathBuf,
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: csv::Reader<Bounded>,
+    limits: Limits,
+    /// Where the record being read starts, for the [`Bounded`] reader under the parser.
+    record_start: std::sync::Arc<std::sync::atomic::AtomicU64>,
     header: ByteRecord,
     columns: ColumnMap,
     encoding: TextEncoding,
@@ -78,11 +139,22 @@ pub struct RowPosition {
 }
 
 impl Sheet {
-    /// Open `path`, detect its encoding and delimiter, and read and map its header.
+    /// Open `path`, detect its encoding and delimiter, and read and map its header, within the
+    /// default [`Limits`].
     pub fn open(
         path: &Path,
         delimiter: Delimiter,
         encoding: TextEncoding,
+    ) -> Result<Sheet, InputError> {
+        Sheet::open_within(path, delimiter, encoding, Limits::default())
+    }
+
+    /// [`Sheet::open`] within `limits`.
+    pub fn open_within(
+        path: &Path,
+        delimiter: Delimiter,
+        encoding: TextEncoding,
+        limits: Limits,
     ) -> Result<Sheet, InputError> {
         let io_error = |source| InputError::Io {
             path: path.to_path_buf(),
@@ -132,16 +204,38 @@ impl Sheet {
         };
         let body: Box<dyn Read + Send> =
             Box::new(io::Cursor::new(head.split_off(bom_len)).chain(file));
+        let record_start = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let bounded = Bounded {
+            inner: decode::utf8_reader(body, encoding),
+            delivered: 0,
+            record_start: std::sync::Arc::clone(&record_start),
+            limit: limits.record_bytes,
+        };
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
             .flexible(true)
-            .buffer_capacity(256 * 1024)
-            .from_reader(decode::utf8_reader(body, encoding));
+            .buffer_capacity(PARSER_BUFFER)
+            .from_reader(bounded);
         let mut header = ByteRecord::new();
         let has_header = reader
             .read_byte_record(&mut header)
-            .map_err(|e| csv_io(path, e))?;
+            .map_err(|e| read_error(path, e, "the header row", limits))?;
+        check_size(path, &header, "the header row", limits)?;
+        if header.len() > limits.columns {
+            return Err(InputError::Header {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "the header has {} columns; roster reads sheets of at most {}",
+                    header.len(),
+                    limits.columns
+                ),
+            });
+        }
+        record_start.store(
+            reader.position().byte(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if !has_header
             || header
                 .iter()
@@ -160,6 +254,8 @@ impl Sheet {
         Ok(Sheet {
             path: path.to_path_buf(),
             reader,
+            limits,
+            record_start,
             header,
             columns,
             encoding,
@@ -192,16 +288,22 @@ impl Sheet {
         record: &mut ByteRecord,
     ) -> Result<Option<RowPosition>, InputError> {
         loop {
-            if !self
+            let at = || format!("row {}", self.rows_read + 1);
+            let more = self
                 .reader
                 .read_byte_record(record)
-                .map_err(|e| csv_io(&self.path, e))?
-            {
+                .map_err(|e| read_error(&self.path, e, &at(), self.limits))?;
+            self.record_start.store(
+                self.reader.position().byte(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            if !more {
                 return Ok(None);
             }
             if record.len() == 1 && record[0].is_empty() {
                 continue;
             }
+            check_size(&self.path, record, &at(), self.limits)?;
             self.rows_read += 1;
             let line = record.position().map_or(0, |p| p.line());
             return Ok(Some(RowPosition {
@@ -212,14 +314,61 @@ impl Sheet {
     }
 }
 
-fn csv_io(path: &Path, error: csv::Error) -> InputError {
+/// What the CSV parser reads ahead of the record it is on: the slack on top of the record limit.
+const PARSER_BUFFER: usize = 256 * 1024;
+
+fn read_error(path: &Path, error: csv::Error, at: &str, limits: Limits) -> InputError {
     let source = match error.into_kind() {
         csv::ErrorKind::Io(e) => e,
         other => io::Error::other(format!("{other:?}")),
     };
+    if source
+        .get_ref()
+        .is_some_and(|inner| inner.is::<RecordTooLarge>())
+    {
+        let problem = "the record is still going at the limit (a huge cell, a missing line end, or an unclosed quote?)";
+        return record_too_large(path, at, limits, problem.to_string());
+    }
     InputError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+fn record_too_large(path: &Path, at: &str, limits: Limits, problem: String) -> InputError {
+    InputError::TooLarge {
+        path: path.to_path_buf(),
+        at: at.to_string(),
+        problem,
+        limit: limits.record_bytes,
+        flag: "--max-record-bytes",
+    }
+}
+
+/// The record and each of its cells within the limits.
+fn check_size(
+    path: &Path,
+    record: &ByteRecord,
+    at: &str,
+    limits: Limits,
+) -> Result<(), InputError> {
+    let size = record.as_slice().len() as u64;
+    if size > limits.record_bytes {
+        let problem = format!("a record of {size} bytes");
+        return Err(record_too_large(path, at, limits, problem));
+    }
+    match record
+        .iter()
+        .position(|cell| cell.len() as u64 > limits.field_bytes)
+    {
+        None => Ok(()),
+        Some(column) => Err(InputError::TooLarge {
+            path: path.to_path_buf(),
+            at: format!("{at}, column {}", column + 1),
+            problem: format!("a cell of {} bytes", record[column].len()),
+            limit: limits.field_bytes,
+            flag: "--max-field-bytes",
+        }),
     }
 }
 
@@ -259,6 +408,43 @@ mod tests {
         assert_eq!(sniff_delimiter("extension\tname\tphone"), b'\t');
         assert_eq!(sniff_delimiter("\"a;b\",c,d\n"), b',');
         assert_eq!(sniff_delimiter("extension"), b',');
+    }
+
+    fn sheet(content: &[u8], limits: Limits) -> Result<Vec<u64>, InputError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.csv");
+        std::fs::write(&path, content).unwrap();
+        let mut sheet = Sheet::open_within(&path, Delimiter::Auto, TextEncoding::Auto, limits)?;
+        let mut record = ByteRecord::new();
+        let mut rows = Vec::new();
+        while let Some(position) = sheet.next_record(&mut record)? {
+            rows.push(position.row);
+        }
+        Ok(rows)
+    }
+
+    #[test]
+    fn every_cap_names_the_place_and_the_flag() {
+        let limits = Limits {
+            record_bytes: 64,
+            field_bytes: 16,
+            columns: 4,
+        };
+        let ok = b"extension,name\n101,Asha Rao\n102,Bo Lin\n";
+        assert_eq!(sheet(ok, limits).unwrap(), [1, 2]);
+
+        let cell = format!("extension,name\n101,Asha\n102,{}\n", "x".repeat(17));
+        let err = sheet(cell.as_bytes(), limits).unwrap_err().to_string();
+        assert!(err.contains("row 2, column 2: a cell of 17 bytes"), "{err}");
+        assert!(err.contains("--max-field-bytes"), "{err}");
+
+        let endless = format!("extension,name\n101,\"{}", "x,".repeat(100_000));
+        let err = sheet(endless.as_bytes(), limits).unwrap_err().to_string();
+        assert!(err.contains("row 1: the record is still going"), "{err}");
+        assert!(err.contains("--max-record-bytes"), "{err}");
+
+        let err = sheet(b"a,b,c,d,e\n1,2,3,4,5\n", limits).unwrap_err();
+        assert!(err.to_string().contains("5 columns"), "{err}");
     }
 
     #[test]

@@ -743,7 +743,12 @@ fn hostile_input_never_panics_or_hangs() {
     huge.push_str(&"A".repeat(10 << 20));
     huge.push_str(",919200000101,Secret101\n102,Bo Lin,919200000102,Secret102\n");
     let ran = validate_survives(dir.path(), "huge-cell.csv", huge.as_bytes());
-    ran.assert_code_because(1, "the long name is a row problem");
+    ran.assert_code_because(
+        2,
+        "a 10 MB row is past the row limit: nothing is read, nothing sent",
+    )
+    .assert_stderr_contains("row 1:")
+    .assert_stderr_contains("--max-record-bytes");
     assert!(
         ran.stderr.len() < 100_000,
         "the 10 MB value is not echoed: {} bytes",

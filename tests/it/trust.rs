@@ -56,3 +56,53 @@ fn a_windows_1252_sheet_is_still_read_as_one() {
     .assert_code(0);
     assert_eq!(case.sandbox().telecmi_users()[0].name, "José Rao");
 }
+
+/// Runs `command` to the end; its exit code and peak resident memory in bytes (from the child's
+/// own rusage, not the test process's).
+fn run_measured(mut command: std::process::Command) -> (i32, u64, String) {
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in, and the pid is our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert!(pid > 0, "wait4 failed");
+    // ru_maxrss is in kilobytes on Linux.
+    (
+        libc::WEXITSTATUS(status),
+        usage.ru_maxrss as u64 * 1024,
+        stderr,
+    )
+}
+
+#[test]
+fn a_file_without_line_ends_is_refused_in_bounded_memory() {
+    let case = Case::new();
+    let path = case.path("no-line-end.csv");
+    {
+        use std::io::Write;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        file.write_all(b"extension,name,phone_number,password\n101,")
+            .unwrap();
+        let block = vec![b'A'; 1 << 20];
+        for _ in 0..100 {
+            file.write_all(&block).unwrap();
+        }
+    }
+    for command in ["validate", "import"] {
+        let (code, peak, stderr) = run_measured(case.roster(&[command, arg(&path)]));
+        assert_eq!(code, 2, "{command}: {stderr}");
+        assert!(stderr.contains("--max-record-bytes"), "{stderr}");
+        assert!(
+            peak < 64 << 20,
+            "{command} of a 100 MB line held {} MB",
+            peak >> 20
+        );
+    }
+    assert_eq!(case.sandbox().stats().requests, 0);
+}
