@@ -59,6 +59,7 @@ fn a_windows_1252_sheet_is_still_read_as_one() {
 
 /// Runs `command` to the end; its exit code and peak resident memory in bytes (from the child's
 /// own rusage, not the test process's).
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives its rusage
 fn run_measured(mut command: std::process::Command) -> (i32, u64, String) {
     let mut child = command
         .stdout(std::process::Stdio::null())
