@@ -184,6 +184,10 @@ pub struct ConnectionArgs {
     /// Longest wait before a retry, in seconds, for backoff and for a provider's Retry-After alike
     #[arg(long, default_value_t = 20.0, value_name = "SECONDS")]
     pub retry_max_wait: f64,
+    /// Also trust the certificate authorities in FILE (PEM, one or more), e.g. the CA of a
+    /// TLS-inspecting proxy; the bundled public roots and the system's store stay trusted
+    #[arg(long, env = "ROSTER_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -240,7 +240,9 @@ fn connect(
         request: Duration::from_secs_f64(args.timeout),
         ..Timeouts::default()
     };
-    let http = Http::new(&base_url, throttle, retry, timeouts)?;
+    let ca_cert = args.ca_cert.as_deref().or(profile.ca_cert.as_deref());
+    let trust = crate::provider::Trust::load(ca_cert)?;
+    let http = Http::new(&base_url, throttle, retry, timeouts, &trust)?;
     Ok(Connection {
         base_url,
         http,

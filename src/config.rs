@@ -34,6 +34,9 @@ pub enum ConfigError {
     },
     #[error("{what} is not valid: {problem}")]
     Invalid { what: String, problem: String },
+    /// A `--ca-cert` file (or `ROSTER_CA_CERT`, or a profile's `ca_cert`) that cannot be used.
+    #[error("CA certificate file {path}: {problem}")]
+    CaCert { path: PathBuf, problem: String },
 }
 
 /// The config file: `[profiles.NAME]` tables.
@@ -66,6 +69,8 @@ pub struct Profile {
     pub rate: Option<f64>,
     /// Requests in flight.
     pub concurrency: Option<usize>,
+    /// PEM file of extra certificate authorities to trust (e.g. a TLS-inspecting proxy's CA).
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -296,11 +301,16 @@ mod tests {
         let path = dir.path().join("roster.toml");
         std::fs::write(
             &path,
-            "[profiles.prod]\nprovider = \"telecmi\"\napp_id = \"1111112\"\nsecret_env = \"X\"\nrate = 3.5\n",
+            "[profiles.prod]\nprovider = \"telecmi\"\napp_id = \"1111112\"\nsecret_env = \"X\"\nrate = 3.5\n\
+             ca_cert = \"/etc/roster/corp-ca.pem\"\n",
         )
         .unwrap();
         let prod = load_profile(Some(&path), Some("prod")).unwrap();
         assert_eq!(prod.rate, Some(3.5));
+        assert_eq!(
+            prod.ca_cert.as_deref(),
+            Some(Path::new("/etc/roster/corp-ca.pem"))
+        );
         assert!(load_profile(Some(&path), None).unwrap().app_id.is_none());
         let err = load_profile(Some(&path), Some("staging")).unwrap_err();
         assert!(err.to_string().contains("it has: prod"), "{err}");

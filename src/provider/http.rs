@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::{Client, RequestBuilder, StatusCode};
 
+use super::tls::{self, Trust};
 use super::ApiError;
 use crate::execute::retry::{parse_retry_after, RetryPolicy};
 use crate::execute::throttle::Throttle;
@@ -51,13 +52,19 @@ impl Default for Timeouts {
 }
 
 impl Http {
+    /// The client trusts what `trust` says (see [`Trust`]).
     pub fn new(
         base_url: &str,
         throttle: Arc<Throttle>,
         retry: RetryPolicy,
         timeouts: Timeouts,
+        trust: &Trust,
     ) -> Result<Self, ApiError> {
+        let tls = trust.client_config().map_err(|message| ApiError::Tls {
+            message: format!("cannot set up TLS: {message}"),
+        })?;
         let client = Client::builder()
+            .use_preconfigured_tls(tls)
             .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
@@ -114,6 +121,7 @@ impl Http {
             let retryable = match &failure {
                 Failure::NotSent(_) | Failure::Throttled(_) => true,
                 Failure::AfterSend { .. } => replay == Replay::Safe,
+                Failure::Tls(_) => false,
             };
             if !retryable || !self.retry.may_retry(tries) {
                 return Err(failure.into_error(replay));
@@ -159,6 +167,8 @@ enum Failure {
         status: Option<u16>,
         message: String,
     },
+    /// The TLS handshake failed: nothing was sent, and trying again gives the same answer.
+    Tls(String),
 }
 
 impl Failure {
@@ -167,12 +177,14 @@ impl Failure {
             Failure::NotSent(message) => message.clone(),
             Failure::Throttled(_) => "HTTP 429 Too Many Requests".to_string(),
             Failure::AfterSend { message, .. } => message.clone(),
+            Failure::Tls(message) => message.clone(),
         }
     }
 
     fn into_error(self, replay: Replay) -> ApiError {
         match self {
             Failure::NotSent(message) => ApiError::Unreachable { message },
+            Failure::Tls(message) => ApiError::Tls { message },
             Failure::Throttled(_) => ApiError::Server {
                 status: 429,
                 message: "still throttled (HTTP 429) after every retry".to_string(),
@@ -189,13 +201,7 @@ impl Failure {
 async fn send_once(request: RequestBuilder) -> Result<Reply, Failure> {
     let response = match request.send().await {
         Ok(response) => response,
-        Err(e) if e.is_connect() => return Err(Failure::NotSent(plain_error(&e))),
-        Err(e) => {
-            return Err(Failure::AfterSend {
-                status: None,
-                message: plain_error(&e),
-            })
-        }
+        Err(e) => return Err(transport_failure(&e)),
     };
     let status = response.status();
     if status == StatusCode::TOO_MANY_REQUESTS {
@@ -222,6 +228,25 @@ async fn send_once(request: RequestBuilder) -> Result<Reply, Failure> {
     })
 }
 
+/// Why a request got no response: TLS (final), not sent, or sent and then lost.
+fn transport_failure(e: &reqwest::Error) -> Failure {
+    if let Some(tls) = tls::find_tls_error(e) {
+        let host = e
+            .url()
+            .and_then(|url| url.host_str())
+            .unwrap_or("the provider");
+        return Failure::Tls(tls::explain(tls, host));
+    }
+    if e.is_connect() {
+        Failure::NotSent(plain_error(e))
+    } else {
+        Failure::AfterSend {
+            status: None,
+            message: plain_error(e),
+        }
+    }
+}
+
 /// A transport error in plain words, with its innermost cause (reqwest's own text is generic).
 fn plain_error(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
@@ -238,4 +263,128 @@ fn plain_error(e: &reqwest::Error) -> String {
         cause = inner;
     }
     format!("{kind}: {cause}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::provider::tls::test_pki::TestCa;
+
+    /// A TLS server on 127.0.0.1:0 answering `200 {}` once per connection; counts connections.
+    async fn tls_server(
+        cert: CertificateDer<'static>,
+        key: PrivateKeyDer<'static>,
+    ) -> (String, Arc<AtomicUsize>) {
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let reply =
+                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+                    let _ = tls.write_all(reply.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (url, connections)
+    }
+
+    fn http(base_url: &str, trust: &Trust) -> Http {
+        let retry = RetryPolicy {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(5),
+            max_attempts: 4,
+        };
+        let throttle = Arc::new(Throttle::new(None, 1, 1));
+        Http::new(base_url, throttle, retry, Timeouts::default(), trust).unwrap()
+    }
+
+    async fn get(http: &Http, attempts: &mut u32) -> Result<Reply, ApiError> {
+        http.send(
+            |client| client.get(http.url("/v1/users")),
+            Replay::Safe,
+            attempts,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_certificate_error_is_explained_and_never_retried() {
+        let ca = TestCa::new();
+        let (cert, key) = ca.leaf(&["127.0.0.1"]);
+        let (url, connections) = tls_server(cert, key).await;
+        let http = http(&url, &Trust::default());
+        let mut attempts = 0;
+        let error = get(&http, &mut attempts).await.unwrap_err();
+        assert_eq!(attempts, 1, "not retried");
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        let ApiError::Tls { message } = &error else {
+            panic!("expected a TLS error, got {error:?}");
+        };
+        assert!(
+            message.starts_with(
+                "cannot connect securely to 127.0.0.1: its certificate is signed by an unknown \
+                 authority (issuer: Test Corp CA)."
+            ),
+            "{message}"
+        );
+        assert_eq!(error.to_string(), *message);
+    }
+
+    #[tokio::test]
+    async fn with_the_ca_trusted_the_request_goes_through() {
+        let ca = TestCa::new();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, &ca.pem).unwrap();
+        let (cert, key) = ca.leaf(&["127.0.0.1"]);
+        let (url, _) = tls_server(cert, key).await;
+        let http = http(&url, &Trust::load(Some(&path)).unwrap());
+        let mut attempts = 0;
+        let reply = get(&http, &mut attempts).await.unwrap();
+        assert_eq!((reply.status, &reply.body[..]), (200, &b"{}"[..]));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_still_retried() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let http = http(&url, &Trust::default());
+        let mut attempts = 0;
+        let error = get(&http, &mut attempts).await.unwrap_err();
+        assert_eq!(attempts, 4);
+        assert!(matches!(error, ApiError::Unreachable { .. }), "{error:?}");
+    }
 }

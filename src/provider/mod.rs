@@ -3,8 +3,10 @@
 pub mod http;
 pub mod smartflo;
 pub mod telecmi;
+pub mod tls;
 
 pub use http::{Http, Replay, Timeouts};
+pub use tls::Trust;
 
 /// Why a provider call did not succeed, in words fit for a report line (never a secret).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +32,10 @@ pub enum ApiError {
     /// Could not reach the provider at all after every retry.
     #[error("provider unreachable: {message}")]
     Unreachable { message: String },
+    /// The TLS handshake failed (untrusted, expired or misnamed certificate, ...): never retried,
+    /// as trying again gives the same answer. The message says why and what to do.
+    #[error("{message}")]
+    Tls { message: String },
     /// The response was not what the documentation says (not JSON, wrong types, missing fields).
     #[error("unexpected response (HTTP {status}): {message}")]
     Malformed { status: u16, message: String },
@@ -44,7 +50,7 @@ impl ApiError {
             | ApiError::Server { status, .. }
             | ApiError::Malformed { status, .. } => Some(*status),
             ApiError::Unknown { status, .. } => *status,
-            ApiError::Unreachable { .. } => None,
+            ApiError::Unreachable { .. } | ApiError::Tls { .. } => None,
         }
     }
 }
