@@ -52,7 +52,8 @@ impl Default for Timeouts {
 }
 
 impl Http {
-    /// The client trusts what `trust` says (see [`Trust`]).
+    /// The client trusts what `trust` says (see [`Trust`]) and takes its proxies from the
+    /// environment: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY` (reqwest's defaults).
     pub fn new(
         base_url: &str,
         throttle: Arc<Throttle>,
@@ -63,6 +64,7 @@ impl Http {
         let tls = trust.client_config().map_err(|message| ApiError::Tls {
             message: format!("cannot set up TLS: {message}"),
         })?;
+        log_proxies();
         let client = Client::builder()
             .use_preconfigured_tls(tls)
             .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")))
@@ -262,7 +264,55 @@ fn plain_error(e: &reqwest::Error) -> String {
     while let Some(inner) = cause.source() {
         cause = inner;
     }
-    format!("{kind}: {cause}")
+    redact_proxy_passwords(&format!("{kind}: {cause}"))
+}
+
+/// The proxy variables reqwest reads, in the order it reads them (upper case first).
+const PROXY_VARIABLES: [&str; 8] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// Say at debug level which proxies apply, with any password in them blanked out.
+fn log_proxies() {
+    for name in PROXY_VARIABLES {
+        if let Some(value) = std::env::var(name).ok().filter(|v| !v.is_empty()) {
+            tracing::debug!("{name}={}", redact_userinfo(&value));
+        }
+    }
+}
+
+/// `scheme://user:password@host` → `scheme://user:***@host`; anything else as it is. The last `@`
+/// ends the user part, so a password holding `@` or `/` (not percent-encoded) is blanked whole.
+fn redact_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let Some(at) = url[start..].rfind('@').map(|i| start + i) else {
+        return url.to_string();
+    };
+    match url[start..at].find(':') {
+        Some(colon) => format!("{}***{}", &url[..start + colon + 1], &url[at..]),
+        None => url.to_string(),
+    }
+}
+
+/// `text` with any proxy URL of the environment in it quoted without its password.
+fn redact_proxy_passwords(text: &str) -> String {
+    let mut text = text.to_string();
+    for name in PROXY_VARIABLES {
+        if let Ok(value) = std::env::var(name) {
+            let redacted = redact_userinfo(&value);
+            if redacted != value {
+                text = text.replace(&value, &redacted);
+            }
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -386,5 +436,23 @@ mod tests {
         let error = get(&http, &mut attempts).await.unwrap_err();
         assert_eq!(attempts, 4);
         assert!(matches!(error, ApiError::Unreachable { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn proxy_passwords_are_blanked() {
+        assert_eq!(
+            redact_userinfo("http://alice:s3cret@proxy.corp:3128"),
+            "http://alice:***@proxy.corp:3128"
+        );
+        assert_eq!(
+            redact_userinfo("http://alice:p@s/s@proxy.corp:3128/"),
+            "http://alice:***@proxy.corp:3128/"
+        );
+        assert_eq!(
+            redact_userinfo("http://proxy.corp:3128"),
+            "http://proxy.corp:3128"
+        );
+        assert_eq!(redact_userinfo("alice@proxy:1"), "alice@proxy:1");
+        assert_eq!(redact_userinfo("alice:pw@proxy:1"), "alice:***@proxy:1");
     }
 }
