@@ -19,9 +19,11 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
     about = "Keep TeleCMI and Tata Smartflo user rosters in step with spreadsheets",
     long_about = "Keep TeleCMI and Tata Smartflo user rosters in step with spreadsheets.\n\n\
         Credentials come from TELECMI_APP_ID, TELECMI_SECRET and SMARTFLO_TOKEN, or from a --config profile; \
-        never from the command line. Logs and progress go to stderr; data goes to stdout only when asked.",
+        never from the command line. Logs and progress go to stderr; data goes to stdout only when asked.\n\n\
+        Corporate networks: the system's certificate store (or SSL_CERT_FILE / SSL_CERT_DIR) is trusted besides the \
+        bundled public roots, --ca-cert FILE adds a CA, and HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured.",
     after_help = "Exit codes: 0 all rows ok, 1 some rows failed or invalid, 2 nothing sent (usage, config, input), \
-        3 aborted part-way (auth rejected, provider unreachable, interrupted)."
+        3 aborted part-way (auth rejected, provider unreachable, TLS failure, interrupted)."
 )]
 pub struct Cli {
     #[command(flatten)]
