@@ -386,3 +386,48 @@ fn a_dead_proxy_is_unreachable_and_its_password_is_never_shown() {
     assert!(!ran.stderr.contains("Hunter2"), "{}", ran.stderr);
     assert_eq!(sandbox.sandbox().stats().requests, 0);
 }
+
+#[test]
+fn an_import_stops_at_the_first_tls_failure() {
+    let sandbox = seeded();
+    let ca = TestCa::new();
+    let front = TlsFront::start(ca.server_cert(&LOCAL_NAMES), sandbox.sandbox().local_addr());
+    let dir = tempfile::tempdir().unwrap();
+    let mut sheet = String::from("extension,name,phone_number,password\n");
+    for n in 0..40 {
+        let extension = 200 + n;
+        sheet.push_str(&format!(
+            "{extension},Agent {n},9198000{n:05},Secret#{n:03}\n"
+        ));
+    }
+    let sheet = write_file(dir.path(), "agents.csv", sheet);
+    let report = dir.path().join("results.csv");
+    let ran = run(roster_isolated(
+        &front.url,
+        &[
+            "import",
+            arg(&sheet),
+            "--report",
+            arg(&report),
+            "--rate",
+            "0",
+            "--concurrency",
+            "1",
+        ],
+    ));
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("its certificate is signed by an unknown authority (issuer: Test Corp CA)"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(front.connections(), 1, "stopped at the first failure");
+    assert_eq!(sandbox.sandbox().stats().requests, 0);
+    let rows = read_csv(&report);
+    assert_eq!(rows.len(), 40);
+    assert!(
+        rows.iter().filter(|r| r["outcome"] == "skipped").count() >= 38,
+        "{rows:?}"
+    );
+}
