@@ -19,10 +19,12 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
     about = "Keep TeleCMI and Tata Smartflo user rosters in step with spreadsheets",
     long_about = "Keep TeleCMI and Tata Smartflo user rosters in step with spreadsheets.\n\n\
         Credentials come from TELECMI_APP_ID, TELECMI_SECRET and SMARTFLO_TOKEN, or from a --config profile; \
-        never from the command line. Logs and progress go to stderr; data goes to stdout only when asked.",
+        never from the command line. Logs and progress go to stderr; data goes to stdout only when asked.\n\n\
+        Corporate networks: the system's certificate store (or SSL_CERT_FILE / SSL_CERT_DIR) is trusted besides the \
+        bundled public roots, --ca-cert FILE adds a CA, and HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured.",
     after_help = "Exit codes: 0 all rows ok, 1 some rows failed or invalid, 2 stopped before the first request \
         (usage, config, credentials, input, outputs), 3 aborted after it (auth rejected, provider unreachable, \
-        interrupted)."
+        TLS failure, interrupted)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -210,6 +212,10 @@ pub struct ConnectionArgs {
     /// Longest wait before a retry, in seconds, for backoff and for a provider's Retry-After alike
     #[arg(long, default_value_t = 20.0, value_name = "SECONDS")]
     pub retry_max_wait: f64,
+    /// Also trust the certificate authorities in FILE (PEM, one or more), e.g. the CA of a
+    /// TLS-inspecting proxy; the bundled public roots and the system's store stay trusted
+    #[arg(long, env = "ROSTER_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

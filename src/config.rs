@@ -41,6 +41,9 @@ pub enum ConfigError {
     /// A flag's value out of its range, in words that name the flag.
     #[error("{0}")]
     Flag(String),
+    /// A `--ca-cert` file (or `ROSTER_CA_CERT`, or a profile's `ca_cert`) that cannot be used.
+    #[error("CA certificate file {path}: {problem}")]
+    CaCert { path: PathBuf, problem: String },
 }
 
 /// The config file: `[profiles.NAME]` tables.
@@ -73,6 +76,8 @@ pub struct Profile {
     pub rate: Option<f64>,
     /// Requests in flight.
     pub concurrency: Option<usize>,
+    /// PEM file of extra certificate authorities to trust (e.g. a TLS-inspecting proxy's CA).
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -230,6 +235,8 @@ pub struct ConnectionSettings {
     pub concurrency: usize,
     pub retry: RetryPolicy,
     pub timeouts: Timeouts,
+    /// A CA file to trust besides the bundled roots and the system's store.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl ConnectionArgs {
@@ -298,6 +305,7 @@ impl ConnectionArgs {
             concurrency,
             retry,
             timeouts,
+            ca_cert: self.ca_cert.clone().or_else(|| profile.ca_cert.clone()),
         })
     }
 }
@@ -385,11 +393,16 @@ mod tests {
         let path = dir.path().join("roster.toml");
         std::fs::write(
             &path,
-            "[profiles.prod]\nprovider = \"telecmi\"\napp_id = \"1111112\"\nsecret_env = \"X\"\nrate = 3.5\n",
+            "[profiles.prod]\nprovider = \"telecmi\"\napp_id = \"1111112\"\nsecret_env = \"X\"\nrate = 3.5\n\
+             ca_cert = \"/etc/roster/corp-ca.pem\"\n",
         )
         .unwrap();
         let prod = load_profile(Some(&path), Some("prod")).unwrap();
         assert_eq!(prod.rate, Some(3.5));
+        assert_eq!(
+            prod.ca_cert.as_deref(),
+            Some(Path::new("/etc/roster/corp-ca.pem"))
+        );
         assert!(load_profile(Some(&path), None).unwrap().app_id.is_none());
         let err = load_profile(Some(&path), Some("staging")).unwrap_err();
         assert!(err.to_string().contains("it has: prod"), "{err}");

@@ -29,7 +29,7 @@ use crate::export::Destination;
 use crate::input::{InputError, Limits, Sheet, TextEncoding};
 use crate::model::Mode;
 use crate::progress::Progress;
-use crate::provider::Http;
+use crate::provider::{Http, Trust};
 use crate::report::{self, ReportError};
 use crate::validate::{Rules, Validator};
 use crate::{Console, Error, Exit};
@@ -73,11 +73,13 @@ impl Ctx<'_, '_> {
             settings.burst,
             settings.concurrency,
         ));
+        let trust = Trust::load(settings.ca_cert.as_deref())?;
         let http = Http::new(
             &settings.base_url,
             throttle,
             settings.retry,
             settings.timeouts,
+            &trust,
         )?;
         Ok(http.reporting_to(&self.contact))
     }

@@ -47,6 +47,7 @@ impl RowEnd {
             transient: matches!(
                 error,
                 ApiError::Auth { .. }
+                    | ApiError::Tls { .. }
                     | ApiError::Unreachable { .. }
                     | ApiError::Unknown { .. }
                     | ApiError::Server { .. }
@@ -276,7 +277,7 @@ impl RowContext<'_> {
 
     fn fail(&self, action: Action, error: &ApiError) -> RowEnd {
         match error {
-            ApiError::Auth { .. } => self.control.abort(error.to_string()),
+            ApiError::Auth { .. } | ApiError::Tls { .. } => self.control.abort(error.to_string()),
             ApiError::Unreachable { .. } => self.control.note_unreachable(error),
             _ => {}
         }

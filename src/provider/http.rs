@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::{Client, RequestBuilder, StatusCode};
 
+use super::tls::{self, Trust};
 use super::ApiError;
 use crate::execute::retry::{parse_retry_after, RetryPolicy};
 use crate::execute::throttle::Throttle;
@@ -53,13 +54,21 @@ impl Default for Timeouts {
 }
 
 impl Http {
+    /// The client trusts what `trust` says (see [`Trust`]) and takes its proxies from the
+    /// environment: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY` (reqwest's defaults).
     pub fn new(
         base_url: &str,
         throttle: Arc<Throttle>,
         retry: RetryPolicy,
         timeouts: Timeouts,
+        trust: &Trust,
     ) -> Result<Self, ApiError> {
+        let tls = trust.client_config().map_err(|message| ApiError::Tls {
+            message: format!("cannot set up TLS: {message}"),
+        })?;
+        log_proxies();
         let client = Client::builder()
+            .use_preconfigured_tls(tls)
             .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
@@ -124,6 +133,7 @@ impl Http {
             let retryable = match &failure {
                 Failure::NotSent(_) | Failure::Throttled(_) => true,
                 Failure::AfterSend { .. } => replay == Replay::Safe,
+                Failure::Tls(_) => false,
             };
             if !retryable || !self.retry.may_retry(tries) {
                 return Err(failure.into_error(replay));
@@ -169,6 +179,8 @@ enum Failure {
         status: Option<u16>,
         message: String,
     },
+    /// The TLS handshake failed: nothing was sent, and trying again gives the same answer.
+    Tls(String),
 }
 
 impl Failure {
@@ -186,12 +198,14 @@ impl Failure {
                 status: None,
                 message,
             } => message.clone(),
+            Failure::Tls(message) => message.clone(),
         }
     }
 
     fn into_error(self, replay: Replay) -> ApiError {
         match self {
             Failure::NotSent(message) => ApiError::Unreachable { message },
+            Failure::Tls(message) => ApiError::Tls { message },
             Failure::Throttled(_) => ApiError::Server {
                 status: 429,
                 message: "still throttled (HTTP 429) after every retry".to_string(),
@@ -208,13 +222,7 @@ impl Failure {
 async fn send_once(request: RequestBuilder) -> Result<Reply, Failure> {
     let response = match request.send().await {
         Ok(response) => response,
-        Err(e) if e.is_connect() => return Err(Failure::NotSent(plain_error(&e))),
-        Err(e) => {
-            return Err(Failure::AfterSend {
-                status: None,
-                message: plain_error(&e),
-            })
-        }
+        Err(e) => return Err(transport_failure(&e)),
     };
     let status = response.status();
     if status == StatusCode::TOO_MANY_REQUESTS {
@@ -241,6 +249,25 @@ async fn send_once(request: RequestBuilder) -> Result<Reply, Failure> {
     })
 }
 
+/// Why a request got no response: TLS (final), not sent, or sent and then lost.
+fn transport_failure(e: &reqwest::Error) -> Failure {
+    if let Some(tls) = tls::find_tls_error(e) {
+        let host = e
+            .url()
+            .and_then(|url| url.host_str())
+            .unwrap_or("the provider");
+        return Failure::Tls(tls::explain(tls, host));
+    }
+    if e.is_connect() {
+        Failure::NotSent(plain_error(e))
+    } else {
+        Failure::AfterSend {
+            status: None,
+            message: plain_error(e),
+        }
+    }
+}
+
 /// A transport error in plain words, with its innermost cause (reqwest's own text is generic).
 fn plain_error(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
@@ -256,5 +283,195 @@ fn plain_error(e: &reqwest::Error) -> String {
     while let Some(inner) = cause.source() {
         cause = inner;
     }
-    format!("{kind}: {cause}")
+    redact_proxy_passwords(&format!("{kind}: {cause}"))
+}
+
+/// The proxy variables reqwest reads, in the order it reads them (upper case first).
+const PROXY_VARIABLES: [&str; 8] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// Say at debug level which proxies apply, with any password in them blanked out.
+fn log_proxies() {
+    for name in PROXY_VARIABLES {
+        if let Some(value) = std::env::var(name).ok().filter(|v| !v.is_empty()) {
+            tracing::debug!("{name}={}", redact_userinfo(&value));
+        }
+    }
+}
+
+/// `scheme://user:password@host` → `scheme://user:***@host`; anything else as it is. The last `@`
+/// ends the user part, so a password holding `@` or `/` (not percent-encoded) is blanked whole.
+fn redact_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let Some(at) = url[start..].rfind('@').map(|i| start + i) else {
+        return url.to_string();
+    };
+    match url[start..at].find(':') {
+        Some(colon) => format!("{}***{}", &url[..start + colon + 1], &url[at..]),
+        None => url.to_string(),
+    }
+}
+
+/// `text` with any proxy URL of the environment in it quoted without its password.
+fn redact_proxy_passwords(text: &str) -> String {
+    let mut text = text.to_string();
+    for name in PROXY_VARIABLES {
+        if let Ok(value) = std::env::var(name) {
+            let redacted = redact_userinfo(&value);
+            if redacted != value {
+                text = text.replace(&value, &redacted);
+            }
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::provider::tls::test_pki::TestCa;
+
+    /// A TLS server on 127.0.0.1:0 answering `200 {}` once per connection; counts connections.
+    async fn tls_server(
+        cert: CertificateDer<'static>,
+        key: PrivateKeyDer<'static>,
+    ) -> (String, Arc<AtomicUsize>) {
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let reply =
+                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+                    let _ = tls.write_all(reply.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (url, connections)
+    }
+
+    fn http(base_url: &str, trust: &Trust) -> Http {
+        let retry = RetryPolicy {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(5),
+            max_attempts: 4,
+        };
+        let throttle = Arc::new(Throttle::new(None, 1, 1));
+        Http::new(base_url, throttle, retry, Timeouts::default(), trust).unwrap()
+    }
+
+    async fn get(http: &Http, attempts: &mut u32) -> Result<Reply, ApiError> {
+        http.send(
+            |client| client.get(http.url("/v1/users")),
+            Replay::Safe,
+            attempts,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_certificate_error_is_explained_and_never_retried() {
+        let ca = TestCa::new();
+        let (cert, key) = ca.leaf(&["127.0.0.1"]);
+        let (url, connections) = tls_server(cert, key).await;
+        let http = http(&url, &Trust::default());
+        let mut attempts = 0;
+        let error = get(&http, &mut attempts).await.unwrap_err();
+        assert_eq!(attempts, 1, "not retried");
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        let ApiError::Tls { message } = &error else {
+            panic!("expected a TLS error, got {error:?}");
+        };
+        assert!(
+            message.starts_with(
+                "cannot connect securely to 127.0.0.1: its certificate is signed by an unknown \
+                 authority (issuer: Test Corp CA)."
+            ),
+            "{message}"
+        );
+        assert_eq!(error.to_string(), *message);
+    }
+
+    #[tokio::test]
+    async fn with_the_ca_trusted_the_request_goes_through() {
+        let ca = TestCa::new();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, &ca.pem).unwrap();
+        let (cert, key) = ca.leaf(&["127.0.0.1"]);
+        let (url, _) = tls_server(cert, key).await;
+        let http = http(&url, &Trust::load(Some(&path)).unwrap());
+        let mut attempts = 0;
+        let reply = get(&http, &mut attempts).await.unwrap();
+        assert_eq!((reply.status, &reply.body[..]), (200, &b"{}"[..]));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_still_retried() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let http = http(&url, &Trust::default());
+        let mut attempts = 0;
+        let error = get(&http, &mut attempts).await.unwrap_err();
+        assert_eq!(attempts, 4);
+        assert!(matches!(error, ApiError::Unreachable { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn proxy_passwords_are_blanked() {
+        assert_eq!(
+            redact_userinfo("http://alice:s3cret@proxy.corp:3128"),
+            "http://alice:***@proxy.corp:3128"
+        );
+        assert_eq!(
+            redact_userinfo("http://alice:p@s/s@proxy.corp:3128/"),
+            "http://alice:***@proxy.corp:3128/"
+        );
+        assert_eq!(
+            redact_userinfo("http://proxy.corp:3128"),
+            "http://proxy.corp:3128"
+        );
+        assert_eq!(redact_userinfo("alice@proxy:1"), "alice@proxy:1");
+        assert_eq!(redact_userinfo("alice:pw@proxy:1"), "alice:***@proxy:1");
+    }
 }

@@ -3,8 +3,10 @@
 pub mod http;
 pub mod smartflo;
 pub mod telecmi;
+pub mod tls;
 
 pub use http::{Http, Replay, Timeouts};
+pub use tls::Trust;
 
 use crate::text;
 
@@ -32,6 +34,10 @@ pub enum ApiError {
     /// Could not reach the provider at all after every retry.
     #[error("provider unreachable: {message}")]
     Unreachable { message: String },
+    /// The TLS handshake failed (untrusted, expired or misnamed certificate, ...): never retried,
+    /// as trying again gives the same answer. The message says why and what to do.
+    #[error("{message}")]
+    Tls { message: String },
     /// The response was not what the documentation says (not JSON, wrong types, missing fields).
     #[error("unexpected response (HTTP {status}): {message}")]
     Malformed { status: u16, message: String },
@@ -46,7 +52,7 @@ impl ApiError {
             | ApiError::Server { status, .. }
             | ApiError::Malformed { status, .. } => Some(*status),
             ApiError::Unknown { status, .. } => *status,
-            ApiError::Unreachable { .. } => None,
+            ApiError::Unreachable { .. } | ApiError::Tls { .. } => None,
         }
     }
 }
@@ -87,6 +93,7 @@ impl ApiError {
             | ApiError::Unknown { message, .. }
             | ApiError::Server { message, .. }
             | ApiError::Unreachable { message }
+            | ApiError::Tls { message }
             | ApiError::Malformed { message, .. } => message,
         };
         let clean = text::scrub(message, secrets);

@@ -351,7 +351,9 @@ impl Telecmi {
             .await
             .clone()
             .or_else(|e| match e {
-                ApiError::Auth { .. } | ApiError::Unreachable { .. } => Err(e),
+                ApiError::Auth { .. } | ApiError::Unreachable { .. } | ApiError::Tls { .. } => {
+                    Err(e)
+                }
                 // Credentials were accepted even if the list itself misbehaved.
                 _ => Ok(()),
             })

@@ -9,6 +9,7 @@ mod exit_codes;
 mod export;
 mod import;
 mod migrate;
+mod network;
 mod reliability;
 mod sandbox_api;
 mod smoke;

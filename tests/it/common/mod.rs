@@ -4,6 +4,7 @@
 //! not give.
 
 mod case;
+mod network;
 mod process;
 mod ran;
 mod report;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use case::Case;
+pub use network::*;
 pub use process::{run_at_most, send_signal, wait_at_most, wait_until};
 pub use ran::{run, Ran};
 pub use report::{
@@ -20,6 +22,21 @@ pub use report::{
     assert_rows_numbered, count, not_ok, outcomes, read_csv, read_report, Row, HEADER,
 };
 pub use server::ScriptedServer;
+
+/// Proxy and certificate settings a test must not inherit from the machine that runs it.
+pub const NETWORK_VARIABLES: [&str; 11] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "ROSTER_CA_CERT",
+];
 
 pub const APP_ID: u64 = roster::sandbox::DEFAULT_APP_ID;
 pub const SECRET: &str = roster::sandbox::DEFAULT_SECRET;
@@ -49,6 +66,9 @@ pub fn roster_command(args: &[&str]) -> Command {
         .env_remove("SMARTFLO_TOKEN")
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");
+    for name in NETWORK_VARIABLES {
+        command.env_remove(name);
+    }
     command
 }
 
