@@ -48,6 +48,7 @@ impl RowEnd {
                 error,
                 ApiError::Auth { .. }
                     | ApiError::Tls { .. }
+                    | ApiError::Redirected { .. }
                     | ApiError::Unreachable { .. }
                     | ApiError::Unknown { .. }
                     | ApiError::Server { .. }
@@ -277,7 +278,7 @@ impl RowContext<'_> {
 
     fn fail(&self, action: Action, error: &ApiError) -> RowEnd {
         match error {
-            ApiError::Auth { .. } | ApiError::Tls { .. } => self.control.abort(error.to_string()),
+            error if error.stops_the_run() => self.control.abort(error.to_string()),
             ApiError::Unreachable { .. } => self.control.note_unreachable(error),
             _ => {}
         }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use bytes::{Bytes, BytesMut};
 use reqwest::{Client, RequestBuilder, StatusCode};
 
 use super::tls::{self, Trust};
@@ -21,6 +22,9 @@ pub enum Replay {
     Unsafe,
 }
 
+/// Reads the status a provider puts in a body, if any.
+pub type BodyStatus = fn(&[u8]) -> Option<u16>;
+
 /// A response that arrived whole.
 #[derive(Debug)]
 pub struct Reply {
@@ -35,6 +39,8 @@ pub struct Http {
     throttle: Arc<Throttle>,
     retry: RetryPolicy,
     contact: Contact,
+    /// A provider's way of saying "server error" inside an HTTP 200 (TeleCMI's body `code`).
+    body_status: Option<BodyStatus>,
 }
 
 /// Connection settings for the reused client.
@@ -74,6 +80,9 @@ impl Http {
             .timeout(timeouts.request)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
+            // A redirect would carry the secret, the token and users' passwords to wherever it
+            // points: a 3xx is an answer to report, never to follow.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ApiError::Unreachable {
                 message: format!("cannot set up the HTTP client: {e}"),
@@ -84,7 +93,15 @@ impl Http {
             throttle,
             retry,
             contact: Contact::default(),
+            body_status: None,
         })
+    }
+
+    /// Read `body_status` out of every HTTP 200 answer: a 5xx there is handled like an HTTP 5xx
+    /// (retried when safe, verified by a read after an add).
+    pub fn with_body_status(mut self, body_status: BodyStatus) -> Self {
+        self.body_status = Some(body_status);
+        self
     }
 
     /// Mark `contact` before every try, so the run knows it has talked to the provider.
@@ -121,7 +138,7 @@ impl Http {
             self.contact.mark();
             let outcome = {
                 let _slot = self.throttle.acquire().await;
-                send_once(build(&self.client)).await
+                self.send_once(build(&self.client), replay).await
             };
             let failure = match outcome {
                 Ok(reply) => {
@@ -133,7 +150,7 @@ impl Http {
             let retryable = match &failure {
                 Failure::NotSent(_) | Failure::Throttled(_) => true,
                 Failure::AfterSend { .. } => replay == Replay::Safe,
-                Failure::Tls(_) => false,
+                Failure::Final(_) => false,
             };
             if !retryable || !self.retry.may_retry(tries) {
                 return Err(failure.into_error(replay));
@@ -179,8 +196,9 @@ enum Failure {
         status: Option<u16>,
         message: String,
     },
-    /// The TLS handshake failed: nothing was sent, and trying again gives the same answer.
-    Tls(String),
+    /// An answer that trying again would only repeat: a failed TLS handshake, a redirect, a
+    /// body too large to read.
+    Final(ApiError),
 }
 
 impl Failure {
@@ -198,14 +216,14 @@ impl Failure {
                 status: None,
                 message,
             } => message.clone(),
-            Failure::Tls(message) => message.clone(),
+            Failure::Final(error) => error.to_string(),
         }
     }
 
     fn into_error(self, replay: Replay) -> ApiError {
         match self {
             Failure::NotSent(message) => ApiError::Unreachable { message },
-            Failure::Tls(message) => ApiError::Tls { message },
+            Failure::Final(error) => error,
             Failure::Throttled(_) => ApiError::Server {
                 status: 429,
                 message: "still throttled (HTTP 429) after every retry".to_string(),
@@ -219,34 +237,98 @@ impl Failure {
     }
 }
 
-async fn send_once(request: RequestBuilder) -> Result<Reply, Failure> {
-    let response = match request.send().await {
-        Ok(response) => response,
-        Err(e) => return Err(transport_failure(&e)),
+impl Http {
+    async fn send_once(&self, request: RequestBuilder, replay: Replay) -> Result<Reply, Failure> {
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Err(transport_failure(&e)),
+        };
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            return Err(Failure::Throttled(after));
+        }
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map_or("(no Location)".to_string(), |v| {
+                    String::from_utf8_lossy(v.as_bytes()).into_owned()
+                });
+            return Err(Failure::Final(ApiError::Redirected {
+                status: status.as_u16(),
+                location,
+            }));
+        }
+        let body = read_body(&mut response, replay).await?;
+        let server_error = if status.is_server_error() {
+            Some((status.as_u16(), format!("HTTP {}", status.as_u16())))
+        } else {
+            self.body_status
+                .filter(|_| status == StatusCode::OK)
+                .and_then(|body_status| body_status(&body))
+                .filter(|code| (500..600).contains(code))
+                .map(|code| {
+                    let said = format!("the provider sent code {code} inside an HTTP 200 answer");
+                    (code, said)
+                })
+        };
+        if let Some((code, said)) = server_error {
+            return Err(Failure::AfterSend {
+                status: Some(code),
+                message: format!("{said}: {}", super::excerpt(&body)),
+            });
+        }
+        Ok(Reply {
+            status: status.as_u16(),
+            body,
+        })
+    }
+}
+
+/// The most of one answer roster reads: a page of users is a few hundred kilobytes at most.
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+
+/// The body, up to [`MAX_BODY_BYTES`]. Past that, a read is refused for good, while an add is left
+/// for the caller to verify (it may have been carried out before the answer grew).
+async fn read_body(response: &mut reqwest::Response, replay: Replay) -> Result<Bytes, Failure> {
+    let status = response.status().as_u16();
+    let oversized = |size: String| {
+        let message = format!(
+            "the answer is {size}: roster reads at most {} MiB",
+            MAX_BODY_BYTES >> 20
+        );
+        match replay {
+            Replay::Safe => Failure::Final(ApiError::Malformed { status, message }),
+            Replay::Unsafe => Failure::AfterSend {
+                status: Some(status),
+                message,
+            },
+        }
     };
-    let status = response.status();
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        let after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        return Err(Failure::Throttled(after));
+    if let Some(length) = response.content_length() {
+        if length > MAX_BODY_BYTES as u64 {
+            return Err(oversized(format!("{length} bytes")));
+        }
     }
-    let body = response.bytes().await.map_err(|e| Failure::AfterSend {
-        status: Some(status.as_u16()),
-        message: format!("response lost: {}", plain_error(&e)),
-    })?;
-    if status.is_server_error() {
-        return Err(Failure::AfterSend {
-            status: Some(status.as_u16()),
-            message: format!("HTTP {}: {}", status.as_u16(), super::excerpt(&body)),
-        });
+    let mut body = BytesMut::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|e| Failure::AfterSend {
+            status: Some(status),
+            message: format!("response lost: {}", plain_error(&e)),
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(body.freeze());
+        };
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(oversized(format!("over {} MiB", MAX_BODY_BYTES >> 20)));
+        }
+        body.extend_from_slice(&chunk);
     }
-    Ok(Reply {
-        status: status.as_u16(),
-        body,
-    })
 }
 
 /// Why a request got no response: TLS (final), not sent, or sent and then lost.
@@ -256,7 +338,9 @@ fn transport_failure(e: &reqwest::Error) -> Failure {
             .url()
             .and_then(|url| url.host_str())
             .unwrap_or("the provider");
-        return Failure::Tls(tls::explain(tls, host));
+        return Failure::Final(ApiError::Tls {
+            message: tls::explain(tls, host),
+        });
     }
     if e.is_connect() {
         Failure::NotSent(plain_error(e))

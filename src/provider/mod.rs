@@ -38,6 +38,10 @@ pub enum ApiError {
     /// as trying again gives the same answer. The message says why and what to do.
     #[error("{message}")]
     Tls { message: String },
+    /// The provider answered with a redirect. The documented endpoints never redirect, and the
+    /// request carries the account's credentials: roster does not follow it anywhere.
+    #[error("the provider answered HTTP {status} with a redirect to {location}; roster never follows redirects, as its requests carry the account's credentials: check --base-url")]
+    Redirected { status: u16, location: String },
     /// The response was not what the documentation says (not JSON, wrong types, missing fields).
     #[error("unexpected response (HTTP {status}): {message}")]
     Malformed { status: u16, message: String },
@@ -50,10 +54,20 @@ impl ApiError {
             | ApiError::Rejected { status, .. }
             | ApiError::NotFound { status, .. }
             | ApiError::Server { status, .. }
+            | ApiError::Redirected { status, .. }
             | ApiError::Malformed { status, .. } => Some(*status),
             ApiError::Unknown { status, .. } => *status,
             ApiError::Unreachable { .. } | ApiError::Tls { .. } => None,
         }
+    }
+
+    /// No later request of the run can fare better: credentials rejected, a connection that
+    /// cannot be trusted, or a provider that sends us elsewhere.
+    pub fn stops_the_run(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Auth { .. } | ApiError::Tls { .. } | ApiError::Redirected { .. }
+        )
     }
 }
 
@@ -94,6 +108,9 @@ impl ApiError {
             | ApiError::Server { message, .. }
             | ApiError::Unreachable { message }
             | ApiError::Tls { message }
+            | ApiError::Redirected {
+                location: message, ..
+            }
             | ApiError::Malformed { message, .. } => message,
         };
         let clean = text::scrub(message, secrets);

@@ -127,7 +127,7 @@ impl Envelope {
 impl Telecmi {
     pub fn new(http: Http, app_id: u64, secret: Secret) -> Self {
         Telecmi {
-            http,
+            http: http.with_body_status(body_code),
             app_id,
             app_id_text: app_id.to_string(),
             secret,
@@ -351,9 +351,8 @@ impl Telecmi {
             .await
             .clone()
             .or_else(|e| match e {
-                ApiError::Auth { .. } | ApiError::Unreachable { .. } | ApiError::Tls { .. } => {
-                    Err(e)
-                }
+                e if e.stops_the_run() => Err(e),
+                ApiError::Unreachable { .. } => Err(e),
                 // Credentials were accepted even if the list itself misbehaved.
                 _ => Ok(()),
             })
@@ -407,6 +406,17 @@ pub fn is_user_exists(error: &ApiError) -> bool {
 /// "User limit reached" from an add: no later add can succeed either.
 pub fn is_user_limit(error: &ApiError) -> bool {
     matches!(error, ApiError::Rejected { message, .. } if message.to_ascii_lowercase().contains("limit reached"))
+}
+
+/// The `code` of a TeleCMI answer, which may say "server error" under HTTP 200.
+fn body_code(body: &[u8]) -> Option<u16> {
+    #[derive(Deserialize)]
+    struct Code {
+        #[serde(default)]
+        code: Option<Value>,
+    }
+    let code = serde_json::from_slice::<Code>(body).ok()?.code?;
+    number(&code).and_then(|code| u16::try_from(code).ok())
 }
 
 /// A JSON number, or a string holding one (providers are not always consistent).

@@ -57,43 +57,6 @@ fn a_windows_1252_sheet_is_still_read_as_one() {
     assert_eq!(case.sandbox().telecmi_users()[0].name, "José Rao");
 }
 
-/// Runs `command` to the end; its exit code, its peak resident memory in bytes and its stderr.
-/// The peak is the kernel's high-water mark of the child's own address space (`VmHWM`), read until
-/// it exits: `ru_maxrss` would also count the test process's memory from before the exec.
-fn run_measured(mut command: std::process::Command) -> (i32, u64, String) {
-    let mut child = command
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr_pipe = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stderr_pipe, &mut text).unwrap();
-        text
-    });
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak_kb = 0u64;
-    let status = loop {
-        if let Ok(status) = std::fs::read_to_string(&status_file) {
-            let hwm = status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmHWM:"))
-                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse().ok());
-            peak_kb = peak_kb.max(hwm.unwrap_or(0));
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
-    (
-        status.code().unwrap_or(-1),
-        peak_kb * 1024,
-        stderr.join().unwrap(),
-    )
-}
-
 #[test]
 fn a_file_without_line_ends_is_refused_in_bounded_memory() {
     let case = Case::new();

@@ -4,6 +4,7 @@
 //! not give.
 
 mod case;
+mod hostile;
 mod network;
 mod process;
 mod ran;
@@ -14,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use case::Case;
+pub use hostile::{Answer, HostileServer};
 pub use network::*;
-pub use process::{run_at_most, send_signal, wait_at_most, wait_until};
+pub use process::{run_at_most, run_measured, send_signal, wait_at_most, wait_until};
 pub use ran::{run, Ran};
 pub use report::{
     add_rows, assert_all_ok, assert_interrupted_run_is_fully_reported, assert_message_contains,
