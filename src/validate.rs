@@ -419,6 +419,13 @@ fn check_name(value: &str) -> Result<String, String> {
     if value.chars().any(char::is_control) {
         return Err("a name cannot contain control characters (tabs, line breaks)".to_string());
     }
+    // Direction overrides make a name display as something other than what it is.
+    if value
+        .chars()
+        .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Err("a name cannot contain text-direction override characters".to_string());
+    }
     if value.chars().count() > MAX_NAME_CHARS {
         return Err(format!("a name has at most {MAX_NAME_CHARS} characters"));
     }
@@ -545,6 +552,17 @@ mod tests {
         assert_eq!(user.phone_number.as_deref(), Some("+919200000000"));
         assert_eq!(user.sms_alert, Some(true));
         assert_eq!((user.start_time, user.end_time), (Some(1), Some(24)));
+    }
+
+    #[test]
+    fn names_that_display_as_something_else_are_refused() {
+        let mut v = validator(Mode::Add);
+        let spoof = "Asha \u{202E}oaR";
+        let message = rules_broken(
+            &mut v,
+            ["101", spoof, "+919200000000", "123456", "", "", "", ""],
+        );
+        assert!(message.contains("text-direction override"), "{message}");
     }
 
     #[test]

@@ -26,6 +26,7 @@ use crate::config::{self, ConnectionSettings, Profile};
 use crate::execute::throttle::Throttle;
 use crate::exit::{Contact, Failure};
 use crate::export::Destination;
+use crate::input::header::shown;
 use crate::input::{InputError, Limits, Sheet, TextEncoding};
 use crate::model::Mode;
 use crate::progress::Progress;
@@ -158,10 +159,8 @@ impl SheetArgs {
                 0 => String::new(),
                 n => format!(" and {n} more"),
             };
-            tracing::warn!(
-                "ignoring unknown columns: {}{more}",
-                unknown[..unknown.len().min(NAMED)].join(", ")
-            );
+            let named: Vec<String> = unknown.iter().take(NAMED).map(|n| shown(n)).collect();
+            tracing::warn!("ignoring unknown columns: {}{more}", named.join(", "));
         }
         let rules = Rules {
             mode,

@@ -20,6 +20,20 @@ impl AtomicFile {
     /// `private`: the file holds secrets and stays readable by its owner only (mode 0600 from the
     /// moment it is created, never wider).
     pub fn create(target: &Path, private: bool) -> io::Result<AtomicFile> {
+        // A link is written through to the file it points at, never replaced by a file of its own.
+        let resolved;
+        let target = match fs::symlink_metadata(target) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                resolved = fs::canonicalize(target).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("{} is a link to nowhere ({e})", target.display()),
+                    )
+                })?;
+                resolved.as_path()
+            }
+            _ => target,
+        };
         let dir = match target.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -115,6 +129,27 @@ pub fn write_atomically(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_is_written_through_to_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.csv");
+        let link = dir.path().join("roster.csv");
+        fs::write(&real, "yesterday\n").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomically(&link, false, |out| out.write_all(b"today\n")).unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read_to_string(&real).unwrap(), "today\n");
+
+        let dangling = dir.path().join("dangling.csv");
+        std::os::unix::fs::symlink(dir.path().join("gone/x.csv"), &dangling).unwrap();
+        let err = write_atomically(&dangling, false, |out| out.write_all(b"x")).unwrap_err();
+        assert!(err.to_string().contains("link to nowhere"), "{err}");
+    }
 
     #[test]
     fn the_target_changes_only_on_commit() {

@@ -89,6 +89,11 @@ pub struct ColumnMap {
     pub width: usize,
 }
 
+/// A header name as a message shows it: on one line, inert, and short.
+pub fn shown(name: &str) -> String {
+    crate::text::printable(&crate::text::clip(name, 40))
+}
+
 impl ColumnMap {
     pub fn from_header(header: &ByteRecord) -> Result<ColumnMap, String> {
         let mut map = ColumnMap {
@@ -122,10 +127,10 @@ impl ColumnMap {
             }
         }
         if map.indices.iter().all(Option::is_none) {
-            let found: Vec<&str> = header
+            let found: Vec<String> = header
                 .iter()
                 .take(6)
-                .map(|c| std::str::from_utf8(c).unwrap_or("?"))
+                .map(|c| shown(std::str::from_utf8(c).unwrap_or("?")))
                 .collect();
             return Err(format!(
                 "no header row: the first row names no known column (it has: {}); expected names like {}",

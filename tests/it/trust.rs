@@ -83,3 +83,32 @@ fn a_file_without_line_ends_is_refused_in_bounded_memory() {
     }
     assert_eq!(case.sandbox().stats().requests, 0);
 }
+
+#[test]
+fn a_header_cannot_drive_the_terminal_or_flood_it() {
+    let case = Case::new();
+    let long = "x".repeat(100_000);
+    let sheet = format!(
+        "extension,name,phone_number,password,\u{1b}]0;owned\u{7},{long}\n201,Asha Rao,919812300001,Secret#201,a,b\n"
+    );
+    let path = case.write("s.csv", sheet);
+    let ran = case.run(&[
+        "validate",
+        arg(&path),
+        "--max-record-bytes",
+        "1M",
+        "--max-field-bytes",
+        "1M",
+    ]);
+    ran.assert_code(0);
+    assert!(
+        !ran.stderr.contains('\u{1b}'),
+        "escape sequences are shown, not sent: {ran}"
+    );
+    assert!(ran.stderr.contains("\\u{1b}]0;owned"), "{ran}");
+    assert!(
+        ran.stderr.len() < 2_000,
+        "a 100 KB column name is clipped: {} bytes",
+        ran.stderr.len()
+    );
+}
