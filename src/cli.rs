@@ -126,9 +126,9 @@ pub enum Command {
 }
 
 /// How a sheet is read and which rules apply.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SheetArgs {
-    /// The spreadsheet (CSV; UTF-8, UTF-16 or Windows-1252)
+    /// The spreadsheet (CSV; UTF-8, UTF-16 or Windows-1252); `-` reads standard input
     pub file: PathBuf,
     /// Field delimiter: auto (`,` `;` or tab from the header), a character, tab, comma or semicolon
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(Delimiter))]

@@ -9,8 +9,9 @@ use crate::{Error, Exit};
 
 pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let profile = ctx.profile()?;
-    args.sheet.read_through()?;
-    let (sheet, validator) = args.sheet.open(args.mode)?;
+    let (input, _spool) = args.sheet.spooled()?;
+    input.read_through()?;
+    let (sheet, validator) = input.open(args.mode)?;
     args.run.check_outputs(&args.sheet.file)?;
     let sending = if args.dry_run {
         Sending::DryRun {
@@ -21,7 +22,8 @@ pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
     };
     let rows = RowRun {
         command: "import",
-        file: &args.sheet.file,
+        named: &args.sheet.file,
+        file: &input.file,
         mode: args.mode,
         journal_mode: args.mode.as_str(),
         run: &args.run,

@@ -217,6 +217,7 @@ async fn apply(
     let (sheet, validator) = sheet_args.open(Mode::Add)?;
     let rows = RowRun {
         command: "migrate",
+        named: credentials_path,
         file: credentials_path,
         mode: Mode::Add,
         journal_mode: "migrate",

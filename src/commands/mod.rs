@@ -16,7 +16,7 @@ mod validate;
 
 use std::fmt;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -177,7 +177,32 @@ impl SheetArgs {
     }
 }
 
+/// The file name that means standard input.
+const STDIN: &str = "-";
+
 impl SheetArgs {
+    /// These arguments reading a whole file: standard input (`-`) is first spooled to a private
+    /// temporary file, so the encoding decision, the read-through before sending and the resume
+    /// hash all see the whole sheet. The temporary file lives as long as the returned guard.
+    fn spooled(&self) -> Result<(SheetArgs, Option<tempfile::TempPath>), Error> {
+        if self.file != Path::new(STDIN) {
+            return Ok((self.clone(), None));
+        }
+        let error = |source| InputError::Io {
+            path: PathBuf::from("standard input"),
+            source,
+        };
+        // tempfile creates the file readable by its owner only: a sheet may hold passwords.
+        let mut spool = tempfile::NamedTempFile::new().map_err(error)?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut spool).map_err(error)?;
+        let path = spool.into_temp_path();
+        let args = SheetArgs {
+            file: path.to_path_buf(),
+            ..self.clone()
+        };
+        Ok((args, Some(path)))
+    }
+
     fn sheet(&self) -> Result<Sheet, InputError> {
         let limits = Limits {
             record_bytes: self.max_record_bytes,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::account::Account;
-use super::{check_outputs, console_error, wait_for_shutdown_signal, Ctx};
+use super::{check_outputs, console_error, wait_for_shutdown_signal, Ctx, STDIN};
 use crate::cli::RunArgs;
 use crate::execute::journal::{self, Journal, JournalHeader, Replay};
 use crate::execute::{self, ImportSettings, RunControl};
@@ -29,6 +29,9 @@ pub enum Sending {
 /// One run of a sheet's rows through the engine.
 pub struct RowRun<'a> {
     pub command: &'static str,
+    /// The sheet as the user named it (`-` for standard input).
+    pub named: &'a Path,
+    /// The file read: the sheet itself, or standard input spooled to a temporary file.
     pub file: &'a Path,
     pub mode: Mode,
     /// What the journal ties a resume to: the mode, or `sync` / `migrate`.
@@ -47,7 +50,7 @@ impl RowRun<'_> {
         ctx: &mut Ctx<'_, '_>,
     ) -> Result<Exit, Error> {
         let run = self.run;
-        let report_path = run.report_path(self.file);
+        let report_path = run.report_path(self.named);
         let (dry_run, client, app_id, concurrency, rate, journal, replay) = match &self.sending {
             Sending::DryRun { app_id } => (true, None, app_id.clone(), 1, None, None, None),
             Sending::Live(account) => {
@@ -110,7 +113,7 @@ impl RowRun<'_> {
         };
         let summary = RunSummary {
             command: self.command,
-            input: self.file.to_path_buf(),
+            input: self.named.to_path_buf(),
             encoding,
             mode: self.journal_mode,
             dry_run,
@@ -174,12 +177,15 @@ impl RowRun<'_> {
 }
 
 impl RunArgs {
-    /// `--report`, or the input's stem with `.results.csv` in the working directory.
+    /// `--report`, or the input's stem with `.results.csv` in the working directory
+    /// (`stdin.results.csv` for `-`).
     fn report_path(&self, input: &Path) -> PathBuf {
         self.report.clone().unwrap_or_else(|| {
-            let stem = input
-                .file_stem()
-                .map_or("roster".into(), |s| s.to_string_lossy());
+            let stem = match input.file_stem() {
+                _ if input == Path::new(STDIN) => "stdin".into(),
+                Some(stem) => stem.to_string_lossy(),
+                None => "roster".into(),
+            };
             PathBuf::from(format!("{stem}.results.csv"))
         })
     }

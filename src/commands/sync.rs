@@ -15,7 +15,8 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
     let profile = ctx.profile()?;
     let account = Account::open(&args.connection, &profile, ctx)?;
     // Validate the whole sheet first: a plan is only as good as its rows.
-    let (mut sheet, mut validator) = args.sheet.open(Mode::Upsert)?;
+    let (input, _spool) = args.sheet.spooled()?;
+    let (mut sheet, mut validator) = input.open(Mode::Upsert)?;
     let rows = sync::read_sheet(&mut sheet, &mut validator)?;
     check_outputs([&args.plan.plan_out])?;
     if args.plan.apply {
@@ -38,10 +39,11 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
         // Nothing was sent: a plan, invalid rows included, is a finished job.
         return Ok(Exit::Success);
     }
-    let (sheet, validator) = args.sheet.open(Mode::Upsert)?;
+    let (sheet, validator) = input.open(Mode::Upsert)?;
     let rows = RowRun {
         command: "sync",
-        file: &args.sheet.file,
+        named: &args.sheet.file,
+        file: &input.file,
         mode: Mode::Upsert,
         journal_mode: "sync",
         run: &args.run,

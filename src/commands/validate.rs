@@ -24,7 +24,8 @@ struct ValidateSummary {
 }
 
 pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
-    let (mut sheet, mut validator) = args.sheet.open(args.mode)?;
+    let (input, _spool) = args.sheet.spooled()?;
+    let (mut sheet, mut validator) = input.open(args.mode)?;
     let mut record = csv::ByteRecord::new();
     let mut tally = Tally::default();
     let (mut rows, mut shown) = (0u64, 0usize);

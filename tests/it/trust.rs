@@ -112,3 +112,66 @@ fn a_header_cannot_drive_the_terminal_or_flood_it() {
         ran.stderr.len()
     );
 }
+
+#[test]
+fn a_sheet_on_standard_input_is_read_whole_and_can_be_resumed() {
+    use std::io::Write;
+    let case = Case::new();
+    let sheet = add_rows(201, 3);
+    let report = case.path("r.csv");
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "-",
+            "--mode",
+            "add",
+            "--report",
+            arg(&report),
+            "--rate",
+            "0",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = case
+            .roster(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(sheet.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let first = import(&[]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(case.telecmi_names().len(), 3);
+    assert_eq!(read_report(&report).len(), 3);
+    let again = import(&["--resume"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("3 rows were finished by earlier runs"),
+        "the same bytes on stdin resume the same run"
+    );
+
+    let validate = case
+        .roster(&["validate", "-"])
+        .stdin(std::fs::File::open(case.write("v.csv", &sheet)).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(validate.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&validate.stderr).contains("3 rows, 3 valid"));
+}
