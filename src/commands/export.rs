@@ -17,7 +17,8 @@ use crate::progress::Progress;
 use crate::provider::smartflo::{self, Smartflo};
 use crate::provider::telecmi::{self, Telecmi};
 use crate::provider::Http;
-use crate::{report, Error, Exit};
+use crate::report::ReservedJson;
+use crate::{Error, Exit};
 
 #[derive(Serialize)]
 struct ExportSummary<'a> {
@@ -80,7 +81,12 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
         .as_deref()
         .map(diff::read_roster)
         .transpose()?;
-    check_outputs([&args.summary, &args.diff_output])?;
+    check_outputs([&args.diff_output])?;
+    let summary_file = args
+        .summary
+        .as_deref()
+        .map(ReservedJson::reserve)
+        .transpose()?;
     let profile = ctx.profile()?;
     let provider = chosen_provider(args, &profile)?;
     let progress = ctx.progress("export", None);
@@ -126,8 +132,8 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
         throttled: walked.traffic.throttled,
         exit_code: Exit::Success,
     };
-    if let Some(path) = &args.summary {
-        report::write_json_atomically(path, &summary)?;
+    if let Some(file) = summary_file {
+        file.write(&summary)?;
     }
     if args.json {
         ctx.json(&summary)?;

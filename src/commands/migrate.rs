@@ -14,7 +14,7 @@ use crate::model::{AccountUser, DirectoryUser, Mode};
 use crate::plan::migrate::{self, Mapping, SourceUser};
 use crate::progress::Progress;
 use crate::provider::smartflo::{self, Smartflo};
-use crate::report::ReportError;
+use crate::report::{ReportError, ReservedJson};
 use crate::{export, Error, Exit};
 
 pub async fn exec(args: &MigrateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
@@ -41,14 +41,15 @@ pub async fn exec(args: &MigrateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Err
         )));
     }
     check_outputs([&args.plan.plan_out, &args.credentials_out])?;
-    if let (true, Some(path)) = (args.plan.apply, credentials_path) {
-        args.run.check_outputs(path)?;
-    }
+    let summary = match (args.plan.apply, credentials_path) {
+        (true, Some(path)) => args.run.reserve_outputs(path)?,
+        _ => None,
+    };
     if !reviewed && !plan_migration(args, &account, credentials_path, ctx).await? {
         return Ok(Exit::Success);
     }
     let credentials_path = credentials_path.expect("--apply requires --credentials-out");
-    apply(args, account, credentials_path, ctx).await
+    apply(args, account, credentials_path, summary, ctx).await
 }
 
 /// One end of a migration: its profile, whose credentials win over the environment when named
@@ -203,6 +204,7 @@ async fn apply(
     args: &MigrateArgs,
     account: Account,
     credentials_path: &Path,
+    summary: Option<ReservedJson>,
     ctx: &mut Ctx<'_, '_>,
 ) -> Result<Exit, Error> {
     let sheet_args = SheetArgs {
@@ -224,6 +226,7 @@ async fn apply(
         run: &args.run,
         sending: Sending::Live(account),
         plan: None,
+        summary,
     };
     rows.exec(sheet, validator, ctx).await
 }

@@ -14,6 +14,7 @@ use crate::input::{InputError, Sheet};
 use crate::model::{Mode, Status};
 use crate::plan::sync::Planned;
 use crate::report::summary::{Counts, RunSummary};
+use crate::report::ReservedJson;
 use crate::validate::Validator;
 use crate::{report, Error, Exit};
 
@@ -40,6 +41,8 @@ pub struct RowRun<'a> {
     pub sending: Sending,
     /// A sync plan: what each extension needs (none for a plain import).
     pub plan: Option<Arc<HashMap<u32, Planned>>>,
+    /// `--summary`, reserved by [`RunArgs::reserve_outputs`] before the first request.
+    pub summary: Option<ReservedJson>,
 }
 
 impl RowRun<'_> {
@@ -131,15 +134,16 @@ impl RowRun<'_> {
             failed_rows: run.failed.clone(),
             exit_code: exit,
         };
-        if let Some(path) = &run.summary {
-            report::write_json_atomically(path, &summary)?;
+        let summary_path = self.summary.as_ref().map(|file| file.path().to_path_buf());
+        if let Some(file) = self.summary {
+            file.write(&summary)?;
         }
         if run.json {
             ctx.json(&summary)?;
         }
         if !ctx.quiet() {
             summary
-                .write_text(ctx.err(), run.summary.as_deref())
+                .write_text(ctx.err(), summary_path.as_deref())
                 .map_err(console_error)?;
         }
         Ok(exit)
@@ -199,12 +203,15 @@ impl RunArgs {
         })
     }
 
-    /// Every file a run of `input` writes, checked before its first request.
-    pub fn check_outputs(&self, input: &Path) -> Result<(), Error> {
+    /// Every file a run of `input` writes, checked before its first request; the summary is
+    /// reserved (and locked) from here to the end of the run.
+    pub fn reserve_outputs(&self, input: &Path) -> Result<Option<ReservedJson>, Error> {
         let report = self.report_path(input);
         let journal = self.journal_path(&report);
         report::check_can_create(&report)?;
         report::check_can_create(&journal)?;
-        check_outputs([&self.failed, &self.summary])
+        check_outputs([&self.failed])?;
+        let summary = self.summary.as_deref().map(ReservedJson::reserve);
+        Ok(summary.transpose()?)
     }
 }

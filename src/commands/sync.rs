@@ -19,9 +19,10 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
     let (mut sheet, mut validator) = input.open(Mode::Upsert)?;
     let rows = sync::read_sheet(&mut sheet, &mut validator)?;
     check_outputs([&args.plan.plan_out])?;
-    if args.plan.apply {
-        args.run.check_outputs(&args.sheet.file)?;
-    }
+    let summary = match args.plan.apply {
+        true => args.run.reserve_outputs(&args.sheet.file)?,
+        false => None,
+    };
     let progress = ctx.progress("sync: reading the account", None);
     let mut live = export::Collected::<AccountUser>::default();
     tokio::select! {
@@ -49,6 +50,7 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
         run: &args.run,
         sending: Sending::Live(account),
         plan: Some(Arc::new(plan.actions)),
+        summary,
     };
     rows.exec(sheet, validator, ctx).await
 }

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use csv::ByteRecord;
 use serde::Serialize;
 
+use crate::export::atomic::AtomicFile;
 use crate::export::record::{neutralise_formula, without_formula_guard};
 use crate::model::{Outcome, Status};
 
@@ -269,17 +270,47 @@ pub fn check_can_create(path: &Path) -> Result<(), ReportError> {
         .map_err(error)
 }
 
-/// Write `value` as pretty JSON to `path` through a temporary file, so the summary is whole or absent.
+/// A JSON document written when a run ends, reserved when it starts: its directory is tried and
+/// its lock held from the first moment, so a mistake shows before anything is sent and two runs
+/// sharing one `--summary` cannot both finish. Whole or absent, like every atomic output.
+pub struct ReservedJson {
+    path: PathBuf,
+    file: AtomicFile,
+}
+
+impl ReservedJson {
+    pub fn reserve(path: &Path) -> Result<ReservedJson, ReportError> {
+        let file = AtomicFile::create(path, false).map_err(|source| ReportError {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(ReservedJson {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `value` as pretty JSON, put in place.
+    pub fn write<T: Serialize>(mut self, value: &T) -> Result<(), ReportError> {
+        let out = self.file.writer();
+        let written = serde_json::to_writer_pretty(&mut *out, value)
+            .map_err(io::Error::other)
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| self.file.commit());
+        written.map_err(|source| ReportError {
+            path: self.path,
+            source,
+        })
+    }
+}
+
+/// Write `value` as pretty JSON to `path` through a temporary file, so the document is whole or absent.
 pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), ReportError> {
-    let error = |source: io::Error| ReportError {
-        path: path.to_path_buf(),
-        source,
-    };
-    crate::export::atomic::write_atomically(path, false, |out| {
-        serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
-        out.write_all(b"\n")
-    })
-    .map_err(error)
+    ReservedJson::reserve(path)?.write(value)
 }
 
 #[cfg(test)]

@@ -175,3 +175,33 @@ fn a_sheet_on_standard_input_is_read_whole_and_can_be_resumed() {
     assert_eq!(validate.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&validate.stderr).contains("3 rows, 3 valid"));
 }
+
+#[test]
+fn two_runs_cannot_share_one_summary() {
+    let case = Case::with_latency(std::time::Duration::from_millis(200));
+    let sheet = case.write("s.csv", add_rows(201, 10));
+    let summary = case.path("summary.json");
+    let (first_report, second_report) = (case.path("a.csv"), case.path("b.csv"));
+    let args = |report| {
+        vec![
+            "import",
+            arg(&sheet),
+            "--mode",
+            "add",
+            "--report",
+            report,
+            "--summary",
+            arg(&summary),
+            "--concurrency",
+            "1",
+        ]
+    };
+    let mut first = case.spawn(&args(arg(&first_report)));
+    case.wait_for_requests(1, "the first run is under way");
+    case.run(&args(arg(&second_report)))
+        .assert_code_because(2, "the summary belongs to the run under way")
+        .assert_stderr_contains("another roster run");
+    let status = wait_at_most(&mut first, std::time::Duration::from_secs(60), "first run");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(read_json(&summary)["counts"]["ok"], 10);
+}
