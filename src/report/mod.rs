@@ -263,11 +263,15 @@ pub fn check_can_create(path: &Path) -> Result<(), ReportError> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    tempfile::Builder::new()
-        .prefix(".roster-check-")
-        .tempfile_in(dir)
-        .map(drop)
-        .map_err(error)
+    // A file of our own beside it, made and removed at once: the plain OS error if it cannot be.
+    let probe = dir.join(format!(".roster-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(error)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// A JSON document written when a run ends, reserved when it starts: its directory is tried and
