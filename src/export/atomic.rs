@@ -13,7 +13,68 @@ pub struct AtomicFile {
     writer: BufWriter<NamedTempFile>,
     private: bool,
     /// Held until the file is in place, so two runs (overlapping cron jobs) never write one target.
-    _lock: File,
+    _lock: OutputLock,
+}
+
+/// `.NAME.lock` beside an output, locked while the output is written and removed with the run, so
+/// a run leaves nothing behind but its outputs.
+struct OutputLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl OutputLock {
+    fn acquire(path: &Path, target: &Path) -> io::Result<OutputLock> {
+        loop {
+            let file = fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!(
+                            "another roster run is writing {} right now",
+                            target.display()
+                        ),
+                    ))
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(e),
+            }
+            // The lock is ours only while the path still names the file we locked: a run that
+            // just finished removes its lock file, and we may have opened it before that.
+            if names_the_same_file(path, &file) {
+                return Ok(OutputLock {
+                    path: path.to_path_buf(),
+                    _file: file,
+                });
+            }
+        }
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        // Removed while still held: a run waiting on this file sees it gone and tries again.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(unix)]
+fn names_the_same_file(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(path), file.metadata()) {
+        (Ok(named), Ok(open)) => named.dev() == open.dev() && named.ino() == open.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn names_the_same_file(_path: &Path, _file: &File) -> bool {
+    true
 }
 
 impl AtomicFile {
@@ -42,24 +103,7 @@ impl AtomicFile {
             io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file")
         })?;
         let lock_path = dir.join(format!(".{}.lock", name.to_string_lossy()));
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::WouldBlock,
-                    format!(
-                        "another roster run is writing {} right now",
-                        target.display()
-                    ),
-                ))
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(e),
-        }
+        let lock = OutputLock::acquire(&lock_path, target)?;
         // tempfile creates the file with mode 0600 on Unix.
         let temp = tempfile::Builder::new()
             .prefix(&format!(".{}.", name.to_string_lossy()))
@@ -149,6 +193,23 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("gone/x.csv"), &dangling).unwrap();
         let err = write_atomically(&dangling, false, |out| out.write_all(b"x")).unwrap_err();
         assert!(err.to_string().contains("link to nowhere"), "{err}");
+    }
+
+    #[test]
+    fn one_writer_at_a_time_and_no_lock_file_left_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("roster.csv");
+        let first = AtomicFile::create(&target, false).unwrap();
+        let err = AtomicFile::create(&target, false).err().expect("refused");
+        assert!(err.to_string().contains("another roster run"), "{err}");
+        first.commit().unwrap();
+        let second = AtomicFile::create(&target, false).expect("free again");
+        drop(second);
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["roster.csv"], "no lock or temporary file is left");
     }
 
     #[test]
