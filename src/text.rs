@@ -51,9 +51,45 @@ pub fn scrub(text: &str, secrets: &[&str]) -> String {
     text
 }
 
+/// The first `limit` of `items`, a line each (indented two spaces), and when that cuts the list,
+/// a last line that says how many more there are and where they are (`rest`).
+pub fn listed<T>(items: &[T], limit: usize, line: impl Fn(&T) -> String, rest: &str) -> String {
+    let mut text: String = items
+        .iter()
+        .take(limit)
+        .map(|item| format!("  {}\n", line(item)))
+        .collect();
+    if items.len() > limit {
+        text += &format!("  … and {} more ({rest})\n", items.len() - limit);
+    }
+    text
+}
+
+/// `1 page`, `2 pages`: the count and the noun, plural as English wants it.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_list_says_how_many_more_and_where() {
+        let items = [1, 2, 3, 4];
+        let shown = listed(&items, 2, |n| format!("item {n}"), "see plan.json");
+        assert_eq!(
+            shown,
+            "  item 1\n  item 2\n  … and 2 more (see plan.json)\n"
+        );
+        assert_eq!(
+            listed(&items, 4, |n| n.to_string(), "x"),
+            "  1\n  2\n  3\n  4\n"
+        );
+        assert_eq!(count(1u64, "page", "pages"), "1 page");
+        assert_eq!(count(0u64, "row", "rows"), "0 rows");
+    }
 
     #[test]
     fn control_characters_are_shown_not_obeyed() {

@@ -18,6 +18,7 @@ use crate::provider::smartflo::{self, Smartflo};
 use crate::provider::telecmi::{self, Telecmi};
 use crate::provider::Http;
 use crate::report::ReservedJson;
+use crate::text;
 use crate::{Error, Exit};
 
 #[derive(Serialize)]
@@ -139,11 +140,11 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
         ctx.json(&summary)?;
     }
     ctx.say(format_args!(
-        "exported {} {} users ({} pages, {} requests, {} retried) to {} in {:.1} s; digest {}",
+        "exported {} {} users ({}, {}, {} retried) to {} in {:.1} s; digest {}",
         summary.stats.users,
         summary.provider,
-        summary.stats.pages,
-        summary.requests,
+        text::count(summary.stats.pages, "page", "pages"),
+        text::count(summary.requests, "request", "requests"),
         summary.retries,
         summary.output.display(),
         summary.duration_seconds,

@@ -133,7 +133,7 @@ async fn plan_migration(
         write_credentials(path, &plan)?;
     }
     let view = PlanView {
-        description: plan.describe(10),
+        description: plan.describe(plan::SHOWN, &plan::rest_of_list(&args.plan)),
         files: vec![(
             "credentials (mode 0600)",
             credentials_path.map(Path::to_path_buf),

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::cli::{Cli, Command, GlobalArgs, SheetArgs};
+use crate::cli::{Cli, Command, GlobalArgs, LogFormat, SheetArgs};
 use crate::config::{self, ConnectionSettings, Profile};
 use crate::execute::throttle::Throttle;
 use crate::exit::{Contact, Failure};
@@ -100,6 +100,11 @@ impl Ctx<'_, '_> {
         self.global.quiet
     }
 
+    /// `--log-format json`: stderr carries one JSON object per line, summaries included.
+    fn json_logs(&self) -> bool {
+        self.global.log_format == LogFormat::Json
+    }
+
     /// Progress of a stage, drawn unless `--quiet`.
     fn progress(&self, what: &'static str, total: Option<u64>) -> Progress {
         Progress::new(what, total, !self.quiet())
@@ -113,8 +118,13 @@ impl Ctx<'_, '_> {
         self.tell(line)
     }
 
-    /// A line on stderr that is the command's own answer, shown even under `--quiet`.
+    /// A line on stderr that is the command's own answer, shown even under `--quiet`. Under
+    /// `--log-format json` it is a log event like every other line on stderr.
     fn tell(&mut self, line: fmt::Arguments<'_>) -> Result<(), Error> {
+        if self.json_logs() {
+            tracing::info!("{line}");
+            return Ok(());
+        }
         writeln!(self.console.err, "{line}").map_err(console_error)
     }
 

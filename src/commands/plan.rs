@@ -8,6 +8,17 @@ use super::Ctx;
 use crate::cli::{PlanArgs, RunArgs};
 use crate::{report, Error};
 
+/// Entries of each list a plan shows on the terminal.
+pub const SHOWN: usize = 10;
+
+/// Where the rest of a cut list is: the plan file, or the flag that writes one.
+pub fn rest_of_list(args: &PlanArgs) -> String {
+    match &args.plan_out {
+        Some(path) => format!("all are in {}", path.display()),
+        None => "--plan-out FILE writes them all".to_string(),
+    }
+}
+
 /// What the terminal shows of a plan besides the plan file.
 pub struct PlanView {
     pub description: String,

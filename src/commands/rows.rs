@@ -114,6 +114,7 @@ impl RowRun<'_> {
         } else {
             Exit::Success
         };
+        let (reasons, reasons_total) = RunSummary::reasons_of(tally);
         let summary = RunSummary {
             command: self.command,
             input: self.named.to_path_buf(),
@@ -124,7 +125,8 @@ impl RowRun<'_> {
             rows: tally.total(),
             counts: Counts::of(tally),
             actions: tally.actions.clone(),
-            reasons: RunSummary::reasons_of(tally),
+            reasons,
+            reasons_total,
             duration_seconds: result.duration.as_secs_f64(),
             traffic: result.traffic,
             configured_rate: rate,
@@ -141,7 +143,9 @@ impl RowRun<'_> {
         if run.json {
             ctx.json(&summary)?;
         }
-        if !ctx.quiet() {
+        if ctx.json_logs() {
+            summary.log_event();
+        } else if !ctx.quiet() {
             summary
                 .write_text(ctx.err(), summary_path.as_deref())
                 .map_err(console_error)?;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::account::Account;
-use super::plan::{self, PlanView};
+use super::plan::{self, PlanView, SHOWN};
 use super::rows::{RowRun, Sending};
 use super::{check_outputs, wait_for_shutdown_signal, Ctx};
 use crate::cli::SyncArgs;
@@ -32,7 +32,7 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
     progress.finish();
     let plan = sync::plan(rows.valid, rows.invalid, &live.users, &account.app_id);
     let view = PlanView {
-        description: plan.describe(10),
+        description: plan.describe(SHOWN, &plan::rest_of_list(&args.plan)),
         files: Vec::new(),
         next_step: "nothing sent: run again with --apply to carry the plan out",
     };

@@ -479,29 +479,41 @@ pub fn write_credentials(out: &mut dyn std::io::Write, plan: &MigratePlan) -> st
 }
 
 impl MigratePlan {
-    pub fn describe(&self, limit: usize) -> String {
+    /// The plan for the terminal: counts, then up to `limit` entries of each list; `rest` says
+    /// where a cut list can be read whole.
+    pub fn describe(&self, limit: usize, rest: &str) -> String {
         let c = &self.counts;
         let mut text = format!(
             "migration plan: {} to create, {} already in the target, {} unmappable, {} only in the target (left alone)\n",
             c.create, c.unchanged, c.unmappable, c.only_in_account
         );
-        for entry in self.create.iter().take(limit) {
-            let note = entry
-                .note
-                .as_deref()
-                .map(|n| format!(" ({n})"))
-                .unwrap_or_default();
-            text += &format!(
-                "  create {} {} from {}{note}\n",
-                entry.extension, entry.name, entry.source_id
-            );
-        }
-        for skipped in self.unmappable.iter().take(limit) {
-            text += &format!(
-                "  unmappable {} {}: {}\n",
-                skipped.source_id, skipped.name, skipped.reason
-            );
-        }
+        text += &crate::text::listed(
+            &self.create,
+            limit,
+            |entry| {
+                let note = entry
+                    .note
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                format!(
+                    "create {} {} from {}{note}",
+                    entry.extension, entry.name, entry.source_id
+                )
+            },
+            rest,
+        );
+        text += &crate::text::listed(
+            &self.unmappable,
+            limit,
+            |skipped| {
+                format!(
+                    "unmappable {} {}: {}",
+                    skipped.source_id, skipped.name, skipped.reason
+                )
+            },
+            rest,
+        );
         text
     }
 }

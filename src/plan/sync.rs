@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::input::{Column, InputError, Sheet};
 use crate::model::{same_name, telecmi_agent_id, AccountUser, User};
+use crate::text;
 use crate::validate::{self, Validator};
 
 /// What sync does with one sheet row; the engine follows it when the plan is applied.
@@ -249,45 +250,54 @@ pub fn plan(
 
 impl SyncPlan {
     /// A few lines for the terminal: counts, then the first entries of each kind.
-    pub fn describe(&self, limit: usize) -> String {
+    /// The plan for the terminal: counts, then up to `limit` entries of each list; `rest` says
+    /// where a cut list can be read whole.
+    pub fn describe(&self, limit: usize, rest: &str) -> String {
         let c = &self.counts;
         let mut text = format!(
-            "plan: {} to create, {} to update, {} unchanged, {} only in the account (left alone: the API has no delete), {} invalid rows\n",
-            c.create, c.update, c.unchanged, c.only_in_account, c.invalid
+            "plan: {} to create, {} to update, {} unchanged, {} only in the account (left alone: the API has no delete), {}\n",
+            c.create, c.update, c.unchanged, c.only_in_account, text::count(c.invalid, "invalid row", "invalid rows")
         );
-        for entry in self.create.iter().take(limit) {
-            text += &format!(
-                "  create {} {}\n",
-                entry.extension,
-                entry.name.as_deref().unwrap_or("")
-            );
-        }
-        for entry in self.update.iter().take(limit) {
-            let fields: Vec<String> = entry
-                .changes
-                .iter()
-                .map(|change| match (&change.old, &change.new) {
-                    (None, None) => format!("{} changed", change.field),
-                    (old, new) => format!(
-                        "{}: {} -> {}",
-                        change.field,
-                        old.as_deref().unwrap_or("(none)"),
-                        new.as_deref().unwrap_or("(none)")
-                    ),
-                })
-                .collect();
-            text += &format!("  update {} {}\n", entry.extension, fields.join(", "));
-        }
-        for entry in self.only_in_account.iter().take(limit) {
-            text += &format!(
-                "  only in the account {} {}\n",
-                entry.extension,
-                entry.name.as_deref().unwrap_or("")
-            );
-        }
-        for invalid in self.invalid.iter().take(limit) {
-            text += &format!("  invalid row {}: {}\n", invalid.row, invalid.message);
-        }
+        let name = |entry: &PlanEntry| entry.name.clone().unwrap_or_default();
+        text += &text::listed(
+            &self.create,
+            limit,
+            |e| format!("create {} {}", e.extension, name(e)),
+            rest,
+        );
+        text += &text::listed(
+            &self.update,
+            limit,
+            |entry| {
+                let fields: Vec<String> = entry
+                    .changes
+                    .iter()
+                    .map(|change| match (&change.old, &change.new) {
+                        (None, None) => format!("{} changed", change.field),
+                        (old, new) => format!(
+                            "{}: {} -> {}",
+                            change.field,
+                            old.as_deref().unwrap_or("(none)"),
+                            new.as_deref().unwrap_or("(none)")
+                        ),
+                    })
+                    .collect();
+                format!("update {} {}", entry.extension, fields.join(", "))
+            },
+            rest,
+        );
+        text += &text::listed(
+            &self.only_in_account,
+            limit,
+            |e| format!("only in the account {} {}", e.extension, name(e)),
+            rest,
+        );
+        text += &text::listed(
+            &self.invalid,
+            limit,
+            |invalid| format!("invalid row {}: {}", invalid.row, invalid.message),
+            rest,
+        );
         text
     }
 }

@@ -49,7 +49,10 @@ pub struct RunSummary {
     pub rows: u64,
     pub counts: Counts,
     pub actions: BTreeMap<&'static str, u64>,
+    /// The most frequent reasons (at most 20).
     pub reasons: Vec<Reason>,
+    /// How many distinct reasons there were in all.
+    pub reasons_total: usize,
     pub duration_seconds: f64,
     #[serde(flatten)]
     pub traffic: TrafficStats,
@@ -62,9 +65,11 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    /// The run's tally and settings, reasons cut to the ones worth keeping.
-    pub fn reasons_of(tally: &Tally) -> Vec<Reason> {
-        tally.top_reasons().into_iter().take(REASONS_KEPT).collect()
+    /// The reasons worth keeping of a run's tally, most frequent first, and how many there were.
+    pub fn reasons_of(tally: &Tally) -> (Vec<Reason>, usize) {
+        let reasons = tally.top_reasons();
+        let total = reasons.len();
+        (reasons.into_iter().take(REASONS_KEPT).collect(), total)
     }
 
     /// The closing block on the terminal; `summary_path` names the JSON file when one was written.
@@ -103,13 +108,23 @@ impl RunSummary {
             writeln!(err, "  top reasons:")?;
             for reason in self.reasons.iter().take(REASONS_SHOWN) {
                 let rows: Vec<String> = reason.example_rows.iter().map(u64::to_string).collect();
+                let label = if rows.len() == 1 { "row" } else { "rows" };
                 writeln!(
                     err,
-                    "    {:>5} {}: {} (rows {})",
+                    "    {:>5} {}: {} ({label} {})",
                     reason.count,
                     reason.outcome,
                     reason.message,
                     rows.join(", ")
+                )?;
+            }
+            let more = self.reasons_total.saturating_sub(REASONS_SHOWN);
+            if more > 0 {
+                let noun = if more == 1 { "reason" } else { "reasons" };
+                writeln!(
+                    err,
+                    "    … and {more} more {noun} (every row's reason is in {})",
+                    self.report.display()
                 )?;
             }
         }
@@ -121,6 +136,39 @@ impl RunSummary {
             writeln!(err, "  summary: {}", path.display())?;
         }
         Ok(())
+    }
+
+    /// The closing summary as one log event with the counts, for `--log-format json`.
+    pub fn log_event(&self) {
+        let c = &self.counts;
+        let t = &self.traffic;
+        tracing::info!(
+            event = "summary",
+            command = self.command,
+            dry_run = self.dry_run,
+            rows = self.rows,
+            ok = c.ok,
+            failed = c.failed,
+            invalid = c.invalid,
+            skipped = c.skipped,
+            resumed_rows = self.resumed_rows,
+            requests = t.requests,
+            retries = t.retries,
+            throttled = t.throttled,
+            achieved_rate = t.achieved_rate,
+            duration_seconds = self.duration_seconds,
+            report = %self.report.display(),
+            aborted = self.aborted.as_deref(),
+            exit_code = self.exit_code.code(),
+            "{} of {} finished: {} rows, {} ok, {} failed, {} invalid, {} skipped",
+            self.command,
+            self.input.display(),
+            self.rows,
+            c.ok,
+            c.failed,
+            c.invalid,
+            c.skipped
+        );
     }
 
     fn write_traffic(&self, err: &mut dyn Write) -> io::Result<()> {

@@ -11,6 +11,7 @@ mod hostile;
 mod import;
 mod migrate;
 mod network;
+mod operator;
 mod reliability;
 mod sandbox_api;
 mod smoke;
