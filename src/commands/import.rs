@@ -11,7 +11,8 @@ pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
     let profile = ctx.profile()?;
     args.sheet.read_through()?;
     let (sheet, validator) = args.sheet.open(args.mode)?;
-    args.run.check_outputs(&args.sheet.file)?;
+    args.run
+        .check_outputs(&args.sheet.file, sheet.is_workbook())?;
     let sending = if args.dry_run {
         Sending::DryRun {
             app_id: process_env("TELECMI_APP_ID").or_else(|| profile.app_id.clone()),

@@ -42,7 +42,8 @@ pub async fn exec(args: &MigrateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Err
     }
     check_outputs([&args.plan.plan_out, &args.credentials_out])?;
     if let (true, Some(path)) = (args.plan.apply, credentials_path) {
-        args.run.check_outputs(path)?;
+        // A credentials file is the CSV roster wrote.
+        args.run.check_outputs(path, false)?;
     }
     if !reviewed && !plan_migration(args, &account, credentials_path, ctx).await? {
         return Ok(Exit::Success);
@@ -213,6 +214,8 @@ async fn apply(
         min_password_length: 1,
         max_record_bytes: Limits::default().record_bytes,
         max_field_bytes: Limits::default().field_bytes,
+        sheet: None,
+        max_workbook_bytes: Limits::default().workbook_bytes,
     };
     let (sheet, validator) = sheet_args.open(Mode::Add)?;
     let rows = RowRun {

@@ -89,7 +89,7 @@ impl RowRun<'_> {
             workers: concurrency,
             max_failures: run.max_failures,
             report: report_path.clone(),
-            failed: run.failed.clone(),
+            failed: run.failed_path(self.file, sheet.is_workbook()),
             journal,
             replay,
             plan: self.plan,
@@ -125,7 +125,7 @@ impl RowRun<'_> {
             concurrency,
             aborted: result.aborted.clone(),
             report: report_path,
-            failed_rows: run.failed.clone(),
+            failed_rows: result.failed_rows.clone(),
             exit_code: exit,
         };
         if let Some(path) = &run.summary {
@@ -193,12 +193,26 @@ impl RunArgs {
         })
     }
 
+    /// `--failed OUT`, or for `--failed` alone the input's name with `.failed.csv`, or
+    /// `.failed.xlsx` when the input is a workbook (so the admin fixes the rows where they were
+    /// made; `.ods` and `.xls` inputs get `.xlsx` too, the one workbook roster writes).
+    fn failed_path(&self, input: &Path, workbook: bool) -> Option<PathBuf> {
+        let chosen = self.failed.as_ref()?;
+        Some(chosen.clone().unwrap_or_else(|| {
+            let stem = input
+                .file_stem()
+                .map_or("roster".into(), |s| s.to_string_lossy());
+            let extension = if workbook { "xlsx" } else { "csv" };
+            PathBuf::from(format!("{stem}.failed.{extension}"))
+        }))
+    }
+
     /// Every file a run of `input` writes, checked before its first request.
-    pub fn check_outputs(&self, input: &Path) -> Result<(), Error> {
+    pub fn check_outputs(&self, input: &Path, workbook: bool) -> Result<(), Error> {
         let report = self.report_path(input);
         let journal = self.journal_path(&report);
         report::check_can_create(&report)?;
         report::check_can_create(&journal)?;
-        check_outputs([&self.failed, &self.summary])
+        check_outputs([&self.failed_path(input, workbook), &self.summary])
     }
 }

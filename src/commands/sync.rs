@@ -19,7 +19,8 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
     let rows = sync::read_sheet(&mut sheet, &mut validator)?;
     check_outputs([&args.plan.plan_out])?;
     if args.plan.apply {
-        args.run.check_outputs(&args.sheet.file)?;
+        args.run
+            .check_outputs(&args.sheet.file, sheet.is_workbook())?;
     }
     let progress = ctx.progress("sync: reading the account", None);
     let mut live = export::Collected::<AccountUser>::default();

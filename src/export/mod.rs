@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod record;
+pub mod xlsx;
 
 use std::collections::HashSet;
 use std::fs::File;

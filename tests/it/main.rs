@@ -15,3 +15,4 @@ mod sandbox_api;
 mod smoke;
 mod sync;
 mod trust;
+mod workbooks;
