@@ -73,6 +73,9 @@ pub enum ImportProvider {
 pub enum ExportFormat {
     Csv,
     Jsonl,
+    /// An Excel workbook: phone numbers, extensions and agent ids are text cells, so Excel never
+    /// shows them as 9.19812E+11; header bold, frozen and filtered
+    Xlsx,
 }
 
 #[derive(Debug, Subcommand)]
@@ -282,7 +285,8 @@ pub struct DiffArgs {
     pub old: PathBuf,
     /// The later export
     pub new: PathBuf,
-    /// Write the change report to FILE: CSV (change,key,name,field,old,new), or JSON when FILE ends in .json
+    /// Write the change report to FILE: CSV (change,key,name,field,old,new), JSON when FILE ends
+    /// in .json, or a workbook when it ends in .xlsx
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Print the change report as JSON on stdout

@@ -16,10 +16,12 @@ const MIN_WIDTH: usize = 8;
 const MAX_WIDTH: usize = 60;
 
 /// One cell's value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Cell<'a> {
     Empty,
     Text(&'a str),
+    /// Text made for the cell (a number given as text).
+    Owned(String),
     Number(f64),
     Bool(bool),
 }
@@ -77,21 +79,19 @@ impl XlsxSheet {
         }
         for (column, cell) in cells.iter().enumerate() {
             let at = column as ColNum;
-            let width = match *cell {
+            let width = match cell {
                 Cell::Empty => 0,
-                Cell::Text(text) => {
-                    self.sheet.write_string(row, at, text).map_err(xlsx_error)?;
-                    text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
-                }
+                Cell::Text(text) => write_text(&mut self.sheet, row, at, text)?,
+                Cell::Owned(text) => write_text(&mut self.sheet, row, at, text)?,
                 Cell::Number(number) => {
                     self.sheet
-                        .write_number(row, at, number)
+                        .write_number(row, at, *number)
                         .map_err(xlsx_error)?;
                     number.to_string().len()
                 }
                 Cell::Bool(value) => {
                     self.sheet
-                        .write_boolean(row, at, value)
+                        .write_boolean(row, at, *value)
                         .map_err(xlsx_error)?;
                     5
                 }
@@ -119,6 +119,12 @@ impl XlsxSheet {
         book.push_worksheet(self.sheet);
         book.save_to_buffer().map_err(xlsx_error)
     }
+}
+
+/// Write a text cell; its width is its longest line's.
+fn write_text(sheet: &mut Worksheet, row: RowNum, at: ColNum, text: &str) -> io::Result<usize> {
+    sheet.write_string(row, at, text).map_err(xlsx_error)?;
+    Ok(text.lines().map(|l| l.chars().count()).max().unwrap_or(0))
 }
 
 /// Whether `path` names a workbook to write (`.xlsx`), rather than a CSV.

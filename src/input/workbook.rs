@@ -24,6 +24,7 @@ use csv::ByteRecord;
 
 use super::header::Column;
 use super::{ColumnMap, InputError};
+use crate::export::record::neutralise_formula;
 
 /// Which sheet of a workbook to read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -298,7 +299,9 @@ fn cell_text(cell: &Data, kind: Kind) -> (String, Option<String>) {
     let digits = kind == Kind::Digits;
     match cell {
         Data::Empty => (String::new(), None),
-        Data::String(text) => (text.clone(), None),
+        // The rest of roster reads cells as a CSV holds them, formula guard and all; a workbook's
+        // text is the value itself, so it gets the guard that reading will take off again.
+        Data::String(text) => (neutralise_formula(text), None),
         Data::Int(number) => (number.to_string(), None),
         Data::Bool(value) => (value.to_string(), None),
         Data::Float(number) => float_text(*number, digits),
@@ -374,6 +377,15 @@ mod tests {
             "the zero a spreadsheet put in place of the 16th digit is no digit"
         );
         assert_eq!(float_text(919812300317000.0, true).1, None);
+    }
+
+    #[test]
+    fn text_that_looks_like_a_formula_reads_back_as_itself() {
+        use crate::export::record::without_formula_guard;
+        for value in ["=1+1", "'=1+1", "@Sam", "-x", "Asha"] {
+            let (text, _) = cell_text(&Data::String(value.into()), Kind::Text);
+            assert_eq!(without_formula_guard(&text), value);
+        }
     }
 
     #[test]

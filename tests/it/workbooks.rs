@@ -239,3 +239,68 @@ fn a_duplicate_of_a_row_that_succeeded_is_kept_out_of_the_failed_rows_file() {
         "the added columns are replaced, not repeated: {header}"
     );
 }
+
+#[test]
+fn an_xlsx_export_holds_identifiers_as_text_cells_under_a_bold_filtered_header() {
+    let case = Case::seeded(3, 0);
+    let output = case.path("roster.xlsx");
+    case.run(&export_args("telecmi", &output, &["--format", "xlsx"]))
+        .assert_code(0);
+    let (name, rows) = read_workbook(&output);
+    assert_eq!(name, "Roster");
+    let header: Vec<String> = rows[0].iter().map(ToString::to_string).collect();
+    assert_eq!(&header[..3], ["agent_id", "extension", "name"]);
+    assert_eq!(rows.len(), 4);
+    for row in &rows[1..] {
+        for column in ["agent_id", "extension", "phone_number"] {
+            let index = header.iter().position(|h| h == column).unwrap();
+            assert!(
+                matches!(row[index], Data::String(_)),
+                "{column} is a text cell: {:?}",
+                row[index]
+            );
+        }
+    }
+    let sms = header.iter().position(|h| h == "sms_alert").unwrap();
+    assert!(matches!(rows[1][sms], Data::Bool(_)), "{:?}", rows[1][sms]);
+    let bytes = std::fs::read(&output).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains(".tmp"), "written in place whole");
+}
+
+#[test]
+fn an_xlsx_export_with_passwords_is_private() {
+    let case = Case::seeded(2, 0);
+    let output = case.path("roster.xlsx");
+    case.run(&export_args(
+        "telecmi",
+        &output,
+        &["--format", "xlsx", "--include-passwords"],
+    ))
+    .assert_code(0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&output).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn a_diff_report_can_be_a_workbook() {
+    let case = Case::new();
+    let old = case.write(
+        "old.csv",
+        "agent_id,extension,name,phone_number\n101_1,101,Asha,919200000101\n",
+    );
+    let new = case.write(
+        "new.csv",
+        "agent_id,extension,name,phone_number\n101_1,101,Asha,919200000199\n",
+    );
+    let output = case.path("changes.xlsx");
+    case.run(&["diff", arg(&old), arg(&new), "--output", arg(&output)])
+        .assert_code(0);
+    let (_, rows) = read_workbook(&output);
+    assert_eq!(rows[0][0], Data::String("change".into()));
+    assert_eq!(rows[1][5], Data::String("919200000199".into()));
+}
