@@ -78,7 +78,7 @@ pub enum InputError {
     },
     #[error("{path} is empty: expected a header row and data rows")]
     Empty { path: PathBuf },
-    #[error("{path} looks like {kind}, not a CSV file: save it as \"CSV UTF-8\" and try again")]
+    #[error("{path} looks like {kind}, not a CSV file or a workbook roster reads")]
     NotText { path: PathBuf, kind: &'static str },
     #[error("{path}: {problem}")]
     Header { path: PathBuf, problem: String },
