@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::input::{Delimiter, TextEncoding};
+use crate::input::{Delimiter, SheetChoice, TextEncoding};
 use crate::model::Mode;
 
 pub const DEFAULT_RATE: f64 = 5.0;
@@ -73,6 +73,9 @@ pub enum ImportProvider {
 pub enum ExportFormat {
     Csv,
     Jsonl,
+    /// An Excel workbook: phone numbers, extensions and agent ids are text cells, so Excel never
+    /// shows them as 9.19812E+11; header bold, frozen and filtered
+    Xlsx,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,8 +131,13 @@ pub enum Command {
 /// How a sheet is read and which rules apply.
 #[derive(Debug, Clone, Args)]
 pub struct SheetArgs {
-    /// The spreadsheet (CSV; UTF-8, UTF-16 or Windows-1252); `-` reads standard input
+    /// The spreadsheet: CSV (UTF-8, UTF-16 or Windows-1252) or a workbook (.xlsx, .xlsm, .xls,
+    /// .xlsb, .ods), told apart by content; `-` reads standard input
     pub file: PathBuf,
+    /// The sheet of a workbook to read, by name or number (1 is the first) [default: the first
+    /// visible worksheet]
+    #[arg(long, value_name = "NAME|INDEX", value_parser = clap::value_parser!(SheetChoice))]
+    pub sheet: Option<SheetChoice>,
     /// Field delimiter: auto (`,` `;` or tab from the header), a character, tab, comma or semicolon
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(Delimiter))]
     pub delimiter: Delimiter,
@@ -148,6 +156,9 @@ pub struct SheetArgs {
     /// Largest cell read
     #[arg(long, default_value = "64K", value_parser = parse_size, value_name = "SIZE")]
     pub max_field_bytes: u64,
+    /// Largest workbook read (a sheet is read into memory whole)
+    #[arg(long, default_value = "64M", value_parser = parse_size, value_name = "SIZE")]
+    pub max_workbook_bytes: u64,
 }
 
 /// `4096`, `64K`, `1M`, `2G` (binary units).
@@ -243,9 +254,13 @@ pub struct RunArgs {
     /// Results CSV: one line per input row [default: FILE stem + .results.csv]
     #[arg(long, value_name = "OUT.csv")]
     pub report: Option<PathBuf>,
-    /// The original rows of every failed or invalid row, to fix and feed back (mode 0600)
-    #[arg(long, value_name = "OUT.csv")]
-    pub failed: Option<PathBuf>,
+    /// The original rows of every failed or invalid row, to fix and feed back (mode 0600), with
+    /// their row number and reason in two added columns that import ignores. A workbook when OUT
+    /// ends in .xlsx, else CSV [default OUT: FILE stem + .failed.csv, or .failed.xlsx for a
+    /// workbook]. A duplicate goes in only beside the row it repeats, so re-running the file
+    /// never overwrites the user an earlier row made
+    #[arg(long, value_name = "OUT", num_args = 0..=1, require_equals = false)]
+    pub failed: Option<Option<PathBuf>>,
     /// JSON summary of the run
     #[arg(long, value_name = "OUT.json")]
     pub summary: Option<PathBuf>,
@@ -270,7 +285,8 @@ pub struct DiffArgs {
     pub old: PathBuf,
     /// The later export
     pub new: PathBuf,
-    /// Write the change report to FILE: CSV (change,key,name,field,old,new), or JSON when FILE ends in .json
+    /// Write the change report to FILE: CSV (change,key,name,field,old,new), JSON when FILE ends
+    /// in .json, or a workbook when it ends in .xlsx
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Print the change report as JSON on stdout

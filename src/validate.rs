@@ -6,7 +6,7 @@ use std::fmt;
 
 use csv::ByteRecord;
 
-use crate::input::{Column, ColumnMap};
+use crate::input::{CellProblem, Column, ColumnMap};
 use crate::model::{Mode, Secret, User};
 
 /// Limits that differ between accounts.
@@ -30,6 +30,8 @@ impl Default for Rules {
 
 const MAX_NAME_CHARS: usize = 100;
 const MAX_PASSWORD_CHARS: usize = 64;
+/// How a duplicate's rule begins; the first row's number follows.
+const DUPLICATE_OF: &str = "duplicate of row ";
 /// Longest cell value quoted back in a message.
 const MAX_QUOTED_CHARS: usize = 40;
 
@@ -43,6 +45,11 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// The earlier row this one repeats the extension of, when that is the problem.
+    pub fn duplicate_of(&self) -> Option<u64> {
+        self.rule.strip_prefix(DUPLICATE_OF)?.parse().ok()
+    }
+
     fn row_shape(rule: String) -> Problem {
         Problem {
             column: None,
@@ -99,13 +106,25 @@ pub struct Validator {
 struct Cells<'r> {
     record: &'r ByteRecord,
     columns: &'r ColumnMap,
+    /// Cells whose type was wrong in the workbook: already problems, their text not to be read.
+    flagged: &'r [CellProblem],
     problems: Vec<Problem>,
 }
 
 impl<'r> Cells<'r> {
-    /// The trimmed cell of `column`; `None` when the column is absent or the cell is empty.
+    fn is_flagged(&self, column: Column) -> bool {
+        self.columns
+            .index(column)
+            .is_some_and(|index| self.flagged.iter().any(|p| p.column == index))
+    }
+
+    /// The trimmed cell of `column`; `None` when the column is absent, the cell is empty, or
+    /// its workbook cell was flagged.
     fn get(&mut self, column: Column) -> Option<&'r str> {
         let index = self.columns.index(column)?;
+        if self.is_flagged(column) {
+            return None;
+        }
         let raw = self.record.get(index)?;
         match std::str::from_utf8(raw) {
             Ok(text) => Some(text.trim()).filter(|t| !t.is_empty()),
@@ -144,6 +163,9 @@ impl<'r> Cells<'r> {
     }
 
     fn require(&mut self, column: Column, why: &str) {
+        if self.is_flagged(column) {
+            return;
+        }
         let index = self.columns.index(column).map_or(0, |i| i + 1);
         self.problems.push(Problem {
             column: Some((index, column.name())),
@@ -191,11 +213,29 @@ impl Validator {
 
     /// Validate one data row; the user it describes, or every problem it has.
     pub fn check(&mut self, row: u64, record: &ByteRecord) -> Result<User, Vec<Problem>> {
+        self.check_cells(row, record, &[])
+    }
+
+    /// [`Validator::check`] of a row whose cells `flagged` were wrong for their column in the
+    /// workbook (see [`crate::input::workbook`]).
+    pub fn check_cells(
+        &mut self,
+        row: u64,
+        record: &ByteRecord,
+        flagged: &[CellProblem],
+    ) -> Result<User, Vec<Problem>> {
         let mut cells = Cells {
             record,
             columns: &self.columns,
+            flagged,
             problems: Vec::new(),
         };
+        for flag in flagged {
+            if let Some(column) = self.columns.column_at(flag.column) {
+                let value = record.get(flag.column).unwrap_or_default();
+                cells.fail(column, &String::from_utf8_lossy(value), flag.rule.clone());
+            }
+        }
         if record.len() != self.columns.width {
             cells.problems.push(Problem::row_shape(format!(
                 "the row has {} cells but the header has {} (a stray delimiter or a missing quote?)",
@@ -268,6 +308,7 @@ impl Validator {
         let password = match self
             .columns
             .index(Column::Password)
+            .filter(|_| !cells.is_flagged(Column::Password))
             .and_then(|i| record.get(i))
         {
             // Passwords are taken as typed: surrounding spaces may be part of them.
@@ -339,7 +380,7 @@ impl Validator {
                         "extension",
                     )),
                     value: Some(ext.to_string()),
-                    rule: format!("duplicate of row {first}"),
+                    rule: format!("{DUPLICATE_OF}{first}"),
                 }),
                 None => {
                     self.seen.insert(ext, row);

@@ -71,6 +71,11 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
     if args.json && args.output == "-" {
         return Err(Error::Usage("--json prints the summary on stdout, which --output - already uses for the roster: pass --summary FILE instead".to_string()));
     }
+    if args.diff_against.is_some() && args.format == ExportFormat::Xlsx {
+        return Err(Error::Usage(
+            "--diff-against compares CSV or JSONL exports: pass --format csv or jsonl".to_string(),
+        ));
+    }
     if args.diff_against.is_some() && args.output == "-" {
         return Err(Error::Usage(
             "--diff-against compares files: pass --output FILE".to_string(),
@@ -122,6 +127,7 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
         format: match args.format {
             ExportFormat::Csv => "csv",
             ExportFormat::Jsonl => "jsonl",
+            ExportFormat::Xlsx => "xlsx",
         },
         output: export::output_label(&args.output),
         include_passwords: args.include_passwords && provider == Provider::Telecmi,
@@ -221,7 +227,7 @@ async fn walk(
                 progress,
             )
             .await?;
-            let digest = writer.digest();
+            let digest = writer.finish().map_err(write_error)?;
             Ok(Walked::new(stats, digest, client.http(), destination))
         }
         Provider::Smartflo => {
@@ -240,7 +246,7 @@ async fn walk(
             let stats =
                 export::walk_smartflo(&client, &mut writer, args.page_size, &args.filter, progress)
                     .await?;
-            let digest = writer.digest();
+            let digest = writer.finish().map_err(write_error)?;
             Ok(Walked::new(stats, digest, client.http(), destination))
         }
     }

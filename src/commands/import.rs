@@ -12,7 +12,9 @@ pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
     let (input, _spool) = args.sheet.spooled()?;
     input.read_through()?;
     let (sheet, validator) = input.open(args.mode)?;
-    let summary = args.run.reserve_outputs(&args.sheet.file)?;
+    let summary = args
+        .run
+        .reserve_outputs(&args.sheet.file, sheet.is_workbook())?;
     let sending = if args.dry_run {
         Sending::DryRun {
             app_id: process_env("TELECMI_APP_ID").or_else(|| profile.app_id.clone()),

@@ -41,8 +41,9 @@ pub async fn exec(args: &MigrateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Err
         )));
     }
     check_outputs([&args.plan.plan_out, &args.credentials_out])?;
+    // A credentials file is the CSV roster wrote.
     let summary = match (args.plan.apply, credentials_path) {
-        (true, Some(path)) => args.run.reserve_outputs(path)?,
+        (true, Some(path)) => args.run.reserve_outputs(path, false)?,
         _ => None,
     };
     if !reviewed && !plan_migration(args, &account, credentials_path, ctx).await? {
@@ -215,6 +216,8 @@ async fn apply(
         min_password_length: 1,
         max_record_bytes: Limits::default().record_bytes,
         max_field_bytes: Limits::default().field_bytes,
+        sheet: None,
+        max_workbook_bytes: Limits::default().workbook_bytes,
     };
     let (sheet, validator) = sheet_args.open(Mode::Add)?;
     let rows = RowRun {

@@ -217,9 +217,11 @@ impl SheetArgs {
         let limits = Limits {
             record_bytes: self.max_record_bytes,
             field_bytes: self.max_field_bytes,
+            workbook_bytes: self.max_workbook_bytes,
             ..Limits::default()
         };
-        Sheet::open_within(&self.file, self.delimiter, self.encoding, limits)
+        let choice = self.sheet.clone().unwrap_or_default();
+        Sheet::open_within(&self.file, self.delimiter, self.encoding, &choice, limits)
     }
 
     /// Read every record once, before the first request: a sheet that cannot be read to its end

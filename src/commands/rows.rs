@@ -95,7 +95,7 @@ impl RowRun<'_> {
             workers: concurrency,
             max_failures: run.max_failures,
             report: report_path.clone(),
-            failed: run.failed.clone(),
+            failed: run.failed_path(self.file, sheet.is_workbook()),
             journal,
             replay,
             plan: self.plan,
@@ -133,7 +133,7 @@ impl RowRun<'_> {
             concurrency,
             aborted: result.aborted.clone(),
             report: report_path,
-            failed_rows: run.failed.clone(),
+            failed_rows: result.failed_rows.clone(),
             exit_code: exit,
         };
         let summary_path = self.summary.as_ref().map(|file| file.path().to_path_buf());
@@ -188,14 +188,9 @@ impl RunArgs {
     /// `--report`, or the input's stem with `.results.csv` in the working directory
     /// (`stdin.results.csv` for `-`).
     fn report_path(&self, input: &Path) -> PathBuf {
-        self.report.clone().unwrap_or_else(|| {
-            let stem = match input.file_stem() {
-                _ if input == Path::new(STDIN) => "stdin".into(),
-                Some(stem) => stem.to_string_lossy(),
-                None => "roster".into(),
-            };
-            PathBuf::from(format!("{stem}.results.csv"))
-        })
+        self.report
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("{}.results.csv", input_stem(input))))
     }
 
     /// `--journal`, or the report's name with `.journal` added.
@@ -207,15 +202,39 @@ impl RunArgs {
         })
     }
 
+    /// `--failed OUT`, or for `--failed` alone the input's name with `.failed.csv`, or
+    /// `.failed.xlsx` when the input is a workbook (so the admin fixes the rows where they were
+    /// made; `.ods` and `.xls` inputs get `.xlsx` too, the one workbook roster writes).
+    fn failed_path(&self, input: &Path, workbook: bool) -> Option<PathBuf> {
+        let chosen = self.failed.as_ref()?;
+        Some(chosen.clone().unwrap_or_else(|| {
+            let extension = if workbook { "xlsx" } else { "csv" };
+            PathBuf::from(format!("{}.failed.{extension}", input_stem(input)))
+        }))
+    }
+
     /// Every file a run of `input` writes, checked before its first request; the summary is
     /// reserved (and locked) from here to the end of the run.
-    pub fn reserve_outputs(&self, input: &Path) -> Result<Option<ReservedJson>, Error> {
+    pub fn reserve_outputs(
+        &self,
+        input: &Path,
+        workbook: bool,
+    ) -> Result<Option<ReservedJson>, Error> {
         let report = self.report_path(input);
         let journal = self.journal_path(&report);
         report::check_can_create(&report)?;
         report::check_can_create(&journal)?;
-        check_outputs([&self.failed])?;
+        check_outputs([&self.failed_path(input, workbook)])?;
         let summary = self.summary.as_deref().map(ReservedJson::reserve);
         Ok(summary.transpose()?)
+    }
+}
+
+/// The name outputs are named after: the input's stem, or `stdin` for `-`.
+fn input_stem(input: &Path) -> String {
+    match input.file_stem() {
+        _ if input == Path::new(STDIN) => "stdin".to_string(),
+        Some(stem) => stem.to_string_lossy().into_owned(),
+        None => "roster".to_string(),
     }
 }

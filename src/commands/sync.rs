@@ -20,7 +20,9 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
     let rows = sync::read_sheet(&mut sheet, &mut validator)?;
     check_outputs([&args.plan.plan_out])?;
     let summary = match args.plan.apply {
-        true => args.run.reserve_outputs(&args.sheet.file)?,
+        true => args
+            .run
+            .reserve_outputs(&args.sheet.file, sheet.is_workbook())?,
         false => None,
     };
     let progress = ctx.progress("sync: reading the account", None);

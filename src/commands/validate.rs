@@ -31,16 +31,14 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let (mut rows, mut shown) = (0u64, 0usize);
     while let Some(position) = sheet.next_record(&mut record)? {
         rows += 1;
-        let Err(problems) = validator.check(position.row, &record) else {
+        let Err(problems) = validator.check_cells(position.row, &record, sheet.cell_problems())
+        else {
             continue;
         };
         let message = validate::describe(&problems);
         if shown < args.show {
             shown += 1;
-            ctx.tell(format_args!(
-                "row {} (line {}): {message}",
-                position.row, position.line
-            ))?;
+            ctx.tell(format_args!("{position}: {message}"))?;
         }
         let outcome = Outcome {
             row: position.row,

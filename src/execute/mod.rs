@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::FailureLimit;
 use crate::error::Chain;
-use crate::input::{Column, Sheet};
+use crate::input::{Column, RowPosition, Sheet};
 use crate::model::{Action, Mode, Outcome, Status, User};
 use crate::plan::sync::Planned;
 use crate::progress::Progress;
@@ -117,11 +117,15 @@ pub struct ImportResult {
     pub traffic: TrafficStats,
     pub duration: Duration,
     pub aborted: Option<String>,
+    /// The failed-rows file written (a CSV beside the name asked for, past a worksheet's rows).
+    pub failed_rows: Option<PathBuf>,
+    /// Duplicates kept out of the failed-rows file because the row they repeat is not in it.
+    pub duplicates_left_out: u64,
 }
 
 /// One row on its way from the reader to the writer.
 struct Item {
-    row: u64,
+    position: RowPosition,
     byte: u64,
     record: ByteRecord,
     extension_cell: String,
@@ -135,9 +139,12 @@ struct Done {
     reason: Option<String>,
     /// A final outcome this run reached, to be journaled (not a replay, not a row to try again).
     journal: bool,
+    position: RowPosition,
     byte: u64,
     /// Kept only for rows that go to the failed-rows file.
     record: Option<ByteRecord>,
+    /// The earlier row whose extension this row repeats.
+    duplicate_of: Option<u64>,
 }
 
 /// Stream `sheet` through `validator` and the provider; every row ends in the report.
@@ -155,9 +162,13 @@ pub async fn import(
             path,
             sheet.header(),
             sheet.delimiter(),
+            sheet.sheet_name(),
         )?),
         None => None,
     };
+    // Data rows in the failed-rows file: a duplicate goes there only beside the row it repeats.
+    let mut rows_in_failed_file = std::collections::HashSet::new();
+    let mut duplicates_left_out = 0u64;
 
     let (item_tx, item_rx) = mpsc::channel::<Item>(READ_AHEAD);
     let (done_tx, mut done_rx) = mpsc::channel::<Done>(READ_AHEAD);
@@ -169,14 +180,14 @@ pub async fn import(
         let mut record = ByteRecord::new();
         while let Some(position) = sheet.next_record(&mut record)? {
             // Validate replayed rows too: duplicate detection must see the same rows every run.
-            let verdict = validator.check(position.row, &record);
+            let verdict = validator.check_cells(position.row, &record, sheet.cell_problems());
             let replayed = replay.as_mut().and_then(|r| r.take(position.row));
             let extension_cell = extension_index
                 .and_then(|i| record.get(i))
                 .map(|cell| String::from_utf8_lossy(cell).trim().to_string())
                 .unwrap_or_default();
             let item = Item {
-                row: position.row,
+                position,
                 byte: record.position().map_or(0, |p| p.byte()),
                 record: record.clone(),
                 extension_cell,
@@ -224,8 +235,8 @@ pub async fn import(
                 bad_rows += 1;
                 if bad_rows <= ROWS_LOGGED {
                     tracing::warn!(
-                        "row {} {}: {}",
-                        done.outcome.row,
+                        "{} {}: {}",
+                        done.position,
                         done.outcome.status.as_str(),
                         done.outcome.message
                     );
@@ -233,10 +244,24 @@ pub async fn import(
                     tracing::warn!("more failed or invalid rows: see the report");
                 }
                 if let (Some(writer), Some(record)) = (failed_rows.as_mut(), &done.record) {
-                    writer.write(record)?;
+                    // Re-run alone, a duplicate of a row that is not in the file would overwrite
+                    // the user that row made (or is to make) with the duplicate's values.
+                    match done.duplicate_of {
+                        Some(first) if !rows_in_failed_file.contains(&first) => {
+                            duplicates_left_out += 1;
+                            tracing::warn!(
+                                "{} is left out of the failed-rows file: it repeats the extension of row {first}, which is not in the file, and re-running it would overwrite that user",
+                                done.position
+                            );
+                        }
+                        _ => {
+                            writer.write(record, done.outcome.row, &done.outcome.message)?;
+                            rows_in_failed_file.insert(done.outcome.row);
+                        }
+                    }
                 }
             }
-            results.write(&done.outcome)?;
+            results.write(&done.outcome, done.position.source_row)?;
             if let (Some(journal), true) = (journal.as_mut(), done.journal) {
                 journal.record(&done.outcome)?;
             }
@@ -288,14 +313,15 @@ pub async fn import(
             pending.len()
         ));
         for done in pending.into_values() {
-            results.write(&done.outcome)?;
+            results.write(&done.outcome, done.position.source_row)?;
             tally.record(&done.outcome, done.reason.as_deref());
         }
     }
     results.flush()?;
-    if let Some(writer) = failed_rows.as_mut() {
-        writer.flush()?;
-    }
+    let failed_rows = match failed_rows.as_mut() {
+        Some(writer) => Some(writer.finish()?),
+        None => None,
+    };
     if let Some(journal) = journal.as_mut() {
         journal.sync()?;
     }
@@ -309,6 +335,8 @@ pub async fn import(
             .unwrap_or_default(),
         duration: started.elapsed(),
         aborted: control.abort_reason(),
+        failed_rows,
+        duplicates_left_out,
     })
 }
 
@@ -323,13 +351,17 @@ fn over_limit(limit: FailureLimit, bad: u64, total: u64) -> bool {
 
 async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> Done {
     let Item {
-        row,
+        position,
         byte,
         record,
         extension_cell,
         verdict,
         replayed,
     } = item;
+    let duplicate_of = verdict
+        .as_ref()
+        .err()
+        .and_then(|problems| problems.iter().find_map(Problem::duplicate_of));
     if let Some(outcome) = replayed {
         let keep_record =
             matches!(outcome.status, Status::Failed | Status::Invalid) && settings.failed.is_some();
@@ -339,8 +371,10 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
             outcome,
             reason,
             journal: false,
+            position,
             byte,
             record: keep_record.then_some(record),
+            duplicate_of,
         };
     }
     let agent_id_of = |user: &User| {
@@ -404,7 +438,7 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
     Done {
         journal: !end.transient,
         outcome: Outcome {
-            row,
+            row: position.row,
             extension: extension_cell,
             agent_id,
             action: end.action,
@@ -414,8 +448,10 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
             message: end.message,
         },
         reason: end.reason,
+        position,
         byte,
         record: keep_record.then_some(record),
+        duplicate_of,
     }
 }
 

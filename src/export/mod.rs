@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod record;
+pub mod xlsx;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -178,6 +179,9 @@ pub struct RosterWriter<'a> {
     digests: Vec<[u8; 32]>,
     duplicates: u64,
     line: Vec<u8>,
+    /// The workbook being filled, for [`ExportFormat::Xlsx`]; written whole by
+    /// [`RosterWriter::finish`].
+    sheet: Option<xlsx::XlsxSheet>,
 }
 
 impl<'a> RosterWriter<'a> {
@@ -194,6 +198,7 @@ impl<'a> RosterWriter<'a> {
             digests: Vec::new(),
             duplicates: 0,
             line: Vec::with_capacity(256),
+            sheet: None,
         };
         writer.start::<R>()?;
         Ok(writer)
@@ -203,13 +208,25 @@ impl<'a> RosterWriter<'a> {
         self.seen.clear();
         self.digests.clear();
         self.duplicates = 0;
-        if self.format == ExportFormat::Csv {
-            let mut header = csv::Writer::from_writer(Vec::new());
-            header.write_record(R::COLUMNS)?;
-            let header = header.into_inner().map_err(|e| e.into_error())?;
-            self.destination.writer().write_all(&header)?;
+        match self.format {
+            ExportFormat::Csv => {
+                let mut header = csv::Writer::from_writer(Vec::new());
+                header.write_record(R::COLUMNS)?;
+                let header = header.into_inner().map_err(|e| e.into_error())?;
+                self.destination.writer().write_all(&header)?;
+            }
+            ExportFormat::Xlsx => self.sheet = Some(xlsx::XlsxSheet::new("Roster", R::COLUMNS)?),
+            ExportFormat::Jsonl => {}
         }
         Ok(())
+    }
+
+    /// Write what is held back (a workbook is written whole) and return the roster's digest.
+    pub fn finish(&mut self) -> io::Result<String> {
+        if let Some(sheet) = self.sheet.take() {
+            self.destination.writer().write_all(&sheet.finish()?)?;
+        }
+        Ok(self.digest())
     }
 
     /// SHA-256 over the sorted per-user line digests: equal digests, equal rosters, whatever the order.
@@ -250,7 +267,8 @@ impl<R: ExportRecord> RosterSink<R> for RosterWriter<'_> {
         let values = record.values(self.include_passwords);
         self.line.clear();
         match self.format {
-            ExportFormat::Csv => {
+            // A workbook's digest is its CSV's: equal rosters, equal digests, whatever the format.
+            ExportFormat::Csv | ExportFormat::Xlsx => {
                 let cells: Vec<String> = values.iter().map(csv_cell).collect();
                 let mut writer = csv::Writer::from_writer(&mut self.line);
                 writer.write_record(&cells)?;
@@ -260,16 +278,49 @@ impl<R: ExportRecord> RosterSink<R> for RosterWriter<'_> {
                 let object: serde_json::Map<String, serde_json::Value> = R::COLUMNS
                     .iter()
                     .map(|c| c.to_string())
-                    .zip(values)
+                    .zip(values.iter().cloned())
                     .collect();
                 serde_json::to_writer(&mut self.line, &object)?;
                 self.line.push(b'\n');
             }
         }
         self.digests.push(Sha256::digest(&self.line).into());
-        self.destination.writer().write_all(&self.line)?;
+        match &mut self.sheet {
+            Some(sheet) => sheet.push(&xlsx_cells(R::COLUMNS, &values))?,
+            None => self.destination.writer().write_all(&self.line)?,
+        }
         Ok(true)
     }
+}
+
+/// Columns that hold identifiers: text cells in a workbook, whatever they look like.
+const TEXT_COLUMNS: [&str; 5] = [
+    "agent_id",
+    "extension",
+    "phone_number",
+    "follow_me_number",
+    "login_id",
+];
+
+/// An export line as workbook cells: identifiers as text, numbers and booleans typed.
+fn xlsx_cells<'v>(columns: &[&str], values: &'v [serde_json::Value]) -> Vec<xlsx::Cell<'v>> {
+    use serde_json::Value;
+    columns
+        .iter()
+        .zip(values)
+        .map(|(column, value)| match value {
+            Value::Null => xlsx::Cell::Empty,
+            Value::String(text) => xlsx::Cell::Text(text),
+            Value::Bool(flag) => xlsx::Cell::Bool(*flag),
+            Value::Number(number) if !TEXT_COLUMNS.contains(column) => number
+                .as_f64()
+                .map_or(xlsx::Cell::Empty, xlsx::Cell::Number),
+            // An identifier held as a JSON number (TeleCMI's extension): text, as in the CSV.
+            Value::Number(_) | Value::Array(_) | Value::Object(_) => {
+                xlsx::Cell::Owned(value.to_string())
+            }
+        })
+        .collect()
 }
 
 /// Walk every TeleCMI page: the first page gives the total and the page size the server really

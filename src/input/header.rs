@@ -58,9 +58,16 @@ impl Column {
 }
 
 /// Columns an import reads past without a warning: `first_name`/`last_name` of a roster export
-/// (derived from `name`, so an export feeds straight back into `import --mode update`) and the
-/// source references of a migration's credentials file.
-const DERIVED_COLUMNS: [&str; 4] = ["first_name", "last_name", "source_id", "login_id"];
+/// (derived from `name`, so an export feeds straight back into `import --mode update`), the
+/// source references of a migration's credentials file, and what a failed-rows file adds.
+const DERIVED_COLUMNS: [&str; 6] = [
+    "first_name",
+    "last_name",
+    "source_id",
+    "login_id",
+    "original_row",
+    "failure_reason",
+];
 
 /// `Phone Number`, ` phone-number ` and `PHONE_NUMBER` all become `phone_number`.
 pub fn normalise(header: &str) -> String {
@@ -95,6 +102,13 @@ pub fn shown(name: &str) -> String {
 }
 
 impl ColumnMap {
+    /// The known column at 0-based `index`, if any.
+    pub fn column_at(&self, index: usize) -> Option<Column> {
+        Column::ALL
+            .into_iter()
+            .find(|&column| self.index(column) == Some(index))
+    }
+
     pub fn from_header(header: &ByteRecord) -> Result<ColumnMap, String> {
         let mut map = ColumnMap {
             width: header.len(),

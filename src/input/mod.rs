@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod header;
+pub mod workbook;
 
 use std::fs::File;
 use std::io::{self, Read, Seek};
@@ -11,6 +12,7 @@ use csv::ByteRecord;
 
 pub use decode::TextEncoding;
 pub use header::{Column, ColumnMap};
+pub use workbook::{CellProblem, SheetChoice};
 
 /// How far into a file we look to guess its encoding and delimiter.
 const SNIFF_BYTES: usize = 64 * 1024;
@@ -50,6 +52,8 @@ pub struct Limits {
     pub field_bytes: u64,
     /// Columns of the header.
     pub columns: usize,
+    /// A whole workbook file, which is loaded into memory to be read.
+    pub workbook_bytes: u64,
 }
 
 impl Default for Limits {
@@ -58,6 +62,7 @@ impl Default for Limits {
             record_bytes: 1 << 20,
             field_bytes: 64 << 10,
             columns: 10_000,
+            workbook_bytes: 64 << 20,
         }
     }
 }
@@ -73,7 +78,7 @@ pub enum InputError {
     },
     #[error("{path} is empty: expected a header row and data rows")]
     Empty { path: PathBuf },
-    #[error("{path} looks like {kind}, not a CSV file: save it as \"CSV UTF-8\" and try again")]
+    #[error("{path} looks like {kind}, not a CSV file or a workbook roster reads")]
     NotText { path: PathBuf, kind: &'static str },
     #[error("{path}: {problem}")]
     Header { path: PathBuf, problem: String },
@@ -118,15 +123,24 @@ impl Read for Bounded {
 /// An open spreadsheet, positioned after its header.
 pub struct Sheet {
     path: PathBuf,
-    reader: csv::Reader<Bounded>,
+    source: Source,
     limits: Limits,
-    /// Where the record being read starts, for the [`Bounded`] reader under the parser.
-    record_start: std::sync::Arc<std::sync::atomic::AtomicU64>,
     header: ByteRecord,
     columns: ColumnMap,
     encoding: TextEncoding,
     delimiter: u8,
     rows_read: u64,
+    /// What the cell types of the last record read make wrong (workbooks only).
+    cell_problems: Vec<CellProblem>,
+}
+
+enum Source {
+    Text {
+        reader: csv::Reader<Bounded>,
+        /// Where the record being read starts, for the [`Bounded`] reader under the parser.
+        record_start: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    },
+    Workbook(Box<workbook::WorkbookRows>),
 }
 
 /// Where a data record sits in the file.
@@ -134,8 +148,28 @@ pub struct Sheet {
 pub struct RowPosition {
     /// 1-based data row (the first row after the header is 1).
     pub row: u64,
-    /// 1-based line the record starts on (differs from `row + 1` when cells hold newlines).
-    pub line: u64,
+    /// The file's own 1-based number for the record: the line a CSV record starts on (past
+    /// `row + 1` when cells hold newlines), or the row of a workbook's sheet as Excel shows it.
+    pub source_row: u64,
+    pub unit: SourceUnit,
+}
+
+/// What a [`RowPosition::source_row`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceUnit {
+    Line,
+    SheetRow,
+}
+
+impl std::fmt::Display for RowPosition {
+    /// `row 17 (line 19)` or `row 17 (sheet row 18)`: the one form every message uses.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = match self.unit {
+            SourceUnit::Line => "line",
+            SourceUnit::SheetRow => "sheet row",
+        };
+        write!(f, "row {} ({unit} {})", self.row, self.source_row)
+    }
 }
 
 impl Sheet {
@@ -146,14 +180,21 @@ impl Sheet {
         delimiter: Delimiter,
         encoding: TextEncoding,
     ) -> Result<Sheet, InputError> {
-        Sheet::open_within(path, delimiter, encoding, Limits::default())
+        Sheet::open_within(
+            path,
+            delimiter,
+            encoding,
+            &SheetChoice::First,
+            Limits::default(),
+        )
     }
 
-    /// [`Sheet::open`] within `limits`.
+    /// [`Sheet::open`] within `limits`; `sheet` picks the sheet of a workbook.
     pub fn open_within(
         path: &Path,
         delimiter: Delimiter,
         encoding: TextEncoding,
+        sheet: &SheetChoice,
         limits: Limits,
     ) -> Result<Sheet, InputError> {
         let io_error = |source| InputError::Io {
@@ -170,6 +211,9 @@ impl Sheet {
             return Err(InputError::Empty {
                 path: path.to_path_buf(),
             });
+        }
+        if workbook::is_workbook(&head) {
+            return Sheet::open_workbook(path, head, file, sheet, limits);
         }
         let (encoding, bom_len) = match decode::sniff(&head) {
             decode::Sniffed::Binary(kind) => {
@@ -253,15 +297,78 @@ impl Sheet {
         })?;
         Ok(Sheet {
             path: path.to_path_buf(),
-            reader,
+            source: Source::Text {
+                reader,
+                record_start,
+            },
             limits,
-            record_start,
             header,
             columns,
             encoding,
             delimiter,
             rows_read: 0,
+            cell_problems: Vec::new(),
         })
+    }
+
+    /// A workbook: loaded whole (within [`Limits::workbook_bytes`]), the chosen sheet read.
+    fn open_workbook(
+        path: &Path,
+        mut bytes: Vec<u8>,
+        mut rest: File,
+        sheet: &SheetChoice,
+        limits: Limits,
+    ) -> Result<Sheet, InputError> {
+        let io_error = |source| InputError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let size = rest.metadata().map_err(io_error)?.len();
+        if size > limits.workbook_bytes {
+            return Err(InputError::TooLarge {
+                path: path.to_path_buf(),
+                at: "the workbook".to_string(),
+                problem: format!("a file of {size} bytes, read into memory whole"),
+                limit: limits.workbook_bytes,
+                flag: "--max-workbook-bytes",
+            });
+        }
+        (&mut rest)
+            .take(limits.workbook_bytes + 1 - bytes.len() as u64)
+            .read_to_end(&mut bytes)
+            .map_err(io_error)?;
+        let rows = workbook::WorkbookRows::open(path, &bytes, sheet, limits.columns)?;
+        check_size(path, &rows.header, "the header row", limits)?;
+        Ok(Sheet {
+            path: path.to_path_buf(),
+            limits,
+            header: rows.header.clone(),
+            columns: rows.columns.clone(),
+            source: Source::Workbook(Box::new(rows)),
+            encoding: TextEncoding::Utf8,
+            delimiter: b',',
+            rows_read: 0,
+            cell_problems: Vec::new(),
+        })
+    }
+
+    /// Whether the sheet is a workbook's (else a text file).
+    pub fn is_workbook(&self) -> bool {
+        matches!(self.source, Source::Workbook(_))
+    }
+
+    /// The workbook's sheet being read; `Sheet1` for a text file, as a spreadsheet names it.
+    pub fn sheet_name(&self) -> &str {
+        match &self.source {
+            Source::Workbook(rows) => &rows.sheet_name,
+            Source::Text { .. } => "Sheet1",
+        }
+    }
+
+    /// What the cell types of the last record read make wrong: a workbook's number that lost
+    /// digits, an error cell, a date. Always empty for a text file.
+    pub fn cell_problems(&self) -> &[CellProblem] {
+        &self.cell_problems
     }
 
     /// The header exactly as the file has it.
@@ -287,30 +394,44 @@ impl Sheet {
         &mut self,
         record: &mut ByteRecord,
     ) -> Result<Option<RowPosition>, InputError> {
-        loop {
-            let at = || format!("row {}", self.rows_read + 1);
-            let more = self
-                .reader
-                .read_byte_record(record)
-                .map_err(|e| read_error(&self.path, e, &at(), self.limits))?;
-            self.record_start.store(
-                self.reader.position().byte(),
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            if !more {
-                return Ok(None);
+        let at = format!("row {}", self.rows_read + 1);
+        let (source_row, unit) = match &mut self.source {
+            Source::Text {
+                reader,
+                record_start,
+            } => loop {
+                let more = reader
+                    .read_byte_record(record)
+                    .map_err(|e| read_error(&self.path, e, &at, self.limits))?;
+                record_start.store(
+                    reader.position().byte(),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                if !more {
+                    return Ok(None);
+                }
+                if record.len() == 1 && record[0].is_empty() {
+                    continue;
+                }
+                break (record.position().map_or(0, |p| p.line()), SourceUnit::Line);
+            },
+            Source::Workbook(rows) => {
+                let Some(read) = rows.read_into(record, &mut self.cell_problems) else {
+                    return Ok(None);
+                };
+                let mut position = csv::Position::new();
+                position.set_byte(read.byte);
+                record.set_position(Some(position));
+                (read.sheet_row, SourceUnit::SheetRow)
             }
-            if record.len() == 1 && record[0].is_empty() {
-                continue;
-            }
-            check_size(&self.path, record, &at(), self.limits)?;
-            self.rows_read += 1;
-            let line = record.position().map_or(0, |p| p.line());
-            return Ok(Some(RowPosition {
-                row: self.rows_read,
-                line,
-            }));
-        }
+        };
+        check_size(&self.path, record, &at, self.limits)?;
+        self.rows_read += 1;
+        Ok(Some(RowPosition {
+            row: self.rows_read,
+            source_row,
+            unit,
+        }))
     }
 }
 
@@ -414,7 +535,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.csv");
         std::fs::write(&path, content).unwrap();
-        let mut sheet = Sheet::open_within(&path, Delimiter::Auto, TextEncoding::Auto, limits)?;
+        let mut sheet = Sheet::open_within(
+            &path,
+            Delimiter::Auto,
+            TextEncoding::Auto,
+            &SheetChoice::First,
+            limits,
+        )?;
         let mut record = ByteRecord::new();
         let mut rows = Vec::new();
         while let Some(position) = sheet.next_record(&mut record)? {
@@ -429,6 +556,7 @@ mod tests {
             record_bytes: 64,
             field_bytes: 16,
             columns: 4,
+            ..Limits::default()
         };
         let ok = b"extension,name\n101,Asha Rao\n102,Bo Lin\n";
         assert_eq!(sheet(ok, limits).unwrap(), [1, 2]);

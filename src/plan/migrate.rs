@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::export::record::ExportRecord;
 use crate::input::header::normalise;
-use crate::input::InputError;
+use crate::input::{Delimiter, InputError, Sheet, TextEncoding};
 use crate::model::{same_name, telecmi_agent_id, AccountUser, Secret, User};
 use crate::validate::{check_extension, check_phone};
 
@@ -408,23 +408,26 @@ pub fn read_passwords(path: &Path) -> Result<HashMap<String, String>, InputError
         path: path.to_path_buf(),
         problem,
     };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
-    let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    // The same reader as an import's: CSV in any encoding, or a workbook's first sheet.
+    let mut sheet = Sheet::open(path, Delimiter::Auto, TextEncoding::Auto)?;
     let find = |names: &[&str]| {
-        headers
-            .iter()
-            .position(|h| names.contains(&normalise(h).as_str()))
+        sheet.header().iter().position(|h| {
+            std::str::from_utf8(h).is_ok_and(|h| names.contains(&normalise(h).as_str()))
+        })
     };
     let key = find(&["source_id", "id", "login_id"])
         .ok_or_else(|| bad("no id, source_id or login_id column".into()))?;
     let password = find(&["password"]).ok_or_else(|| bad("no password column".into()))?;
     let mut passwords = HashMap::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| bad(e.to_string()))?;
-        if let (Some(k), Some(p)) = (record.get(key), record.get(password)) {
-            if !k.trim().is_empty() && !p.is_empty() {
-                passwords.insert(k.trim().to_string(), p.to_string());
-            }
+    let mut record = csv::ByteRecord::new();
+    while let Some(position) = sheet.next_record(&mut record)? {
+        let cell = |index: usize| {
+            std::str::from_utf8(record.get(index).unwrap_or_default())
+                .map_err(|_| bad(format!("{position}: not valid UTF-8 text")))
+        };
+        let (k, p) = (cell(key)?, cell(password)?);
+        if !k.trim().is_empty() && !p.is_empty() {
+            passwords.insert(k.trim().to_string(), p.to_string());
         }
     }
     Ok(passwords)

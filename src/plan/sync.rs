@@ -147,7 +147,7 @@ pub fn read_sheet(sheet: &mut Sheet, validator: &mut Validator) -> Result<SheetR
     let mut record = csv::ByteRecord::new();
     let mut rows = SheetRows::default();
     while let Some(position) = sheet.next_record(&mut record)? {
-        match validator.check(position.row, &record) {
+        match validator.check_cells(position.row, &record, sheet.cell_problems()) {
             Ok(user) => rows.valid.push((position.row, user)),
             Err(problems) => rows.invalid.push(InvalidRow {
                 row: position.row,

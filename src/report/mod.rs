@@ -13,11 +13,12 @@ use serde::Serialize;
 
 use crate::export::atomic::AtomicFile;
 use crate::export::record::{neutralise_formula, without_formula_guard};
+use crate::export::xlsx;
 use crate::model::{Outcome, Status};
 
 pub mod summary;
 
-pub const RESULT_COLUMNS: [&str; 8] = [
+pub const RESULT_COLUMNS: [&str; 9] = [
     "row",
     "extension",
     "agent_id",
@@ -26,6 +27,8 @@ pub const RESULT_COLUMNS: [&str; 8] = [
     "http_status",
     "attempts",
     "message",
+    // The file's own number for the row: its line in a CSV, its row in a workbook's sheet.
+    "source_row",
 ];
 
 /// How many distinct reasons the summary keeps before lumping the rest together.
@@ -103,8 +106,9 @@ impl ResultsWriter {
         })
     }
 
-    pub fn write(&mut self, outcome: &Outcome) -> Result<(), ReportError> {
+    pub fn write(&mut self, outcome: &Outcome, source_row: u64) -> Result<(), ReportError> {
         let row = outcome.row.to_string();
+        let source_row = source_row.to_string();
         let http_status = outcome
             .http_status
             .map(|s| s.to_string())
@@ -120,6 +124,7 @@ impl ResultsWriter {
                 &http_status,
                 &attempts,
                 &outcome.message,
+                &source_row,
             ])
             .map_err(report_error(&self.path))
     }
@@ -132,51 +137,202 @@ impl ResultsWriter {
     }
 }
 
-/// The original rows (header and cells untouched) of every failed or invalid row, ready to fix and re-run.
+/// Columns the failed-rows file adds after the input's own, and that import reads past: the
+/// row's number in the file that was run (the results report's `row`) and why it failed.
+pub const FAILED_ROW_COLUMNS: [&str; 2] = ["original_row", "failure_reason"];
+
+/// The original rows of every failed or invalid row, ready to fix and re-run: the input's header
+/// and cells, then [`FAILED_ROW_COLUMNS`]. A CSV, or a workbook when the path ends in `.xlsx`.
 pub struct FailedRowsWriter {
     path: PathBuf,
-    writer: csv::Writer<BufWriter<File>>,
+    /// Input columns left out: an earlier failed-rows file's own added columns, replaced.
+    dropped: Vec<usize>,
+    /// Cells in the input's header: a short row is padded to it, so that the added columns
+    /// stay under their names.
+    width: usize,
+    format: FailedFormat,
+}
+
+enum FailedFormat {
+    Csv(Box<csv::Writer<BufWriter<File>>>),
+    /// Rows are held until the end: a worksheet is written whole, and one that would outgrow
+    /// [`xlsx::MAX_ROWS`] turns into a CSV instead.
+    Xlsx {
+        file: File,
+        sheet_name: String,
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
 }
 
 impl FailedRowsWriter {
+    /// `sheet_name` names the workbook's sheet (the input's, when it was a workbook).
     pub fn create(
         path: &Path,
         header: &ByteRecord,
         delimiter: u8,
+        sheet_name: &str,
     ) -> Result<FailedRowsWriter, ReportError> {
         // The rows carry the sheet's passwords: readable by the owner only, from creation on.
         let file = create_locked(path, 0o600)?;
-        let mut writer = csv::WriterBuilder::new()
-            .delimiter(delimiter)
-            .flexible(true)
-            .from_writer(BufWriter::new(file));
-        writer
-            .write_byte_record(header)
-            .map_err(report_error(path))?;
+        let dropped: Vec<usize> = header
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| {
+                std::str::from_utf8(name).is_ok_and(|name| {
+                    FAILED_ROW_COLUMNS.contains(&crate::input::header::normalise(name).as_str())
+                })
+            })
+            .map(|(index, _)| index)
+            .collect();
+        let width = header.len();
+        let header = kept_cells(
+            &dropped,
+            width,
+            header,
+            FAILED_ROW_COLUMNS.map(Cow::Borrowed),
+        );
+        let format = if xlsx::is_xlsx_path(path) {
+            FailedFormat::Xlsx {
+                file,
+                sheet_name: sheet_name.to_string(),
+                header: header
+                    .iter()
+                    .map(|cell| String::from_utf8_lossy(cell).into_owned())
+                    .collect(),
+                rows: Vec::new(),
+            }
+        } else {
+            let mut csv = csv::WriterBuilder::new()
+                .delimiter(delimiter)
+                .flexible(true)
+                .from_writer(BufWriter::new(file));
+            csv.write_record(&header).map_err(report_error(path))?;
+            FailedFormat::Csv(Box::new(csv))
+        };
         Ok(FailedRowsWriter {
             path: path.to_path_buf(),
-            writer,
+            dropped,
+            width,
+            format,
         })
     }
 
-    /// Write `record` with every cell guarded against formulas the way an export is: the cell
-    /// imports back as the same value, and a spreadsheet that opens the file runs nothing.
-    pub fn write(&mut self, record: &ByteRecord) -> Result<(), ReportError> {
-        let cells = record.iter().map(|cell| match std::str::from_utf8(cell) {
-            Ok(text) => Cow::Owned(neutralise_formula(without_formula_guard(text)).into_bytes()),
-            Err(_) => Cow::Borrowed(cell),
-        });
-        self.writer
-            .write_record(cells)
-            .map_err(report_error(&self.path))
+    /// Write the failed `record`, data row `row` of the input, and `reason`. In a CSV every cell
+    /// is guarded against formulas the way an export is: the cell imports back as the same value,
+    /// and a spreadsheet that opens the file runs nothing. A workbook holds the values themselves.
+    pub fn write(
+        &mut self,
+        record: &ByteRecord,
+        row: u64,
+        reason: &str,
+    ) -> Result<(), ReportError> {
+        let added = [row.to_string().into(), reason.into()];
+        let cells = kept_cells(&self.dropped, self.width, record, added);
+        let value = |cell: &[u8]| match std::str::from_utf8(cell) {
+            Ok(text) => Ok(without_formula_guard(text).to_string()),
+            Err(_) => Err(cell.to_vec()),
+        };
+        match &mut self.format {
+            FailedFormat::Csv(writer) => {
+                let guarded = cells.iter().map(|cell| match value(cell) {
+                    Ok(text) => neutralise_formula(&text).into_bytes(),
+                    Err(bytes) => bytes,
+                });
+                writer
+                    .write_record(guarded)
+                    .map_err(report_error(&self.path))
+            }
+            FailedFormat::Xlsx { rows, .. } => {
+                rows.push(
+                    cells
+                        .iter()
+                        .map(|cell| {
+                            value(cell).unwrap_or_else(|b| String::from_utf8_lossy(&b).into_owned())
+                        })
+                        .collect(),
+                );
+                if rows.len() as u64 >= xlsx::MAX_ROWS {
+                    self.fall_back_to_csv()?;
+                }
+                Ok(())
+            }
+        }
     }
 
-    pub fn flush(&mut self) -> Result<(), ReportError> {
-        self.writer.flush().map_err(|source| ReportError {
+    /// Past the rows a worksheet holds: the same rows as a CSV beside the workbook's name.
+    fn fall_back_to_csv(&mut self) -> Result<(), ReportError> {
+        let FailedFormat::Xlsx { header, rows, .. } = &mut self.format else {
+            return Ok(());
+        };
+        let (header, rows) = (std::mem::take(header), std::mem::take(rows));
+        let csv_path = self.path.with_extension("csv");
+        tracing::warn!(
+            "more failed rows than a worksheet holds ({} rows): writing {} instead of {}",
+            xlsx::MAX_ROWS,
+            csv_path.display(),
+            self.path.display()
+        );
+        let _ = std::fs::remove_file(&self.path);
+        let file = create_locked(&csv_path, 0o600)?;
+        let mut writer = csv::Writer::from_writer(BufWriter::new(file));
+        for row in std::iter::once(&header).chain(&rows) {
+            writer
+                .write_record(row.iter().map(|cell| neutralise_formula(cell)))
+                .map_err(report_error(&csv_path))?;
+        }
+        self.path = csv_path;
+        self.format = FailedFormat::Csv(Box::new(writer));
+        Ok(())
+    }
+
+    /// Flush a CSV; write a workbook whole. Returns the file written, which is a CSV beside the
+    /// path asked for when the rows outgrew a worksheet.
+    pub fn finish(&mut self) -> Result<PathBuf, ReportError> {
+        let error = |source| ReportError {
             path: self.path.clone(),
             source,
-        })
+        };
+        match &mut self.format {
+            FailedFormat::Csv(writer) => writer.flush().map_err(error)?,
+            FailedFormat::Xlsx {
+                file,
+                sheet_name,
+                header,
+                rows,
+            } => {
+                let titles: Vec<&str> = header.iter().map(String::as_str).collect();
+                let mut sheet = xlsx::XlsxSheet::new(sheet_name, &titles).map_err(error)?;
+                for row in rows.iter() {
+                    let cells: Vec<xlsx::Cell<'_>> =
+                        row.iter().map(|cell| xlsx::Cell::Text(cell)).collect();
+                    sheet.push(&cells).map_err(error)?;
+                }
+                let bytes = sheet.finish().map_err(error)?;
+                file.write_all(&bytes).map_err(error)?;
+                file.sync_all().map_err(error)?;
+            }
+        }
+        Ok(self.path.clone())
     }
+}
+
+/// The cells of `record`, padded to `width`, but the `dropped` ones, and then `added`.
+fn kept_cells(
+    dropped: &[usize],
+    width: usize,
+    record: &ByteRecord,
+    added: [Cow<'_, str>; 2],
+) -> Vec<Vec<u8>> {
+    let padding = width.saturating_sub(record.len());
+    record
+        .iter()
+        .chain(std::iter::repeat_n(&b""[..], padding))
+        .enumerate()
+        .filter(|(index, _)| !dropped.contains(index))
+        .map(|(_, cell)| cell.to_vec())
+        .chain(added.into_iter().map(|cell| cell.into_owned().into_bytes()))
+        .collect()
 }
 
 /// Counts per outcome and per reason, with example rows.
@@ -330,16 +486,20 @@ mod tests {
         std::fs::write(&path, "old\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let header = ByteRecord::from(vec!["extension", "name", "password"]);
-        let mut failed = FailedRowsWriter::create(&path, &header, b',').unwrap();
+        let mut failed = FailedRowsWriter::create(&path, &header, b',', "Sheet1").unwrap();
         failed
-            .write(&ByteRecord::from(vec!["101", "-1+1", "'=dmin-1"]))
+            .write(
+                &ByteRecord::from(vec!["101", "-1+1", "'=dmin-1"]),
+                4,
+                "=bad",
+            )
             .unwrap();
-        failed.flush().unwrap();
+        failed.finish().unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
-            "extension,name,password\n101,'-1+1,'=dmin-1\n",
+            "extension,name,password,original_row,failure_reason\n101,'-1+1,'=dmin-1,4,'=bad\n",
             "formulas guarded, an existing guard kept as it was"
         );
     }

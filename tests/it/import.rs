@@ -73,7 +73,7 @@ fn valid_and_invalid_rows_each_get_exactly_one_report_line() {
     let header = std::fs::read_to_string(report_path(&input)).unwrap();
     assert_eq!(
         header.lines().next().unwrap(),
-        "row,extension,agent_id,action,outcome,http_status,attempts,message"
+        "row,extension,agent_id,action,outcome,http_status,attempts,message,source_row"
     );
     assert_rows_numbered(&rows, 7);
     assert_eq!(
@@ -351,15 +351,30 @@ fn failed_rows_file_holds_the_original_rows_and_feeds_straight_back() {
     };
     let (original_header, original_rows) = read(&input);
     let (failed_header, failed_rows) = read(&failed);
-    assert_eq!(failed_header, original_header, "the original header");
-    let wanted: Vec<csv::ByteRecord> = [1, 2, 4]
-        .iter()
-        .map(|&i| original_rows[i].clone())
-        .collect();
+    let mut wanted_header = original_header.clone();
+    wanted_header.push_field(b"original_row");
+    wanted_header.push_field(b"failure_reason");
     assert_eq!(
-        failed_rows, wanted,
-        "exactly the failed and invalid rows, cells untouched"
+        failed_header, wanted_header,
+        "the original header, then the added columns"
     );
+    let width = original_header.len();
+    for (failed_row, &i) in failed_rows.iter().zip(&[1, 2, 4]) {
+        let cells: Vec<&[u8]> = failed_row.iter().collect();
+        let original: Vec<&[u8]> = original_rows[i].iter().collect();
+        assert_eq!(
+            &cells[..original.len()],
+            &original[..],
+            "the failed or invalid row, cells untouched"
+        );
+        assert!(
+            cells[original.len()..width].iter().all(|c| c.is_empty()),
+            "a short row padded to the header"
+        );
+        assert_eq!(cells[width], (i + 1).to_string().as_bytes(), "its row");
+        assert!(!cells[width + 1].is_empty(), "and why it failed");
+    }
+    assert_eq!(failed_rows.len(), 3);
 
     // Fix the sheet and the account, then feed the failed-rows file straight back.
     let mut fixed = csv::WriterBuilder::new()
@@ -373,15 +388,8 @@ fn failed_rows_file_holds_the_original_rows_and_feeds_straight_back() {
         match &cells[0][..] {
             b"122" => cells[2] = b"919200000122".to_vec(),
             b"125" => {
-                cells = [
-                    &b"125"[..],
-                    b"Short Row",
-                    b"919200000125",
-                    b"Secret125",
-                    b"",
-                ]
-                .map(<[u8]>::to_vec)
-                .to_vec()
+                cells[2] = b"919200000125".to_vec();
+                cells[3] = b"Secret125".to_vec();
             }
             _ => {}
         }
@@ -1087,7 +1095,7 @@ fn a_header_only_file_is_an_empty_successful_run() {
     assert!(rows.is_empty());
     assert_eq!(
         std::fs::read_to_string(report_path(&input)).unwrap(),
-        "row,extension,agent_id,action,outcome,http_status,attempts,message\n",
+        "row,extension,agent_id,action,outcome,http_status,attempts,message,source_row\n",
         "a report with its header and no rows"
     );
     let summary = ran.stdout_json();
@@ -1122,14 +1130,14 @@ fn a_missing_required_column_is_refused_by_name() {
 }
 
 #[test]
-fn an_excel_workbook_is_refused() {
+fn a_damaged_workbook_is_refused() {
     let case = Case::new();
     let mut xlsx = b"PK\x03\x04\x14\x00\x06\x00".to_vec();
     xlsx.extend_from_slice(&[0u8; 64]);
     xlsx.extend_from_slice(b"[Content_Types].xml");
     let ran = refused(&case, "agents.xlsx", &xlsx, &[]);
-    ran.assert_stderr_contains("Excel");
-    ran.assert_stderr_contains_because("CSV", "says what to do");
+    ran.assert_stderr_contains("cannot read the workbook");
+    ran.assert_stderr_contains_because("damaged", "says what may be wrong");
 }
 
 mod library {

@@ -17,3 +17,4 @@ mod sandbox_api;
 mod smoke;
 mod sync;
 mod trust;
+mod workbooks;

@@ -18,21 +18,46 @@ struct Line<'a> {
     new: Option<&'a str>,
 }
 
+/// The columns of the change report, in CSV and workbook alike.
+const DIFF_COLUMNS: [&str; 6] = ["change", "key", "name", "field", "old", "new"];
+
 impl Diff {
     /// Write the change report to `path`, whole or not at all: JSON when the name ends in `.json`,
-    /// else CSV.
+    /// a workbook when it ends in `.xlsx`, else CSV.
     pub fn write_file(&self, path: &Path) -> io::Result<()> {
         let json = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let workbook = crate::export::xlsx::is_xlsx_path(path);
         crate::export::atomic::write_atomically(path, false, |out| {
             if json {
                 serde_json::to_writer_pretty(&mut *out, self).map_err(io::Error::other)?;
                 writeln!(out)
+            } else if workbook {
+                out.write_all(&self.to_xlsx()?)
             } else {
                 self.write_csv(out)
             }
         })
+    }
+
+    /// The CSV report's columns and lines as one worksheet; every cell is text (keys are
+    /// extensions and agent ids, values phone numbers), and a workbook needs no formula guard.
+    fn to_xlsx(&self) -> io::Result<Vec<u8>> {
+        use crate::export::xlsx::{Cell, XlsxSheet};
+        let mut sheet = XlsxSheet::new("Changes", &DIFF_COLUMNS)?;
+        for line in self.lines() {
+            let change = line.change.to_string();
+            sheet.push(&[
+                Cell::Text(&change),
+                Cell::Text(line.key),
+                Cell::Text(&line.name),
+                Cell::Text(line.field),
+                Cell::Text(line.old.unwrap_or("")),
+                Cell::Text(line.new.unwrap_or("")),
+            ])?;
+        }
+        sheet.finish()
     }
 
     /// Nothing joined, left or changed.
@@ -119,7 +144,7 @@ impl Diff {
     /// changed field. Password lines leave old and new empty. Formula-like text gets a leading `'`.
     pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut writer = csv::Writer::from_writer(out);
-        writer.write_record(["change", "key", "name", "field", "old", "new"])?;
+        writer.write_record(DIFF_COLUMNS)?;
         for line in self.lines() {
             writer.write_record([
                 line.change.to_string(),
