@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::input::{Delimiter, SheetChoice, TextEncoding};
 use crate::model::Mode;
+use crate::phone::Region;
 
 pub const DEFAULT_RATE: f64 = 5.0;
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -159,6 +160,18 @@ pub struct SheetArgs {
     /// Largest workbook read (a sheet is read into memory whole)
     #[arg(long, default_value = "64M", value_parser = parse_size, value_name = "SIZE")]
     pub max_workbook_bytes: u64,
+    #[command(flatten)]
+    pub phones: PhoneArgs,
+}
+
+/// How phone numbers are read and compared.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PhoneArgs {
+    /// Country (ISO 3166 code, e.g. IN) of phone numbers written without a country code, such as
+    /// `098123 00001`; numbers starting + or 00 are international whatever it says. Phones are sent
+    /// as digits with the country code first (919812300001) [profile key: default_region]
+    #[arg(long, env = "ROSTER_DEFAULT_REGION", value_name = "REGION")]
+    pub default_region: Option<Region>,
 }
 
 /// `4096`, `64K`, `1M`, `2G` (binary units).
@@ -292,6 +305,8 @@ pub struct DiffArgs {
     /// Print the change report as JSON on stdout
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub phones: PhoneArgs,
 }
 
 #[derive(Debug, Args)]
@@ -335,6 +350,8 @@ pub struct MigrateArgs {
     /// Users to create with their passwords, mode 0600; an import sheet (required with --apply)
     #[arg(long, value_name = "FILE.csv")]
     pub credentials_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub phones: PhoneArgs,
     #[command(flatten)]
     pub plan: PlanArgs,
     #[command(flatten)]
@@ -448,6 +465,10 @@ pub struct SandboxArgs {
     /// TeleCMI add answers "User limit reached" once the account holds N users
     #[arg(long, value_name = "N")]
     pub user_limit: Option<usize>,
+    /// Store TeleCMI phone numbers as their digits only (+91 98123 00001 becomes 919812300001);
+    /// by default they are kept exactly as received, as the real service may
+    #[arg(long)]
+    pub normalise_phones: bool,
     /// Fixed latency added to every request, in milliseconds
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::cli::{self, ConnectionArgs};
+use crate::cli::{self, ConnectionArgs, PhoneArgs};
 use crate::execute::retry::RetryPolicy;
 use crate::model::Secret;
+use crate::phone::{PhoneRule, Region};
 use crate::provider::Timeouts;
 
 /// A problem with configuration or credentials: nothing is sent (exit 2).
@@ -78,6 +79,8 @@ pub struct Profile {
     pub concurrency: Option<usize>,
     /// PEM file of extra certificate authorities to trust (e.g. a TLS-inspecting proxy's CA).
     pub ca_cert: Option<PathBuf>,
+    /// Country of phone numbers written without a country code (`IN`).
+    pub default_region: Option<Region>,
 }
 
 impl ConfigFile {
@@ -310,6 +313,14 @@ impl ConnectionArgs {
     }
 }
 
+impl PhoneArgs {
+    /// Precedence: `--default-region` (or `ROSTER_DEFAULT_REGION`) > the profile's `default_region`
+    /// > none (numbers without a country code go out as written).
+    pub fn resolve(&self, profile: &Profile) -> PhoneRule {
+        PhoneRule::new(self.default_region.or(profile.default_region))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,11 +405,12 @@ mod tests {
         std::fs::write(
             &path,
             "[profiles.prod]\nprovider = \"telecmi\"\napp_id = \"1111112\"\nsecret_env = \"X\"\nrate = 3.5\n\
-             ca_cert = \"/etc/roster/corp-ca.pem\"\n",
+             ca_cert = \"/etc/roster/corp-ca.pem\"\ndefault_region = \"in\"\n",
         )
         .unwrap();
         let prod = load_profile(Some(&path), Some("prod")).unwrap();
         assert_eq!(prod.rate, Some(3.5));
+        assert_eq!(prod.default_region, Some("IN".parse().unwrap()));
         assert_eq!(
             prod.ca_cert.as_deref(),
             Some(Path::new("/etc/roster/corp-ca.pem"))
@@ -411,6 +423,36 @@ mod tests {
             load_profile(Some(&path), Some("prod")),
             Err(ConfigError::Parse { .. })
         ));
+        std::fs::write(&path, "[profiles.prod]\ndefault_region = \"India\"\n").unwrap();
+        let err = load_profile(Some(&path), Some("prod")).unwrap_err();
+        assert!(err.to_string().contains("ISO 3166"), "{err}");
+    }
+
+    #[test]
+    fn the_region_flag_wins_over_the_profile() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Flags {
+            #[command(flatten)]
+            phones: PhoneArgs,
+        }
+        let flags = |args: &[&str]| {
+            let argv = std::iter::once("roster").chain(args.iter().copied());
+            Flags::try_parse_from(argv).expect("valid flags").phones
+        };
+        let profile = Profile {
+            default_region: Some("IN".parse().unwrap()),
+            ..Profile::default()
+        };
+        let us = PhoneRule::new(Some("US".parse().unwrap()));
+        let india = PhoneRule::new(Some("IN".parse().unwrap()));
+        assert_eq!(flags(&["--default-region", "us"]).resolve(&profile), us);
+        assert_eq!(flags(&[]).resolve(&profile), india);
+        assert_eq!(
+            flags(&[]).resolve(&Profile::default()),
+            PhoneRule::default()
+        );
+        assert!(Flags::try_parse_from(["roster", "--default-region", "XX"]).is_err());
     }
 
     fn connection(args: &[&str]) -> ConnectionArgs {

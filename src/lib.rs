@@ -16,6 +16,7 @@ pub mod exit;
 pub mod export;
 pub mod input;
 pub mod model;
+pub mod phone;
 pub mod plan;
 pub mod progress;
 pub mod provider;

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::phone::PhoneRule;
+
 /// A string that must never be shown: app secrets, bearer tokens, user passwords.
 ///
 /// `Debug` and `Display` print a fixed mask so that a secret carried in a struct cannot leak through
@@ -85,8 +87,9 @@ impl User {
     }
 
     /// True when no field that both this user and `current` have differs: `current` as read back
-    /// may lack fields (`/v3/user/get` has no `notify`), which then cannot tell against it.
-    pub fn agrees_with(&self, current: &User) -> bool {
+    /// may lack fields (`/v3/user/get` has no `notify`), which then cannot tell against it. Phone
+    /// numbers compare by `phones`.
+    pub fn agrees_with(&self, current: &User, phones: &PhoneRule) -> bool {
         fn agree<T: PartialEq>(wanted: &Option<T>, have: &Option<T>) -> bool {
             wanted.is_none() || have.is_none() || wanted == have
         }
@@ -94,16 +97,21 @@ impl User {
             (Some(wanted), Some(have)) => same_name(wanted, have),
             _ => true,
         };
+        let phones_agree = match (&self.phone_number, &current.phone_number) {
+            (Some(wanted), Some(have)) => phones.same(wanted, have),
+            _ => true,
+        };
         names_agree
-            && agree(&self.phone_number, &current.phone_number)
+            && phones_agree
             && agree(&self.password, &current.password)
             && agree(&self.start_time, &current.start_time)
             && agree(&self.end_time, &current.end_time)
             && agree(&self.sms_alert, &current.sms_alert)
     }
 
-    /// True when every field this user gives already has that value in `current`.
-    pub fn matches(&self, current: &User) -> bool {
+    /// True when every field this user gives already has that value in `current`; phone numbers
+    /// compare by `phones`.
+    pub fn matches(&self, current: &User, phones: &PhoneRule) -> bool {
         fn same<T: PartialEq>(wanted: &Option<T>, have: &Option<T>) -> bool {
             wanted.is_none() || wanted == have
         }
@@ -112,8 +120,13 @@ impl User {
             (Some(wanted), Some(have)) => same_name(wanted, have),
             (Some(_), None) => false,
         };
+        let phones_match = match (&self.phone_number, &current.phone_number) {
+            (None, _) => true,
+            (Some(wanted), Some(have)) => phones.same(wanted, have),
+            (Some(_), None) => false,
+        };
         names_match
-            && same(&self.phone_number, &current.phone_number)
+            && phones_match
             && same(&self.password, &current.password)
             && same(&self.start_time, &current.start_time)
             && same(&self.end_time, &current.end_time)
@@ -264,7 +277,27 @@ mod tests {
         assert_eq!(merged.name.as_deref(), Some("Old"));
         assert_eq!(merged.phone_number.as_deref(), Some("919300000000"));
         assert_eq!(merged.sms_alert, Some(true));
-        assert!(!change.matches(&current));
-        assert!(merged.matches(&current) == (merged.phone_number == current.phone_number));
+        let phones = PhoneRule::default();
+        assert!(!change.matches(&current, &phones));
+        assert!(merged.matches(&current, &phones) == (merged.phone_number == current.phone_number));
+    }
+
+    #[test]
+    fn phone_numbers_match_by_the_phone_rule() {
+        let current = User {
+            extension: 101,
+            phone_number: Some("9812300001".into()),
+            ..User::default()
+        };
+        let wanted = User {
+            extension: 101,
+            phone_number: Some("919812300001".into()),
+            ..User::default()
+        };
+        let india = PhoneRule::new(Some("IN".parse().unwrap()));
+        assert!(wanted.matches(&current, &india));
+        assert!(wanted.agrees_with(&current, &india));
+        assert!(!wanted.matches(&current, &PhoneRule::default()));
+        assert!(!wanted.agrees_with(&current, &PhoneRule::default()));
     }
 }

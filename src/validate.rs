@@ -8,6 +8,7 @@ use csv::ByteRecord;
 
 use crate::input::{CellProblem, Column, ColumnMap};
 use crate::model::{Mode, Secret, User};
+use crate::phone::{PhoneRule, Reading};
 
 /// Limits that differ between accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +17,8 @@ pub struct Rules {
     /// Allowed extension length in digits, inclusive.
     pub extension_digits: (usize, usize),
     pub min_password_len: usize,
+    /// How phone numbers are read: the default region.
+    pub phones: PhoneRule,
 }
 
 impl Default for Rules {
@@ -24,6 +27,7 @@ impl Default for Rules {
             mode: Mode::Upsert,
             extension_digits: (2, 6),
             min_password_len: 6,
+            phones: PhoneRule::default(),
         }
     }
 }
@@ -101,6 +105,8 @@ pub struct Validator {
     columns: ColumnMap,
     /// First row of each extension seen so far (the only state that grows with the file).
     seen: HashMap<u32, u64>,
+    /// Valid rows whose phone number goes out without a known country.
+    unplaced_phones: u64,
 }
 
 struct Cells<'r> {
@@ -204,11 +210,22 @@ impl Validator {
             rules,
             columns,
             seen: HashMap::new(),
+            unplaced_phones: 0,
         })
     }
 
     pub fn columns(&self) -> &ColumnMap {
         &self.columns
+    }
+
+    /// How this validator reads phone numbers, for comparing them later by the same rule.
+    pub fn phones(&self) -> PhoneRule {
+        self.rules.phones
+    }
+
+    /// Valid rows so far whose phone number has no known country ([`Reading::Unplaced`]).
+    pub fn unplaced_phones(&self) -> u64 {
+        self.unplaced_phones
     }
 
     /// Validate one data row; the user it describes, or every problem it has.
@@ -296,7 +313,7 @@ impl Validator {
             None => None,
         };
         let phone_number = match cells.get(Column::PhoneNumber) {
-            Some(value) => check_phone(value)
+            Some(value) => check_phone(value, &self.rules.phones)
                 .map_err(|rule| cells.fail(Column::PhoneNumber, value, rule))
                 .ok(),
             None if adding => {
@@ -391,11 +408,14 @@ impl Validator {
         if !cells.problems.is_empty() {
             return Err(cells.problems);
         }
+        if matches!(phone_number, Some(Reading::Unplaced(_))) {
+            self.unplaced_phones += 1;
+        }
         Ok(User {
             agent_id,
             extension: extension.expect("a row without problems has an extension"),
             name,
-            phone_number,
+            phone_number: phone_number.map(Reading::into_digits),
             password,
             start_time,
             end_time,
@@ -473,31 +493,12 @@ fn check_name(value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
-/// Digits with an optional leading `+`, separators (spaces, dashes, dots, brackets) removed; 8–15 digits (E.164).
-pub fn check_phone(value: &str) -> Result<String, String> {
+/// A phone number read by `phones` (see [`crate::phone`]), after the spreadsheet-damage checks.
+pub fn check_phone(value: &str, phones: &PhoneRule) -> Result<Reading, String> {
     if let Some(hint) = spreadsheet_damage(value).or_else(|| decimal_damage(value)) {
         return Err(hint.to_string());
     }
-    let (plus, rest) = match value.strip_prefix('+') {
-        Some(rest) => ("+", rest),
-        None => ("", value),
-    };
-    let mut digits = String::with_capacity(plus.len() + rest.len());
-    digits.push_str(plus);
-    for c in rest.chars() {
-        match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
-            _ => return Err("a phone number is digits with an optional leading +".to_string()),
-        }
-    }
-    let count = digits.len() - plus.len();
-    if !(8..=15).contains(&count) {
-        return Err(format!(
-            "a phone number has 8 to 15 digits (this has {count})"
-        ));
-    }
-    Ok(digits)
+    phones.read(value)
 }
 
 fn check_password(value: &str, min: usize) -> Result<(), String> {
@@ -590,7 +591,7 @@ mod tests {
             .unwrap();
         assert_eq!(user.extension, 101);
         assert_eq!(user.name.as_deref(), Some("Manish"));
-        assert_eq!(user.phone_number.as_deref(), Some("+919200000000"));
+        assert_eq!(user.phone_number.as_deref(), Some("919200000000"));
         assert_eq!(user.sms_alert, Some(true));
         assert_eq!((user.start_time, user.end_time), (Some(1), Some(24)));
     }
@@ -604,6 +605,24 @@ mod tests {
             ["101", spoof, "+919200000000", "123456", "", "", "", ""],
         );
         assert!(message.contains("text-direction override"), "{message}");
+    }
+
+    #[test]
+    fn phones_are_read_by_the_default_region_and_unplaced_ones_counted() {
+        let national = |rules: Rules| {
+            let columns = ColumnMap::from_header(&ByteRecord::from(HEADER.to_vec())).unwrap();
+            let mut v = Validator::new(rules, columns).unwrap();
+            let user = v
+                .check(1, &row(["101", "", "098123 00001", "", "", "", "", ""]))
+                .unwrap();
+            (user.phone_number.unwrap(), v.unplaced_phones())
+        };
+        assert_eq!(national(Rules::default()), ("09812300001".to_string(), 1));
+        let india = Rules {
+            phones: PhoneRule::new(Some("IN".parse().unwrap())),
+            ..Rules::default()
+        };
+        assert_eq!(national(india), ("919812300001".to_string(), 0));
     }
 
     #[test]
@@ -653,6 +672,11 @@ mod tests {
         assert!(
             rules_broken(&mut v, ["104", "", "91920000000x", "", "", "", "", ""])
                 .contains("digits with")
+        );
+        assert!(
+            rules_broken(&mut v, ["105", "", "+91 98123 0000", "", "", "", "", ""])
+                .contains("not a valid number for IN (+91)"),
+            "a number invalid for its country is invalid, with the reason"
         );
     }
 

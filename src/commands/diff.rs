@@ -11,7 +11,8 @@ use crate::{Error, Exit};
 pub fn exec(args: &DiffArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let old = diff::read_roster(&args.old)?;
     let new = diff::read_roster(&args.new)?;
-    let changes = diff::diff(&old, &new)?;
+    let phones = args.phones.resolve(&ctx.profile()?);
+    let changes = diff::diff(&old, &new, &phones)?;
     if let Some(path) = &args.output {
         write_change_file(&changes, path)?;
     }

@@ -12,6 +12,7 @@ use crate::error::Chain;
 use crate::execute::throttle::TrafficStats;
 use crate::export::{self, Destination, ExportError, RosterWriter, WalkStats};
 use crate::model::{AccountUser, DirectoryUser};
+use crate::phone::PhoneRule;
 use crate::plan::diff::{self, Roster};
 use crate::progress::Progress;
 use crate::provider::smartflo::{self, Smartflo};
@@ -111,9 +112,9 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
             context: format!("cannot put the export in place at {}", args.output),
             source,
         })?;
-    let changes = previous
-        .as_ref()
-        .and_then(|previous| changes_since(previous, args));
+    let changes = previous.as_ref().and_then(|previous| {
+        changes_since(previous, args, &PhoneRule::new(profile.default_region))
+    });
     let summary = ExportSummary {
         changes: changes.as_ref().map(|c| ChangeSummary {
             headline: c.headline(),
@@ -253,9 +254,10 @@ async fn walk(
 }
 
 /// The export is in place by now: a change report that cannot be made is a warning, not a failure.
-fn changes_since(previous: &Roster, args: &ExportArgs) -> Option<diff::Diff> {
+/// Phone numbers compare under the profile's default region.
+fn changes_since(previous: &Roster, args: &ExportArgs, phones: &PhoneRule) -> Option<diff::Diff> {
     let compared = diff::read_roster(Path::new(&args.output))
-        .and_then(|current| diff::diff(previous, &current))
+        .and_then(|current| diff::diff(previous, &current, phones))
         .map_err(Error::from)
         .and_then(|changes| {
             if let Some(path) = &args.diff_output {

@@ -11,7 +11,7 @@ pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
     let profile = ctx.profile()?;
     let (input, _spool) = args.sheet.spooled()?;
     input.read_through()?;
-    let (sheet, validator) = input.open(args.mode)?;
+    let (sheet, validator) = input.open(args.mode, &profile)?;
     let summary = args
         .run
         .reserve_outputs(&args.sheet.file, sheet.is_workbook())?;

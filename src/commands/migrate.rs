@@ -15,7 +15,7 @@ use crate::plan::migrate::{self, Mapping, SourceUser};
 use crate::progress::Progress;
 use crate::provider::smartflo::{self, Smartflo};
 use crate::report::{ReportError, ReservedJson};
-use crate::{export, Error, Exit};
+use crate::{export, phone, Error, Exit};
 
 pub async fn exec(args: &MigrateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     if args.plan.apply && args.credentials_out.is_none() {
@@ -46,11 +46,19 @@ pub async fn exec(args: &MigrateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Err
         (true, Some(path)) => args.run.reserve_outputs(path, false)?,
         _ => None,
     };
-    if !reviewed && !plan_migration(args, &account, credentials_path, ctx).await? {
+    if !reviewed && !plan_migration(args, &account, &target.profile, credentials_path, ctx).await? {
         return Ok(Exit::Success);
     }
     let credentials_path = credentials_path.expect("--apply requires --credentials-out");
-    apply(args, account, credentials_path, summary, ctx).await
+    apply(
+        args,
+        account,
+        &target.profile,
+        credentials_path,
+        summary,
+        ctx,
+    )
+    .await
 }
 
 /// One end of a migration: its profile, whose credentials win over the environment when named
@@ -97,6 +105,7 @@ fn end(
 async fn plan_migration(
     args: &MigrateArgs,
     account: &Account,
+    target: &Profile,
     credentials_path: Option<&Path>,
     ctx: &mut Ctx<'_, '_>,
 ) -> Result<bool, Error> {
@@ -128,8 +137,15 @@ async fn plan_migration(
             .transpose()?
             .unwrap_or_default(),
         app_id: account.app_id.clone(),
+        phones: args.phones.resolve(target),
     };
     let plan = migrate::plan(&sources, &live.users, &mapping, &options);
+    if let (false, Some(warning)) = (
+        args.plan.apply,
+        phone::unplaced_warning(plan.unplaced_phones),
+    ) {
+        tracing::warn!("{warning}");
+    }
     if let Some(path) = credentials_path {
         write_credentials(path, &plan)?;
     }
@@ -204,6 +220,7 @@ fn write_credentials(path: &Path, plan: &migrate::MigratePlan) -> Result<(), Err
 async fn apply(
     args: &MigrateArgs,
     account: Account,
+    target: &Profile,
     credentials_path: &Path,
     summary: Option<ReservedJson>,
     ctx: &mut Ctx<'_, '_>,
@@ -218,8 +235,9 @@ async fn apply(
         max_field_bytes: Limits::default().field_bytes,
         sheet: None,
         max_workbook_bytes: Limits::default().workbook_bytes,
+        phones: args.phones.clone(),
     };
-    let (sheet, validator) = sheet_args.open(Mode::Add)?;
+    let (sheet, validator) = sheet_args.open(Mode::Add, target)?;
     let rows = RowRun {
         command: "migrate",
         named: credentials_path,

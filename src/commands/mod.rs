@@ -152,9 +152,10 @@ fn console_error(source: std::io::Error) -> Error {
 }
 
 impl SheetArgs {
-    /// Open the sheet and the validator for `mode`, warning about what it reads in a way the admin
-    /// may not expect (a guessed encoding, ignored columns).
-    fn open(&self, mode: Mode) -> Result<(Sheet, Validator), Error> {
+    /// Open the sheet and the validator for `mode` (phone numbers read by `--default-region`, else
+    /// the profile's), warning about what it reads in a way the admin may not expect (a guessed
+    /// encoding, ignored columns).
+    fn open(&self, mode: Mode, profile: &Profile) -> Result<(Sheet, Validator), Error> {
         let sheet = self.sheet()?;
         if sheet.encoding() == TextEncoding::Windows1252 && self.encoding == TextEncoding::Auto {
             tracing::warn!(
@@ -176,6 +177,7 @@ impl SheetArgs {
             mode,
             extension_digits: self.extension_digits,
             min_password_len: self.min_password_length,
+            phones: self.phones.resolve(profile),
         };
         let validator = Validator::new(rules, sheet.columns().clone()).map_err(|problem| {
             InputError::Header {

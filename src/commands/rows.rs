@@ -99,6 +99,7 @@ impl RowRun<'_> {
             journal,
             replay,
             plan: self.plan,
+            phones: validator.phones(),
         };
         let result = tokio::select! {
             result = execute::import(sheet, validator, settings, Arc::clone(&control), progress) => result,
@@ -132,6 +133,7 @@ impl RowRun<'_> {
             configured_rate: rate,
             concurrency,
             aborted: result.aborted.clone(),
+            unplaced_phones: result.unplaced_phones,
             report: report_path,
             failed_rows: result.failed_rows.clone(),
             exit_code: exit,

@@ -15,6 +15,7 @@ pub async fn exec(args: &SandboxArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Err
         seed_telecmi: args.seed_telecmi,
         seed_smartflo: args.seed_smartflo,
         user_limit: args.user_limit,
+        normalise_phones: args.normalise_phones,
         faults: Faults {
             latency: Duration::from_millis(args.latency_ms),
             jitter: Duration::from_millis(args.jitter_ms),

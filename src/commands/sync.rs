@@ -9,15 +9,22 @@ use super::{check_outputs, wait_for_shutdown_signal, Ctx};
 use crate::cli::SyncArgs;
 use crate::model::{AccountUser, Mode};
 use crate::plan::sync;
-use crate::{export, Error, Exit};
+use crate::{export, phone, Error, Exit};
 
 pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let profile = ctx.profile()?;
     let account = Account::open(&args.connection, &profile, ctx)?;
     // Validate the whole sheet first: a plan is only as good as its rows.
     let (input, _spool) = args.sheet.spooled()?;
-    let (mut sheet, mut validator) = input.open(Mode::Upsert)?;
+    let (mut sheet, mut validator) = input.open(Mode::Upsert, &profile)?;
     let rows = sync::read_sheet(&mut sheet, &mut validator)?;
+    // An applied plan's run summary warns instead.
+    if let (false, Some(warning)) = (
+        args.plan.apply,
+        phone::unplaced_warning(validator.unplaced_phones()),
+    ) {
+        tracing::warn!("{warning}");
+    }
     check_outputs([&args.plan.plan_out])?;
     let summary = match args.plan.apply {
         true => args
@@ -32,7 +39,13 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
         () = wait_for_shutdown_signal() => return Err(Error::Interrupted("sync stopped by a signal while reading the account; nothing was changed".to_string())),
     }
     progress.finish();
-    let plan = sync::plan(rows.valid, rows.invalid, &live.users, &account.app_id);
+    let plan = sync::plan(
+        rows.valid,
+        rows.invalid,
+        &live.users,
+        &account.app_id,
+        &validator.phones(),
+    );
     let view = PlanView {
         description: plan.describe(SHOWN, &plan::rest_of_list(&args.plan)),
         files: Vec::new(),
@@ -42,7 +55,7 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
         // Nothing was sent: a plan, invalid rows included, is a finished job.
         return Ok(Exit::Success);
     }
-    let (sheet, validator) = input.open(Mode::Upsert)?;
+    let (sheet, validator) = input.open(Mode::Upsert, &profile)?;
     let rows = RowRun {
         command: "sync",
         named: &args.sheet.file,

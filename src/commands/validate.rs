@@ -8,7 +8,7 @@ use super::Ctx;
 use crate::cli::ValidateArgs;
 use crate::model::{Action, Outcome, Status};
 use crate::report::{Reason, Tally};
-use crate::{execute, validate, Error, Exit};
+use crate::{execute, phone, validate, Error, Exit};
 
 #[derive(Serialize)]
 struct ValidateSummary {
@@ -20,12 +20,14 @@ struct ValidateSummary {
     rows: u64,
     valid: u64,
     invalid: u64,
+    /// Valid rows whose phone number has no known country (no `--default-region`).
+    unplaced_phones: u64,
     reasons: Vec<Reason>,
 }
 
 pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let (input, _spool) = args.sheet.spooled()?;
-    let (mut sheet, mut validator) = input.open(args.mode)?;
+    let (mut sheet, mut validator) = input.open(args.mode, &ctx.profile()?)?;
     let mut record = csv::ByteRecord::new();
     let mut tally = Tally::default();
     let (mut rows, mut shown) = (0u64, 0usize);
@@ -65,6 +67,9 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
         rows - invalid,
         args.mode.as_str()
     ))?;
+    if let Some(warning) = phone::unplaced_warning(validator.unplaced_phones()) {
+        ctx.tell(format_args!("warning: {warning}"))?;
+    }
     if args.json {
         ctx.json(&ValidateSummary {
             command: "validate",
@@ -74,6 +79,7 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
             rows,
             valid: rows - invalid,
             invalid,
+            unplaced_phones: validator.unplaced_phones(),
             reasons: tally.top_reasons(),
         })?;
     }

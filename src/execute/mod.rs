@@ -19,6 +19,7 @@ use crate::cli::FailureLimit;
 use crate::error::Chain;
 use crate::input::{Column, RowPosition, Sheet};
 use crate::model::{Action, Mode, Outcome, Status, User};
+use crate::phone::PhoneRule;
 use crate::plan::sync::Planned;
 use crate::progress::Progress;
 use crate::provider::telecmi::Telecmi;
@@ -109,6 +110,8 @@ pub struct ImportSettings {
     pub replay: Option<Replay>,
     /// A sync plan: what each extension needs (none for a plain import).
     pub plan: Option<Arc<HashMap<u32, Planned>>>,
+    /// How phone numbers compare when a row reads its user back: the validator's rule.
+    pub phones: PhoneRule,
 }
 
 /// What an import did.
@@ -121,6 +124,8 @@ pub struct ImportResult {
     pub failed_rows: Option<PathBuf>,
     /// Duplicates kept out of the failed-rows file because the row they repeat is not in it.
     pub duplicates_left_out: u64,
+    /// Valid rows whose phone number went out without a known country.
+    pub unplaced_phones: u64,
 }
 
 /// One row on its way from the reader to the writer.
@@ -176,7 +181,7 @@ pub async fn import(
     let extension_index = validator.columns().index(Column::Extension);
     let mut journal = settings.journal.take();
     let mut replay = settings.replay.take();
-    let reader = tokio::task::spawn_blocking(move || -> Result<(), Error> {
+    let reader = tokio::task::spawn_blocking(move || -> Result<u64, Error> {
         let mut record = ByteRecord::new();
         while let Some(position) = sheet.next_record(&mut record)? {
             // Validate replayed rows too: duplicate detection must see the same rows every run.
@@ -198,7 +203,7 @@ pub async fn import(
                 break;
             }
         }
-        Ok(())
+        Ok(validator.unplaced_phones())
     });
 
     let item_rx = Arc::new(tokio::sync::Mutex::new(item_rx));
@@ -298,15 +303,21 @@ pub async fn import(
     }
     // Requests may have been sent already: a read error part-way is an abort (exit 3), reported
     // with the rows read so far, not a "nothing sent" input error.
-    match reader.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => control.abort(format!(
-            "stopped reading the input after row {}: {}",
-            next_row - 1,
-            Chain(&e)
-        )),
-        Err(e) => control.abort(format!("the input reader stopped unexpectedly: {e}")),
-    }
+    let unplaced_phones = match reader.await {
+        Ok(Ok(unplaced)) => unplaced,
+        Ok(Err(e)) => {
+            control.abort(format!(
+                "stopped reading the input after row {}: {}",
+                next_row - 1,
+                Chain(&e)
+            ));
+            0
+        }
+        Err(e) => {
+            control.abort(format!("the input reader stopped unexpectedly: {e}"));
+            0
+        }
+    };
     if !pending.is_empty() {
         control.abort(format!(
             "{} rows lost their outcome; see the log",
@@ -337,6 +348,7 @@ pub async fn import(
         aborted: control.abort_reason(),
         failed_rows,
         duplicates_left_out,
+        unplaced_phones,
     })
 }
 
@@ -426,6 +438,7 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                         control,
                         mode: settings.mode,
                         plan: settings.plan.as_deref(),
+                        phones: settings.phones,
                     };
                     context.apply(&user, &agent_id, &mut attempts).await
                 }

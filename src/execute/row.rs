@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::model::{Action, Mode, Status, User};
+use crate::phone::PhoneRule;
 use crate::plan::sync::Planned;
 use crate::provider::telecmi::{is_user_exists, is_user_limit, Telecmi};
 use crate::provider::ApiError;
@@ -86,6 +87,8 @@ pub struct RowContext<'a> {
     pub mode: Mode,
     /// A sync plan's decision per extension; without one, the mode decides.
     pub plan: Option<&'a HashMap<u32, Planned>>,
+    /// How a phone number read back compares with the row's.
+    pub phones: PhoneRule,
 }
 
 impl RowContext<'_> {
@@ -229,7 +232,11 @@ impl RowContext<'_> {
         error: &ApiError,
         attempts: &mut u32,
     ) -> RowEnd {
-        match (user.agrees_with(current), upsert, after_lost_response) {
+        match (
+            user.agrees_with(current, &self.phones),
+            upsert,
+            after_lost_response,
+        ) {
             (true, _, true) => RowEnd::ok(
                 Action::Add,
                 "created (confirmed by reading it back after a lost response)",
@@ -249,7 +256,7 @@ impl RowContext<'_> {
             user.clone()
         } else {
             match self.client.get(agent_id, attempts).await {
-                Ok(Some(current)) if user.matches(&current) => {
+                Ok(Some(current)) if user.matches(&current, &self.phones) => {
                     return RowEnd::skipped("already up to date", true)
                 }
                 Ok(Some(current)) => user.merged_over(&current),

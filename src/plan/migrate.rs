@@ -9,6 +9,7 @@ use crate::export::record::ExportRecord;
 use crate::input::header::normalise;
 use crate::input::{Delimiter, InputError, Sheet, TextEncoding};
 use crate::model::{same_name, telecmi_agent_id, AccountUser, Secret, User};
+use crate::phone::{PhoneRule, Reading};
 use crate::validate::{check_extension, check_phone};
 
 /// Which source column feeds each TeleCMI field, and the values every migrated user gets.
@@ -135,6 +136,8 @@ pub struct Options {
     /// Passwords by source id or login id, from `--passwords`.
     pub passwords: HashMap<String, String>,
     pub app_id: String,
+    /// How source and target phone numbers are read and compared.
+    pub phones: PhoneRule,
 }
 
 /// One source user: its id and its export columns by name.
@@ -190,6 +193,9 @@ pub struct MigratePlan {
     pub unmappable: Vec<Unmappable>,
     #[serde(skip)]
     pub users: Vec<(MigrateEntry, User, String)>,
+    /// Users to create whose phone number has no known country (no `--default-region`).
+    #[serde(skip)]
+    pub unplaced_phones: u64,
 }
 
 const PASSWORD_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789@#%+=";
@@ -226,8 +232,11 @@ fn column<'a>(user: &'a SourceUser, name: &str) -> &'a str {
     user.columns.get(name).map(|v| v.trim()).unwrap_or("")
 }
 
-fn same_person(name: &str, phone: &str, target: &User) -> bool {
-    target.phone_number.as_deref() == Some(phone)
+fn same_person(name: &str, phone: &str, target: &User, phones: &PhoneRule) -> bool {
+    target
+        .phone_number
+        .as_deref()
+        .is_some_and(|t| phones.same(t, phone))
         && target.name.as_deref().is_some_and(|t| same_name(t, name))
 }
 
@@ -244,7 +253,7 @@ pub fn plan(
     let mut next_free = options.extension_range.0;
     let fields = &mapping.fields;
     // First pass: who can be migrated at all.
-    let mut candidates: Vec<(&SourceUser, String, String)> = Vec::new();
+    let mut candidates: Vec<(&SourceUser, String, Reading)> = Vec::new();
     for source in sources {
         let mut name = column(source, &fields.name).to_string();
         if name.is_empty() {
@@ -276,7 +285,7 @@ pub fn plan(
             )));
             continue;
         }
-        let phone = match check_phone(raw_phone) {
+        let phone = match check_phone(raw_phone, &options.phones) {
             Ok(phone) => phone,
             Err(rule) => {
                 plan.unmappable
@@ -284,7 +293,10 @@ pub fn plan(
                 continue;
             }
         };
-        if let Some(existing) = target.iter().find(|t| same_person(&name, &phone, &t.user)) {
+        if let Some(existing) = target
+            .iter()
+            .find(|t| same_person(&name, phone.digits(), &t.user, &options.phones))
+        {
             matched_targets.insert(existing.user.extension);
             plan.unchanged.push(MigrateEntry {
                 source_id: source.id.clone(),
@@ -348,11 +360,14 @@ pub fn plan(
             })
             .unwrap_or_else(|| generate_password(options.password_length));
         let agent_id = telecmi_agent_id(extension, &options.app_id);
+        if let Reading::Unplaced(_) = phone {
+            plan.unplaced_phones += 1;
+        }
         let user = User {
             agent_id: Some(agent_id.clone()),
             extension,
             name: Some(name.clone()),
-            phone_number: Some(phone),
+            phone_number: Some(phone.into_digits()),
             password: Some(Secret::new(password)),
             start_time: mapping.defaults.start_time,
             end_time: mapping.defaults.end_time,
@@ -567,6 +582,7 @@ mod tests {
                 "Given#Pass3".to_string(),
             )]),
             app_id: "7".into(),
+            phones: PhoneRule::new(Some("IN".parse().unwrap())),
         }
     }
 
@@ -580,11 +596,11 @@ mod tests {
             source(5, "Eve", "2005", "", "1"),              // no phone
             source(6, "Fay", "2006", "919800000006", "2"),  // disabled
             source(7, "Gus", "2007", "919800000007", "1"),  // range exhausted? no: kept
-            source(8, "Old Hand", "2008", "919800000008", "1"),
+            source(8, "Old Hand", "2008", "98000 00008", "1"), // national, as Smartflo keeps it
         ];
         let targets = vec![
             target(100, "Someone", "919811111111"),
-            target(300, "Old  Hand", "919800000008"),
+            target(300, "Old  Hand", "+91 98000 00008"),
         ];
         let plan = plan(&sources, &targets, &Mapping::default(), &options());
         let extensions: Vec<(String, u32)> = plan
@@ -614,7 +630,11 @@ mod tests {
         );
         assert_eq!(plan.counts.only_in_account, 1);
         let asha = &plan.users[0].1;
-        assert_eq!(asha.phone_number.as_deref(), Some("+919800000001"));
+        assert_eq!(
+            asha.phone_number.as_deref(),
+            Some("919800000001"),
+            "sent as E.164 digits without the +"
+        );
         assert_eq!(asha.sms_alert, Some(false));
         let cara_password = plan.users[2].1.password.as_ref().unwrap().expose();
         assert_eq!(

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::input::{Column, InputError, Sheet};
 use crate::model::{same_name, telecmi_agent_id, AccountUser, User};
+use crate::phone::PhoneRule;
 use crate::text;
 use crate::validate::{self, Validator};
 
@@ -72,8 +73,8 @@ pub struct SyncPlan {
     pub actions: HashMap<u32, Planned>,
 }
 
-/// The fields the sheet gives that differ from the account.
-pub fn changes(wanted: &User, current: &User) -> Vec<FieldChange> {
+/// The fields the sheet gives that differ from the account; phone numbers compare by `phones`.
+pub fn changes(wanted: &User, current: &User, phones: &PhoneRule) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     let mut compare =
         |field: &'static str, new: Option<String>, old: Option<String>, differs: bool| {
@@ -93,7 +94,10 @@ pub fn changes(wanted: &User, current: &User) -> Vec<FieldChange> {
             "phone_number",
             Some(phone.clone()),
             current.phone_number.clone(),
-            current.phone_number.as_ref() != Some(phone),
+            !current
+                .phone_number
+                .as_deref()
+                .is_some_and(|old| phones.same(old, phone)),
         );
     }
     if let Some(password) = &wanted.password {
@@ -168,6 +172,7 @@ pub fn plan(
     invalid: Vec<InvalidRow>,
     live: &[AccountUser],
     app_id: &str,
+    phones: &PhoneRule,
 ) -> SyncPlan {
     let by_extension: HashMap<u32, &AccountUser> =
         live.iter().map(|a| (a.user.extension, a)).collect();
@@ -209,7 +214,7 @@ pub fn plan(
                 plan.actions.insert(user.extension, Planned::Create);
             }
             Some(current) => {
-                let found = changes(&user, &current.user);
+                let found = changes(&user, &current.user, phones);
                 let name = current.user.name.clone();
                 if found.is_empty() {
                     plan.unchanged.push(entry(found, name));
@@ -342,7 +347,8 @@ mod tests {
     #[test]
     fn rows_sort_into_create_update_unchanged_and_only_in_account() {
         let account = vec![
-            live(101, "Asha  Rao", "919200000101", "pw101pw"),
+            // National form in the account: the same number as the sheet's under region IN.
+            live(101, "Asha  Rao", "092000 00101", "pw101pw"),
             live(102, "Ben", "919200000102", "pw102pw"),
             live(103, "Cara", "919200000103", "pw103pw"),
         ];
@@ -355,7 +361,8 @@ mod tests {
             ),
             (4, row(105, Some("Eve"), None, None)),
         ];
-        let plan = plan(rows, Vec::new(), &account, "1");
+        let india = PhoneRule::new(Some("IN".parse().unwrap()));
+        let plan = plan(rows, Vec::new(), &account, "1", &india);
         assert_eq!(
             plan.counts,
             PlanCounts {

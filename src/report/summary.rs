@@ -59,6 +59,8 @@ pub struct RunSummary {
     pub configured_rate: Option<f64>,
     pub concurrency: usize,
     pub aborted: Option<String>,
+    /// Valid rows whose phone number went out without a known country (no `--default-region`).
+    pub unplaced_phones: u64,
     pub report: PathBuf,
     pub failed_rows: Option<PathBuf>,
     pub exit_code: Exit,
@@ -103,6 +105,9 @@ impl RunSummary {
         }
         if let Some(reason) = &self.aborted {
             writeln!(err, "  ABORTED: {reason} (continue later with --resume)")?;
+        }
+        if let Some(warning) = crate::phone::unplaced_warning(self.unplaced_phones) {
+            writeln!(err, "  warning: {warning}")?;
         }
         if !self.reasons.is_empty() {
             writeln!(err, "  top reasons:")?;

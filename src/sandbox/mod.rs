@@ -12,6 +12,10 @@
 //! | `/v3/user/list` | POST JSON | body | `page`/`limit`, `count` is the total; 401; 400 validation |
 //! | `/v1/users` | GET query | `Authorization: Bearer TOKEN` | `last_seen_id`/`has_more` cursor, filters |
 //!
+//! Phone numbers are stored as received (`+91 98123 00001` stays so), as the real service may; with
+//! [`SandboxConfig::normalise_phones`] they are stored as their digits only (`919812300001`), the
+//! form every TeleCMI example shows, so tests cover both.
+//!
 //! The endpoints are also answered under any path prefix (`/mock/v2/user/add`), so base URLs that
 //! carry a path can be rehearsed; [`SandboxStats::by_endpoint`] records the full path requested.
 //!
@@ -72,6 +76,8 @@ pub struct SandboxConfig {
     pub seed_smartflo: usize,
     /// TeleCMI add answers 400 "User limit reached" once the account holds this many users.
     pub user_limit: Option<usize>,
+    /// Store TeleCMI phone numbers as their digits only, instead of exactly as received.
+    pub normalise_phones: bool,
     /// Fault injection at start (changeable later with [`Sandbox::set_faults`]).
     pub faults: Faults,
 }
@@ -85,6 +91,7 @@ impl Default for SandboxConfig {
             seed_telecmi: 0,
             seed_smartflo: 0,
             user_limit: None,
+            normalise_phones: false,
             faults: Faults::default(),
         }
     }
@@ -99,6 +106,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("seed_telecmi", &self.seed_telecmi)
             .field("seed_smartflo", &self.seed_smartflo)
             .field("user_limit", &self.user_limit)
+            .field("normalise_phones", &self.normalise_phones)
             .field("faults", &self.faults)
             .finish()
     }
@@ -188,10 +196,22 @@ pub(crate) struct Shared {
     pub(crate) secret: String,
     pub(crate) token: String,
     pub(crate) user_limit: Option<usize>,
+    pub(crate) normalise_phones: bool,
     pub(crate) telecmi: Mutex<TelecmiState>,
     pub(crate) smartflo: Mutex<SmartfloState>,
     pub(crate) faults: FaultState,
     pub(crate) stats: StatsState,
+}
+
+impl Shared {
+    /// A TeleCMI phone number as this sandbox keeps it: as received, or its digits only.
+    pub(crate) fn stored_phone(&self, received: &str) -> String {
+        if self.normalise_phones {
+            received.chars().filter(char::is_ascii_digit).collect()
+        } else {
+            received.to_owned()
+        }
+    }
 }
 
 /// Locks a mutex, ignoring poisoning (every critical section leaves the state consistent).
@@ -225,6 +245,7 @@ impl Sandbox {
             secret: config.secret,
             token: config.token,
             user_limit: config.user_limit,
+            normalise_phones: config.normalise_phones,
             telecmi: Mutex::new(TelecmiState::seeded(config.seed_telecmi)),
             smartflo: Mutex::new(SmartfloState::seeded(config.seed_smartflo)),
             faults: FaultState::new(config.faults),

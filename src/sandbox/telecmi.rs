@@ -226,7 +226,7 @@ fn add(shared: &Shared, p: &Params<'_>) -> Result<Reply, Reply> {
     let record = TelecmiRecord {
         extension,
         name: name.to_owned(),
-        phone_number: phone_number.to_owned(),
+        phone_number: shared.stored_phone(phone_number),
         password: password.to_owned(),
         start_time: p.optional_hour("start_time")?,
         end_time: p.optional_hour("end_time")?,
@@ -292,7 +292,7 @@ fn update(shared: &Shared, p: &Params<'_>) -> Result<Reply, Reply> {
     let user = state.get_mut(extension).ok_or_else(invalid_id)?;
     let r = &mut user.record;
     r.name = name.to_owned();
-    r.phone_number = phone_number.to_owned();
+    r.phone_number = shared.stored_phone(phone_number);
     r.password = password.to_owned();
     if start_time.is_some() {
         r.start_time = start_time;

@@ -113,8 +113,8 @@ fn valid_and_invalid_rows_each_get_exactly_one_report_line() {
     extensions.sort();
     assert_eq!(extensions, [101, 104, 106], "exactly the valid rows");
     assert_eq!(
-        users[&104].phone_number, "+919200000104",
-        "normalised phone"
+        users[&104].phone_number, "919200000104",
+        "sent as E.164 digits without the +"
     );
     assert_eq!(users[&104].name, "Dev Nair");
 }

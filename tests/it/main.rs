@@ -12,6 +12,7 @@ mod import;
 mod migrate;
 mod network;
 mod operator;
+mod phones;
 mod reliability;
 mod sandbox_api;
 mod smoke;

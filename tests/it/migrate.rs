@@ -177,8 +177,8 @@ fn the_plan_maps_keeps_allocates_and_lists_the_unmappable_without_creating_anyon
         );
     }
     assert_eq!(
-        rows[0]["phone_number"], "+919800000001",
-        "phones normalised"
+        rows[0]["phone_number"], "919800000001",
+        "phones as E.164 digits without the +"
     );
 
     // --apply creates exactly the reviewed users with the reviewed passwords.
@@ -233,4 +233,59 @@ fn apply_needs_a_credentials_file() {
     let ran = migrate(&case, &["--apply"]);
     ran.assert_code(2);
     ran.assert_stderr_contains("--credentials-out");
+}
+
+#[test]
+fn a_national_follow_me_number_is_read_by_the_default_region() {
+    let case = Case::new();
+    case.sandbox().insert_smartflo(smartflo_user(
+        1,
+        "Asha Rao",
+        Some("301"),
+        Some("98000 00001"),
+    ));
+    case.sandbox().insert_smartflo(smartflo_user(
+        2,
+        "Ben Thomas",
+        Some("302"),
+        Some("098000-00002"),
+    ));
+    // Asha is already in the target, stored with a + as the real service may keep it.
+    case.insert_telecmi(telecmi_user(
+        150,
+        "Asha Rao",
+        "+91 98000 00001",
+        "Secret150",
+    ));
+    let plan_path = case.path("plan.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--plan-out", arg(&plan_path)];
+        args.extend_from_slice(extra);
+        let ran = migrate(&case, &args);
+        ran.assert_code(0);
+        (ran, read_json(&plan_path))
+    };
+
+    let (_, plan) = run(&["--default-region", "IN"]);
+    assert_eq!(plan["counts"]["unchanged"], 1, "{plan:#}");
+    assert_eq!(plan["unchanged"][0]["extension"], 150);
+    assert_eq!(plan["counts"]["create"], 1, "{plan:#}");
+    let creds = case.path("creds.csv");
+    migrate(
+        &case,
+        &["--default-region", "IN", "--credentials-out", arg(&creds)],
+    )
+    .assert_code(0);
+    let rows = read_csv(&creds);
+    assert_eq!(
+        rows[0]["phone_number"], "919800000002",
+        "E.164 digits without the +"
+    );
+
+    let (ran, plan) = run(&[]);
+    assert_eq!(
+        plan["counts"]["unchanged"], 0,
+        "without a region a national number is not known to be the target's"
+    );
+    ran.assert_stderr_contains("2 phone numbers have no country code");
 }

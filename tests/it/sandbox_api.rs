@@ -1058,3 +1058,33 @@ async fn debug_output_never_shows_credentials() {
     );
     sb.stop().await;
 }
+
+#[tokio::test]
+async fn phones_are_stored_as_received_unless_the_sandbox_normalises_them() {
+    for (normalise_phones, stored) in [(false, "+91 98123 00001"), (true, "919812300001")] {
+        let sb = start(SandboxConfig {
+            normalise_phones,
+            ..SandboxConfig::default()
+        })
+        .await;
+        let mut body = add_body(101, "Manish");
+        body["phone_number"] = json!("+91 98123 00001");
+        assert_eq!(post(&sb, "/v2/user/add", body).await.0, StatusCode::OK);
+        assert_eq!(
+            sb.telecmi_users()[0].phone_number,
+            stored,
+            "normalise: {normalise_phones}"
+        );
+        let update = creds(
+            json!({"id": "101_1111112", "name": "Manish", "password": "123456",
+                                  "phone_number": "(+91) 98123-00002"}),
+        );
+        assert_eq!(post(&sb, "/v2/user/update", update).await.0, StatusCode::OK);
+        let updated = &sb.telecmi_users()[0].phone_number;
+        assert_eq!(
+            updated == "919812300002",
+            normalise_phones,
+            "update too: {updated}"
+        );
+    }
+}

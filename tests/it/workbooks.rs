@@ -63,7 +63,7 @@ fn an_office_workbook_imports_with_its_exact_cell_values() {
             [
                 (201, "Anita Desai", "919812300317", true),
                 (202, "Ravi Kumar", "919812300318", false),
-                (203, "Meena Iyer", "+919812300319", true),
+                (203, "Meena Iyer", "919812300319", true),
             ],
             "{extension}: a number shown as 9.19812E+11 is whole, a formula gives its value, booleans are booleans"
         );

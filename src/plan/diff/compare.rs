@@ -4,12 +4,14 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::{
-    Change, ChangedUser, Counts, Diff, DiffError, Roster, RosterFormat, DERIVED, PASSWORD,
+    Change, ChangedUser, Counts, Diff, DiffError, Roster, RosterFormat, DERIVED, PASSWORD, PHONES,
 };
 use crate::export::record::neutralise_formula;
+use crate::phone::PhoneRule;
 
-/// Compare `old` with `new`: who joined, who left, and which shared fields changed for the rest.
-pub fn diff(old: &Roster, new: &Roster) -> Result<Diff, DiffError> {
+/// Compare `old` with `new`: who joined, who left, and which shared fields changed for the rest;
+/// phone numbers compare by `phones`.
+pub fn diff(old: &Roster, new: &Roster, phones: &PhoneRule) -> Result<Diff, DiffError> {
     if !old.key_column.is_empty() && !new.key_column.is_empty() && old.key_column != new.key_column
     {
         return Err(DiffError::Mismatch(format!(
@@ -76,12 +78,19 @@ pub fn diff(old: &Roster, new: &Roster) -> Result<Diff, DiffError> {
                                 new: None,
                             });
                         }
-                    } else if view(a, old, new) != view(b, new, old) {
-                        changes.push(Change {
-                            field: column.clone(),
-                            old: Some(a.to_string()),
-                            new: Some(b.to_string()),
-                        });
+                    } else {
+                        let differs = if PHONES.contains(&column.as_str()) {
+                            !phones.same(a, b)
+                        } else {
+                            view(a, old, new) != view(b, new, old)
+                        };
+                        if differs {
+                            changes.push(Change {
+                                field: column.clone(),
+                                old: Some(a.to_string()),
+                                new: Some(b.to_string()),
+                            });
+                        }
                     }
                 }
                 if changes.is_empty() {

@@ -11,6 +11,9 @@
 //! - Only columns present in both files are compared, as trimmed text (JSON `101` equals CSV `101`,
 //!   `true` equals `true`, `null` equals an empty cell). Derived columns are skipped when their source
 //!   is compared: `first_name`/`last_name` (from `name`) and `agent_status_name` (from `agent_status`).
+//! - Phone numbers (`phone_number`, Smartflo's `follow_me_number`) compare by the one phone rule
+//!   ([`crate::phone`]) under the run's default region: `+91 98123 00001` and `919812300001` are no
+//!   change. The report shows both texts as the files hold them.
 //! - Passwords are never carried into a diff: a change says only "password changed", and only when
 //!   both files hold a password (an export without `--include-passwords` has an empty column, which
 //!   says nothing). Added and removed rows leave the password out.
@@ -34,6 +37,8 @@ pub use read::{parse_roster, read_roster};
 
 /// The password column: compared only as "changed", never shown.
 const PASSWORD: &str = "password";
+/// Columns holding phone numbers, compared as numbers.
+const PHONES: [&str; 2] = ["phone_number", "follow_me_number"];
 /// Columns derived from another column: `(derived, source)`, skipped when the source is compared.
 const DERIVED: [(&str, &str); 3] = [
     ("first_name", "name"),
@@ -137,6 +142,7 @@ pub struct Diff {
 mod tests {
     use super::compare::natural_cmp;
     use super::*;
+    use crate::phone::PhoneRule;
     use serde_json::Value;
     use std::cmp::Ordering;
     use std::path::PathBuf;
@@ -188,7 +194,7 @@ mod tests {
     fn counts_added_removed_and_changed_users() {
         let (old, new) = old_and_new();
         assert_eq!(old.key_column, "agent_id");
-        let diff = diff(&old, &new).unwrap();
+        let diff = diff(&old, &new, &PhoneRule::default()).unwrap();
         assert_eq!(
             diff.counts,
             Counts {
@@ -234,10 +240,10 @@ mod tests {
     fn headline_tells_joined_left_and_changed_fields() {
         let (old, new) = old_and_new();
         assert_eq!(
-            diff(&old, &new).unwrap().headline(),
+            diff(&old, &new, &PhoneRule::default()).unwrap().headline(),
             "1 joined, 1 left, 1 changed (1 phone_number, 1 password)"
         );
-        let same = diff(&old, &old).unwrap();
+        let same = diff(&old, &old, &PhoneRule::default()).unwrap();
         assert!(same.is_empty());
         assert_eq!(same.headline(), "no changes");
         assert_eq!(table_text(&same), "no changes\n");
@@ -248,14 +254,37 @@ mod tests {
              102_1111112,102,Ravi Kumar,Ravi,Kumar,+919200000012,,9,18,false\n\
              103_1111112,103,Meera Iyer,Meera,Iyer,+919200000003,,10,19,true\n"
         ));
-        let d = diff(&old, &two).unwrap();
+        let d = diff(&old, &two, &PhoneRule::default()).unwrap();
         assert_eq!(d.headline(), "2 changed (2 phone_number, 1 name)");
+    }
+
+    #[test]
+    fn phone_numbers_written_differently_are_no_change() {
+        let (old, _) = old_and_new();
+        let rewritten = roster(&format!(
+            "{TELECMI_HEADER}\n\
+             101_1111112,101,Asha Rao,Asha,Rao,919200000001,oldpass101,9,18,true\n\
+             102_1111112,102,Ravi Kumar,Ravi,Kumar,(+91) 92000-00002,oldpass102,9,18,false\n\
+             103_1111112,103,Meera Iyer,Meera,Iyer,092000 00003,SecretOld1,10,19,true\n"
+        ));
+        let india = PhoneRule::new(Some("IN".parse().unwrap()));
+        assert_eq!(
+            diff(&old, &rewritten, &india).unwrap().headline(),
+            "no changes"
+        );
+        assert_eq!(
+            diff(&old, &rewritten, &PhoneRule::default())
+                .unwrap()
+                .headline(),
+            "1 changed (1 phone_number)",
+            "without a region the national form is not known to be the same number"
+        );
     }
 
     #[test]
     fn password_changes_are_told_but_never_shown() {
         let (old, new) = old_and_new();
-        let d = diff(&old, &new).unwrap();
+        let d = diff(&old, &new, &PhoneRule::default()).unwrap();
         let text = csv_text(&d);
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         assert_eq!(
@@ -301,7 +330,9 @@ mod tests {
              102_1111112,102,Ravi Kumar,Ravi,Kumar,+919200000002,,9,18,false\n\
              103_1111112,103,Meera Iyer,Meera,Iyer,+919200000003,,10,19,true\n"
         ));
-        assert!(diff(&old, &without).unwrap().is_empty());
+        assert!(diff(&old, &without, &PhoneRule::default())
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -326,8 +357,12 @@ mod tests {
         );
         assert_eq!(jsonl.users["101_1111112"]["extension"], "101");
         assert_eq!(jsonl.users["101_1111112"]["sms_alert"], "true");
-        assert!(diff(&csv, &jsonl).unwrap().is_empty());
-        assert!(diff(&jsonl, &csv).unwrap().is_empty());
+        assert!(diff(&csv, &jsonl, &PhoneRule::default())
+            .unwrap()
+            .is_empty());
+        assert!(diff(&jsonl, &csv, &PhoneRule::default())
+            .unwrap()
+            .is_empty());
         // ...and a real difference across formats still shows.
         let mut moved = jsonl.clone();
         moved
@@ -335,7 +370,7 @@ mod tests {
             .get_mut("101_1111112")
             .unwrap()
             .insert("start_time".into(), "10".into());
-        let d = diff(&csv, &moved).unwrap();
+        let d = diff(&csv, &moved, &PhoneRule::default()).unwrap();
         assert_eq!(d.headline(), "1 changed (1 start_time)");
     }
 
@@ -355,7 +390,7 @@ mod tests {
         ));
         assert_eq!(old.key_column, "id");
         assert_eq!(old.provider(), "Smartflo");
-        let d = diff(&old, &new).unwrap();
+        let d = diff(&old, &new, &PhoneRule::default()).unwrap();
         // A new agent_id on user 9 is a change, not a leaver plus a joiner.
         assert_eq!(
             (d.counts.added, d.counts.removed, d.counts.changed),
@@ -370,7 +405,7 @@ mod tests {
         assert_eq!(d.key_column, "id");
         // Numeric ids sort as numbers in the report.
         let added = roster(&format!("{header}\n10,Ravi,ravi@x.in,,,,,,,1,2,Agent\n"));
-        let d = diff(&added, &new).unwrap();
+        let d = diff(&added, &new, &PhoneRule::default()).unwrap();
         let keys: Vec<&str> = d.added.iter().map(|r| r["id"].as_str()).collect();
         assert_eq!(keys, ["9", "11"]);
     }
@@ -416,7 +451,7 @@ mod tests {
     fn rosters_of_different_providers_are_not_compared() {
         let telecmi = roster(&format!("{TELECMI_HEADER}\n101_1,101,A,,,,,,,\n"));
         let smartflo = roster("{\"id\":1,\"name\":\"A\",\"agent_id\":\"101_1\"}\n");
-        let err = diff(&telecmi, &smartflo).unwrap_err();
+        let err = diff(&telecmi, &smartflo, &PhoneRule::default()).unwrap_err();
         assert!(matches!(err, DiffError::Mismatch(_)));
         assert!(err.to_string().contains("Smartflo"), "{err}");
         assert!(err.to_string().contains("TeleCMI"), "{err}");
@@ -445,7 +480,7 @@ mod tests {
     fn an_empty_jsonl_export_means_everyone_joined() {
         let empty = roster("");
         let (old, _) = old_and_new();
-        let d = diff(&empty, &old).unwrap();
+        let d = diff(&empty, &old, &PhoneRule::default()).unwrap();
         assert_eq!((d.counts.added, d.counts.removed), (3, 0));
         assert_eq!(d.headline(), "3 joined");
     }
@@ -463,7 +498,7 @@ mod tests {
              202_1,202,\"शर्मा\nJr\",,,+919200000202,,,,\n\
              203_1,203,=cmd|' /C calc'!A0,,,,,,,\n"
         ));
-        let d = diff(&old, &new).unwrap();
+        let d = diff(&old, &new, &PhoneRule::default()).unwrap();
         let text = csv_text(&d);
         let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes())
             .records()
@@ -486,7 +521,12 @@ mod tests {
         assert!(lines[2].contains("Zoë, \"Zed\" Ångström"));
 
         let long = format!("{TELECMI_HEADER}\n301_1,301,{},,,,,,,\n", "x".repeat(100));
-        let d = diff(&roster(&format!("{TELECMI_HEADER}\n")), &roster(&long)).unwrap();
+        let d = diff(
+            &roster(&format!("{TELECMI_HEADER}\n")),
+            &roster(&long),
+            &PhoneRule::default(),
+        )
+        .unwrap();
         let table = table_text(&d);
         assert!(table.contains(&format!("{}…", "x".repeat(TABLE_WIDTH - 1))));
         assert!(!table.contains(&"x".repeat(TABLE_WIDTH)));

@@ -1,0 +1,368 @@
+//! Phone numbers: the one rule for reading a number, for the form it is sent in, and for telling
+//! whether two numbers are the same. libphonenumber's metadata (the `phonenumber` crate) knows the
+//! country codes, trunk prefixes and national lengths; roster adds only these rules:
+//!
+//! - **Sent** as E.164 digits without the `+` (`919812300001`): every TeleCMI example is written so.
+//! - **`+` or `00` first**: international, whatever the default region.
+//! - **Otherwise, with a default region** (`--default-region IN`): a number of that region, national
+//!   (`098123 00001`, `98123 00001`) or with its country code (`91 98123 00001`). Digits that are no
+//!   number of the region but a valid number with its country code first are read that way: that
+//!   is how TeleCMI stores every number, so an export of any account re-imports.
+//! - **Otherwise, without one**: a valid number with its country code first, or else the digits as
+//!   written ([`Reading::Unplaced`]), which a run counts and warns about once.
+//! - **Invalid** for its country is invalid, with the reason.
+//! - **Compared** (sync, the update-mode skip, migrate's "already there", diff): both sides read by
+//!   the same rule; text that cannot be read at all compares by its digits.
+
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::metadata::DATABASE;
+use phonenumber::{country, Mode, ParseError, PhoneNumber};
+
+/// The flag that says how numbers without a country code are read, named in messages.
+pub const REGION_FLAG: &str = "--default-region";
+
+/// An ISO 3166 region with a numbering plan: how numbers written without a country code are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region(country::Id);
+
+impl FromStr for Region {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Region, String> {
+        let code = text.trim().to_ascii_uppercase();
+        code.parse::<country::Id>()
+            .ok()
+            .filter(|id| DATABASE.by_id(id.as_ref()).is_some())
+            .map(Region)
+            .ok_or_else(|| {
+                format!("{text:?} is not a region with a numbering plan: give an ISO 3166 code such as IN, US or GB")
+            })
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_ref())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Region {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Region, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a written number was read as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// E.164 digits without the `+`: the country is known.
+    Placed(String),
+    /// The digits as written: no default region, and not a valid number with its country code
+    /// first, so which country it belongs to is unknown.
+    Unplaced(String),
+}
+
+impl Reading {
+    pub fn digits(&self) -> &str {
+        match self {
+            Reading::Placed(digits) | Reading::Unplaced(digits) => digits,
+        }
+    }
+
+    /// The digits to send.
+    pub fn into_digits(self) -> String {
+        match self {
+            Reading::Placed(digits) | Reading::Unplaced(digits) => digits,
+        }
+    }
+}
+
+/// The rule, set by the default region; the same value must read both sides of a comparison.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhoneRule {
+    region: Option<Region>,
+}
+
+impl PhoneRule {
+    pub fn new(region: Option<Region>) -> PhoneRule {
+        PhoneRule { region }
+    }
+
+    /// Read a number as a sheet (or a source account) writes it; the error is the rule it breaks.
+    pub fn read(&self, text: &str) -> Result<Reading, String> {
+        let written = Written::scan(text)?;
+        let with_country_code = || valid_e164(None, &format!("+{}", written.digits));
+        if written.international {
+            return with_country_code().map(Reading::Placed);
+        }
+        match self.region {
+            Some(Region(region)) => match valid_e164(Some(region), &written.digits) {
+                Ok(digits) => Ok(Reading::Placed(digits)),
+                Err(why) => with_country_code().map(Reading::Placed).map_err(|_| why),
+            },
+            None => match with_country_code() {
+                Ok(digits) => Ok(Reading::Placed(digits)),
+                Err(_) if (8..=15).contains(&written.digits.len()) => {
+                    Ok(Reading::Unplaced(written.digits))
+                }
+                Err(_) => Err(format!(
+                    "a phone number without a country code has 8 to 15 digits (this has {}); \
+                     {REGION_FLAG} says which country's national numbers the sheet holds",
+                    written.digits.len()
+                )),
+            },
+        }
+    }
+
+    /// True when `a` and `b` are one number under this rule (`+91 98123 00001` and `919812300001`).
+    pub fn same(&self, a: &str, b: &str) -> bool {
+        a == b || self.key(a) == self.key(b)
+    }
+
+    /// What a number compares by: its reading, else (an account may hold anything) its digits.
+    fn key(&self, text: &str) -> String {
+        self.read(text)
+            .map(Reading::into_digits)
+            .unwrap_or_else(|_| text.chars().filter(char::is_ascii_digit).collect())
+    }
+}
+
+/// The warning for numbers sent without a known country, once per run; `None` when there were none.
+pub fn unplaced_warning(count: u64) -> Option<String> {
+    (count > 0).then(|| {
+        let (numbers, have, go) = if count == 1 {
+            ("phone number", "has", "goes")
+        } else {
+            ("phone numbers", "have", "go")
+        };
+        format!(
+            "{count} {numbers} {have} no country code and {go} out as the digits written; \
+             pass {REGION_FLAG} (e.g. {REGION_FLAG} IN) to read them as national numbers"
+        )
+    })
+}
+
+/// A number's digits, and whether it was written international (`+` or `00` first).
+struct Written {
+    international: bool,
+    digits: String,
+}
+
+impl Written {
+    /// Only digits, one leading `+` and separators (spaces, dashes, dots, brackets): libphonenumber
+    /// would also take letters (`1-800-FLOWERS`) and extensions, which an account cannot dial.
+    fn scan(text: &str) -> Result<Written, String> {
+        let rule = || {
+            "a phone number is digits with an optional leading + or 00 (spaces, dashes, dots and brackets are ignored)".to_string()
+        };
+        let mut plus = false;
+        let mut digits = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                '+' if !plus && digits.is_empty() => plus = true,
+                ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
+                _ => return Err(rule()),
+            }
+        }
+        if digits.is_empty() {
+            return Err(rule());
+        }
+        Ok(match digits.strip_prefix("00") {
+            Some(rest) if !plus => Written {
+                international: true,
+                digits: rest.to_string(),
+            },
+            _ => Written {
+                international: plus,
+                digits,
+            },
+        })
+    }
+}
+
+/// The E.164 digits of `text` read in `region`, when libphonenumber finds it a valid number.
+fn valid_e164(region: Option<country::Id>, text: &str) -> Result<String, String> {
+    let number = phonenumber::parse(region, text).map_err(|e| parse_failure(&e))?;
+    if !phonenumber::is_valid(&number) {
+        return Err(invalid(&number));
+    }
+    let e164 = number.format().mode(Mode::E164).to_string();
+    Ok(e164.trim_start_matches('+').to_string())
+}
+
+fn parse_failure(error: &ParseError) -> String {
+    match error {
+        ParseError::InvalidCountryCode => {
+            "it does not start with a country calling code in use".to_string()
+        }
+        ParseError::TooShortAfterIdd | ParseError::TooShortNsn => {
+            "too short for a phone number".to_string()
+        }
+        ParseError::TooLong => "too long for a phone number".to_string(),
+        ParseError::NoNumber | ParseError::MalformedInteger(_) => "not a phone number".to_string(),
+    }
+}
+
+/// Why a number that parsed is not valid: its length, or digits its country does not use. Lengths
+/// are those of the country's mobile and fixed-line numbers, the phones people answer.
+fn invalid(number: &PhoneNumber) -> String {
+    let code = number.code().value();
+    let national = number.national().to_string();
+    let Some(meta) = DATABASE.by_code(&code).and_then(|m| m.into_iter().next()) else {
+        return format!("+{code} is not a country calling code in use");
+    };
+    let country = format!("{} (+{code})", meta.id());
+    let descriptors = meta.descriptors();
+    let mut lengths: Vec<u16> = [descriptors.mobile(), descriptors.fixed_line()]
+        .into_iter()
+        .flatten()
+        .flat_map(|d| d.possible_length().iter().copied())
+        .collect();
+    lengths.sort_unstable();
+    lengths.dedup();
+    let length = national.len();
+    if !lengths.is_empty() && !lengths.contains(&(length as u16)) {
+        let allowed: Vec<String> = lengths.iter().map(u16::to_string).collect();
+        return format!(
+            "not a valid number for {country}: its phone numbers have {} digits after the country code, this has {length}",
+            allowed.join(" or ")
+        );
+    }
+    format!("not a valid number for {country}: no number there begins {national}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn india() -> PhoneRule {
+        PhoneRule::new(Some("IN".parse().unwrap()))
+    }
+
+    fn sent(rule: PhoneRule, text: &str) -> Result<String, String> {
+        rule.read(text).map(Reading::into_digits)
+    }
+
+    #[test]
+    fn every_written_form_of_one_number_is_sent_as_e164_digits() {
+        for rule in [PhoneRule::default(), india()] {
+            for text in [
+                "+91 98123 00001",
+                "919812300001",
+                "(+91) 98123-00001",
+                "0091 98123 00001",
+                "+91.98123.00001",
+                "+91\u{a0}98123\u{a0}00001",
+            ] {
+                assert_eq!(
+                    rule.read(text),
+                    Ok(Reading::Placed("919812300001".into())),
+                    "{text} with {rule:?}"
+                );
+            }
+        }
+        for national in ["098123 00001", "98123 00001", "98123-00001"] {
+            assert_eq!(
+                sent(india(), national).unwrap(),
+                "919812300001",
+                "{national}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_region_a_national_number_goes_out_as_its_digits() {
+        assert_eq!(
+            PhoneRule::default().read("098123 00001"),
+            Ok(Reading::Unplaced("09812300001".into()))
+        );
+        assert_eq!(
+            PhoneRule::default().read("98123 00001"),
+            Ok(Reading::Unplaced("9812300001".into()))
+        );
+        let short = PhoneRule::default().read("12345").unwrap_err();
+        assert!(
+            short.contains("8 to 15 digits") && short.contains(REGION_FLAG),
+            "{short}"
+        );
+    }
+
+    #[test]
+    fn plus_and_00_are_international_whatever_the_region() {
+        let us = PhoneRule::new(Some("us".parse().unwrap()));
+        assert_eq!(sent(us, "+44 20 7946 0958").unwrap(), "442079460958");
+        assert_eq!(sent(us, "0044 20 7946 0958").unwrap(), "442079460958");
+        assert_eq!(sent(us, "(202) 555-0147").unwrap(), "12025550147");
+    }
+
+    #[test]
+    fn a_region_still_reads_the_country_code_first_form_telecmi_stores() {
+        // A UK number exported from the account, re-imported under an Indian default region.
+        assert_eq!(sent(india(), "447911123456").unwrap(), "447911123456");
+    }
+
+    #[test]
+    fn invalid_numbers_say_why() {
+        let short = sent(india(), "+91 98123 0000").unwrap_err();
+        assert!(
+            short.contains("IN (+91)") && short.contains("this has 9"),
+            "{short}"
+        );
+        let unused = sent(india(), "50000 00000").unwrap_err();
+        assert!(
+            unused.contains("not a valid number for IN (+91)"),
+            "{unused}"
+        );
+        let country = sent(PhoneRule::default(), "+999 1234 5678").unwrap_err();
+        assert!(country.contains("country calling code"), "{country}");
+        let letters = sent(india(), "1-800-FLOWERS").unwrap_err();
+        assert!(
+            letters.contains("digits with an optional leading +"),
+            "{letters}"
+        );
+        assert!(sent(india(), "+91 +98123 00001").is_err(), "one + only");
+    }
+
+    #[test]
+    fn comparison_reads_both_sides_by_the_same_rule() {
+        let forms = ["+91 98123 00001", "919812300001", "(+91) 98123-00001"];
+        for a in forms {
+            for b in forms {
+                assert!(PhoneRule::default().same(a, b), "{a} = {b}");
+            }
+        }
+        assert!(india().same("9812300001", "+91 98123 00001"));
+        assert!(india().same("098123 00001", "919812300001"));
+        assert!(
+            !PhoneRule::default().same("9812300001", "+91 98123 00001"),
+            "without a region a national number is not known to be Indian"
+        );
+        assert!(!india().same("919812300001", "919812300002"));
+        assert!(
+            PhoneRule::default().same("n/a 123", "123"),
+            "unreadable text compares by digits"
+        );
+    }
+
+    #[test]
+    fn regions_are_iso_codes_with_a_numbering_plan() {
+        assert_eq!("in".parse::<Region>().unwrap().to_string(), "IN");
+        let err = "India".parse::<Region>().unwrap_err();
+        assert!(err.contains("ISO 3166"), "{err}");
+    }
+
+    #[test]
+    fn the_warning_counts_and_names_the_flag() {
+        assert_eq!(unplaced_warning(0), None);
+        let warning = unplaced_warning(3).unwrap();
+        assert!(warning.starts_with("3 phone numbers have"), "{warning}");
+        assert!(warning.contains(REGION_FLAG), "{warning}");
+        assert!(unplaced_warning(1)
+            .unwrap()
+            .starts_with("1 phone number has no country code and goes out"));
+    }
+}
