@@ -73,18 +73,21 @@ fn create_locked(path: &Path, mode: u32) -> Result<File, ReportError> {
         file.set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(error)?;
     }
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(error(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "another roster run is writing this file right now",
-            )))
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(error(e)),
-    }
+    held_by_another_run(&file).map_err(error)?;
     file.set_len(0).map_err(error)?;
     Ok(file)
+}
+
+/// Takes `file`'s lock, or says that another run holds it.
+fn held_by_another_run(file: &File) -> io::Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "another roster run is writing this file right now",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
 }
 
 /// One line per input row, in row order, written as results arrive.
@@ -410,10 +413,13 @@ pub fn check_can_create(path: &Path) -> Result<(), ReportError> {
         return Err(error(io::Error::other("it is a directory")));
     }
     if path.exists() {
-        std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .append(true)
             .open(path)
             .map_err(error)?;
+        // Released at once: the run takes its own lock when it opens the file, but a run already
+        // holding it shows here, before anything is sent, instead of after an account walk.
+        held_by_another_run(&file).map_err(error)?;
     }
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,

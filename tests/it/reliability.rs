@@ -553,6 +553,31 @@ fn a_second_run_with_another_journal_but_the_same_report_is_refused() {
     assert_all_ok(&rows);
 }
 
+#[test]
+fn a_sync_apply_on_a_report_in_use_is_refused_before_it_reads_the_account() {
+    let case = Case::with_latency(Duration::from_millis(50));
+    let (input, report) = add_sheet(&case, 1000, 10);
+    let mut first = case.spawn(&add_args(&input, &report, &["--rate", "5"]));
+    case.wait_for_requests(1, "the first run to start");
+    let ran = run_at_most(
+        case.roster(&["sync", arg(&input), "--apply", "--report", arg(&report)]),
+        Duration::from_secs(20),
+        "sync --apply",
+    );
+    ran.assert_code_because(2, "the lock was visible before any request")
+        .assert_stderr_contains("another roster run");
+    assert!(
+        !case
+            .sandbox()
+            .stats()
+            .by_endpoint
+            .contains_key("/v3/user/list"),
+        "the refused sync walked the account"
+    );
+    let status = wait_at_most(&mut first, Duration::from_secs(20), "the first run");
+    assert_eq!(status.code(), Some(0));
+}
+
 // ---- signals ----
 
 #[test]
