@@ -22,7 +22,9 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
         Credentials come from TELECMI_APP_ID, TELECMI_SECRET and SMARTFLO_TOKEN, or from a --config profile; \
         never from the command line. Logs and progress go to stderr; data goes to stdout only when asked.\n\n\
         Corporate networks: the system's certificate store (or SSL_CERT_FILE / SSL_CERT_DIR) is trusted besides the \
-        bundled public roots, --ca-cert FILE adds a CA, and HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured.",
+        bundled public roots, --ca-cert FILE adds a CA, and HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured.\n\n\
+        Environment: TELECMI_APP_ID, TELECMI_SECRET and SMARTFLO_TOKEN (credentials), ROSTER_BASE_URL (the API root), \
+        ROSTER_CONFIG and ROSTER_PROFILE (the config file and its profile), ROSTER_CA_CERT (an extra CA), NO_COLOR.",
     after_help = "Exit codes: 0 all rows ok, 1 some rows failed or invalid, 2 stopped before the first request \
         (usage, config, credentials, input, outputs), 3 aborted after it (auth rejected, provider unreachable, \
         TLS failure, interrupted)."
@@ -34,23 +36,47 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Options every command takes, under their own heading.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// More detail in logs (-v debug, -vv trace)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Only errors in logs, no progress display
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
     /// Log line format on stderr (json: one object per line, for log shippers)
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, help_heading = GLOBAL)]
     pub log_format: LogFormat,
+    /// `roster --config FILE COMMAND`, as earlier versions took it; hidden so that the commands
+    /// that read a profile show these where they apply
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub profile: Option<String>,
+}
+
+const GLOBAL: &str = "Global options";
+
+/// The config file and profile, taken by the commands that read one.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProfileArgs {
     /// TOML file with named profiles (see samples/roster.toml)
-    #[arg(long, global = true, env = "ROSTER_CONFIG", value_name = "FILE")]
+    #[arg(long, env = "ROSTER_CONFIG", value_name = "FILE", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// Profile of the config file to use [default: `default` when the file has one]
-    #[arg(long, global = true, env = "ROSTER_PROFILE", value_name = "NAME")]
+    #[arg(long, env = "ROSTER_PROFILE", value_name = "NAME", help_heading = GLOBAL)]
     pub profile: Option<String>,
+}
+
+impl ProfileArgs {
+    /// These, with what was given before the command name winning over the environment.
+    pub fn under(&self, global: &GlobalArgs) -> ProfileArgs {
+        ProfileArgs {
+            config: global.config.clone().or_else(|| self.config.clone()),
+            profile: global.profile.clone().or_else(|| self.profile.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,7 +116,7 @@ pub enum Command {
         roster import agents.csv --dry-run\n  roster import fixes.csv --mode update --rate 10 --concurrency 8 --json"
     )]
     Import(ImportArgs),
-    /// Write the full user roster of an account to CSV or JSONL, atomically
+    /// Write the full user roster of an account to CSV, JSONL or an Excel workbook, atomically
     #[command(
         after_help = "Examples:\n  roster export --provider telecmi --output roster.csv\n  \
         roster export --provider smartflo --format jsonl --output - --filter is_extension_created=true"
@@ -106,7 +132,8 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  roster migrate --from smartflo --to telecmi --extension-range 100-999 \\\n    \
         --credentials-out credentials.csv --plan-out plan.json\n  \
-        roster migrate --from telecmi --from-profile old --to-profile new --credentials-out creds.csv --apply"
+        roster migrate --from telecmi --from-profile old --to-profile new \\\n    \
+        --credentials-out creds.csv --apply"
     )]
     Migrate(MigrateArgs),
     /// Change report between two roster exports (CSV or JSONL): who joined, left or changed
@@ -118,7 +145,8 @@ pub enum Command {
     /// Run the built-in fake TeleCMI + Smartflo server, for demos, tests and rehearsals
     #[command(
         after_help = "Example:\n  roster sandbox --listen 127.0.0.1:8080 --seed-telecmi 50 --seed-smartflo 40\n  \
-        then: ROSTER_BASE_URL=http://127.0.0.1:8080 TELECMI_APP_ID=1111112 TELECMI_SECRET=sandbox-secret roster export --provider telecmi"
+        # then, in another shell:\n  ROSTER_BASE_URL=http://127.0.0.1:8080 TELECMI_APP_ID=1111112 \\\n    \
+        TELECMI_SECRET=sandbox-secret roster export --provider telecmi"
     )]
     Sandbox(SandboxArgs),
     /// Print a shell completion script
@@ -127,6 +155,21 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+impl Command {
+    /// The config file and profile this command reads, if it reads one.
+    pub fn profile_args(&self) -> Option<&ProfileArgs> {
+        match self {
+            Command::Validate(args) => Some(&args.profile),
+            Command::Import(args) => Some(&args.profile),
+            Command::Export(args) => Some(&args.profile),
+            Command::Sync(args) => Some(&args.profile),
+            Command::Migrate(args) => Some(&args.profile),
+            Command::Diff(args) => Some(&args.profile),
+            Command::Sandbox(_) | Command::Completions { .. } => None,
+        }
+    }
 }
 
 /// How a sheet is read and which rules apply.
@@ -206,6 +249,8 @@ pub struct ValidateArgs {
     /// Most problems listed on stderr (all are counted)
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub show: usize,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 /// Where requests go and how fast.
@@ -259,18 +304,21 @@ pub struct ImportArgs {
     /// Validate and plan, send nothing
     #[arg(long, conflicts_with = "resume")]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 /// Reporting, resume and safety stops of a run that sends rows.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Results CSV: one line per input row [default: FILE stem + .results.csv]
+    /// Results CSV: one line per input row [default: the sheet's stem + .results.csv; for
+    /// migrate, the credentials file's]
     #[arg(long, value_name = "OUT.csv")]
     pub report: Option<PathBuf>,
     /// The original rows of every failed or invalid row, to fix and feed back (mode 0600), with
     /// their row number and reason in two added columns that import ignores. A workbook when OUT
-    /// ends in .xlsx, else CSV [default OUT: FILE stem + .failed.csv, or .failed.xlsx for a
-    /// workbook]. A duplicate goes in only beside the row it repeats, so re-running the file
+    /// ends in .xlsx, else CSV [default OUT: the sheet's stem + .failed.csv, or .failed.xlsx
+    /// for a workbook; for migrate, the credentials file's]. A duplicate goes in only beside the row it repeats, so re-running the file
     /// never overwrites the user an earlier row made
     #[arg(long, value_name = "OUT", num_args = 0..=1, require_equals = false)]
     pub failed: Option<Option<PathBuf>>,
@@ -280,8 +328,9 @@ pub struct RunArgs {
     /// Print the JSON summary on stdout
     #[arg(long)]
     pub json: bool,
-    /// Continue an interrupted or crashed run of the same file against the same account: rows its
-    /// journal records as done are reported again, not sent again
+    /// Continue an interrupted or crashed run of the same sheet (for migrate, the same credentials
+    /// file) against the same account: rows its journal records as done are reported again, not
+    /// sent again
     #[arg(long)]
     pub resume: bool,
     /// Resume journal: each row's final outcome, synced as the run goes [default: REPORT.journal]
@@ -307,6 +356,8 @@ pub struct DiffArgs {
     pub json: bool,
     #[command(flatten)]
     pub phones: PhoneArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Debug, Args)]
@@ -358,6 +409,8 @@ pub struct MigrateArgs {
     pub connection: ConnectionArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 /// Plan first, act on request: sync and migrate.
@@ -397,6 +450,8 @@ pub struct SyncArgs {
     pub connection: ConnectionArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -413,6 +468,7 @@ pub struct ExportArgs {
     /// Output file, or - for stdout
     #[arg(long, short, default_value = "-", value_name = "FILE|-")]
     pub output: String,
+    /// File format of the export
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
     pub format: ExportFormat,
     /// Write TeleCMI passwords (the file is then created with mode 0600)
@@ -440,6 +496,8 @@ pub struct ExportArgs {
     pub json: bool,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Debug, Args)]
@@ -462,7 +520,7 @@ pub struct SandboxArgs {
     /// Pre-populated Smartflo users (deterministic; some without extension)
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub seed_smartflo: usize,
-    /// TeleCMI add answers "User limit reached" once the account holds N users
+    /// TeleCMI add answers "User limit reached" once the account holds N users; off by default
     #[arg(long, value_name = "N")]
     pub user_limit: Option<usize>,
     /// Store TeleCMI phone numbers as their digits only (+91 98123 00001 becomes 919812300001);
@@ -475,7 +533,7 @@ pub struct SandboxArgs {
     /// Random extra latency up to this many milliseconds
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub jitter_ms: u64,
-    /// Requests per second the server accepts; above it, 429 with Retry-After
+    /// Requests per second the server accepts; above it, 429 with Retry-After; off by default
     #[arg(long, value_name = "R")]
     pub rate_limit: Option<f64>,
     /// Fraction of requests answered 500
@@ -490,7 +548,7 @@ pub struct SandboxArgs {
     /// Fraction of adds that are committed but whose response is lost
     #[arg(long, default_value_t = 0.0, value_name = "FRACTION", value_parser = parse_fraction)]
     pub lost_add_rate: f64,
-    /// Largest list `limit` the server honours
+    /// Largest list `limit` the server honours; off by default (any limit is honoured)
     #[arg(long, value_name = "N")]
     pub list_limit_cap: Option<usize>,
 }

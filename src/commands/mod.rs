@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::cli::{Cli, Command, GlobalArgs, LogFormat, SheetArgs};
+use crate::cli::{Cli, Command, GlobalArgs, LogFormat, ProfileArgs, SheetArgs};
 use crate::config::{self, ConnectionSettings, Profile};
 use crate::execute::throttle::Throttle;
 use crate::exit::{Contact, Failure};
@@ -41,6 +41,11 @@ pub async fn run(cli: Cli, console: &mut Console<'_>) -> Result<Exit, Failure> {
     let contact = Contact::default();
     let mut ctx = Ctx {
         global: &cli.global,
+        chosen_profile: cli
+            .command
+            .profile_args()
+            .map(|args| args.under(&cli.global))
+            .unwrap_or_default(),
         console,
         contact: contact.clone(),
     };
@@ -61,6 +66,7 @@ pub async fn run(cli: Cli, console: &mut Console<'_>) -> Result<Exit, Failure> {
 /// the provider.
 pub(crate) struct Ctx<'r, 'c> {
     global: &'r GlobalArgs,
+    chosen_profile: ProfileArgs,
     console: &'r mut Console<'c>,
     contact: Contact,
 }
@@ -92,8 +98,9 @@ impl Ctx<'_, '_> {
 
     /// The profile `name`, or the one `--profile` chose.
     fn profile_named(&self, name: Option<&str>) -> Result<Profile, Error> {
-        let name = name.or(self.global.profile.as_deref());
-        Ok(config::load_profile(self.global.config.as_deref(), name)?)
+        let chosen = &self.chosen_profile;
+        let name = name.or(chosen.profile.as_deref());
+        Ok(config::load_profile(chosen.config.as_deref(), name)?)
     }
 
     fn quiet(&self) -> bool {

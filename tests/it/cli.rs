@@ -89,6 +89,77 @@ fn every_subcommand_has_help_with_defaults_and_an_example() {
     }
 }
 
+/// A command's help split at its "Global options:" heading.
+fn global_options_of(command: &str) -> (String, String) {
+    let text = help(&[command, "--help"]);
+    let (own, global) = text
+        .split_once("Global options:")
+        .unwrap_or_else(|| panic!("{command}: no global options heading in {text}"));
+    (own.to_string(), global.to_string())
+}
+
+#[test]
+fn global_options_sit_under_their_own_heading_only_where_they_apply() {
+    for command in ["validate", "import", "export", "sync", "migrate", "diff"] {
+        let (own, global) = global_options_of(command);
+        for flag in [
+            "--verbose",
+            "--quiet",
+            "--log-format",
+            "--config",
+            "--profile",
+        ] {
+            assert!(global.contains(flag), "{command}: {flag} under the heading");
+            assert!(
+                !own.contains(flag),
+                "{command}: {flag} among its own options"
+            );
+        }
+    }
+    let (_, global) = global_options_of("sandbox");
+    assert!(global.contains("--log-format"), "{global}");
+    for flag in ["--config", "--profile"] {
+        assert!(!global.contains(flag), "sandbox reads no profile: {global}");
+    }
+}
+
+#[test]
+fn the_config_file_may_still_come_before_the_command_name() {
+    let case = Case::new();
+    let broken = case.write("broken.toml", "[profiles.test\napp_id = 1\n");
+    let sheet = case.write("s.csv", "extension,name\n201,Asha Rao\n");
+    let ran = run(roster_command(&[
+        "--config",
+        arg(&broken),
+        "validate",
+        arg(&sheet),
+    ]));
+    ran.assert_code(2).assert_stderr_contains("broken.toml");
+}
+
+#[test]
+fn every_example_is_one_valid_roster_command_line() {
+    for command in [
+        "validate", "import", "export", "sync", "migrate", "diff", "sandbox",
+    ] {
+        let ran = run(roster_command(&[command, "--help"]));
+        let examples = ran
+            .stdout
+            .split_once("Example")
+            .map(|(_, rest)| rest.split_once('\n').map_or("", |(_, lines)| lines))
+            .unwrap_or_else(|| panic!("{command} has no example"));
+        let joined = examples.replace("\\\n", " ");
+        for line in joined.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let program = words.iter().find(|w| !w.contains('='));
+            assert!(
+                line.starts_with('#') || program == Some(&"roster"),
+                "{command}: not a roster command line: {line:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn version_prints_the_crate_version() {
     let ran = run(roster_command(&["--version"]));
