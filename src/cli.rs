@@ -12,6 +12,8 @@ use crate::phone::Region;
 
 pub const DEFAULT_RATE: f64 = 5.0;
 pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Users asked for per list call.
+pub const DEFAULT_PAGE_SIZE: u64 = 100;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -301,7 +303,8 @@ pub struct ImportArgs {
     pub connection: ConnectionArgs,
     #[command(flatten)]
     pub run: RunArgs,
-    /// Validate and plan, send nothing
+    /// Validate and plan, change nothing: with credentials the account is read (list calls only)
+    /// so that each row says what the real run would do to it
     #[arg(long, conflicts_with = "resume")]
     pub dry_run: bool,
     #[command(flatten)]
@@ -423,7 +426,7 @@ pub struct PlanArgs {
     #[arg(long)]
     pub apply: bool,
     /// Users asked for per page of each roster
-    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = DEFAULT_PAGE_SIZE, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub page_size: u64,
 }
 
@@ -479,7 +482,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "NAME=BOOL", value_parser = parse_filter)]
     pub filter: Vec<(String, String)>,
     /// Users asked for per page
-    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = DEFAULT_PAGE_SIZE, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub page_size: u64,
     /// Compare the new roster with this earlier export (it may be the --output file being replaced)
     /// and report who joined, left or changed

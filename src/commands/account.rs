@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use super::Ctx;
+use super::{wait_for_shutdown_signal, Ctx};
 use crate::cli::ConnectionArgs;
 use crate::config::{self, ConnectionSettings, Profile, TelecmiCredentials};
+use crate::model::AccountUser;
 use crate::provider::telecmi::{self, Telecmi};
-use crate::Error;
+use crate::{export, Error};
 
 pub struct Account {
     pub client: Arc<Telecmi>,
@@ -43,5 +44,23 @@ impl Account {
             client: Arc::new(client),
             settings,
         })
+    }
+
+    /// Every user of the account, walked page by page (read-only); `what` names the stage in the
+    /// progress line and the message when a signal stops the walk.
+    pub async fn read_users(
+        &self,
+        what: &'static str,
+        page_size: u64,
+        ctx: &Ctx<'_, '_>,
+    ) -> Result<Vec<AccountUser>, Error> {
+        let progress = ctx.progress(what, None);
+        let mut live = export::Collected::<AccountUser>::default();
+        tokio::select! {
+            walked = export::walk_telecmi(&self.client, &mut live, page_size, self.settings.concurrency, &progress) => { walked?; }
+            () = wait_for_shutdown_signal() => return Err(Error::Interrupted(format!("{what}: stopped by a signal; nothing was changed"))),
+        }
+        progress.finish();
+        Ok(live.users)
     }
 }

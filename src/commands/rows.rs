@@ -11,7 +11,7 @@ use crate::cli::RunArgs;
 use crate::execute::journal::{self, Journal, JournalHeader, Replay};
 use crate::execute::{self, ImportSettings, RunControl};
 use crate::input::{InputError, Sheet};
-use crate::model::{Mode, Status};
+use crate::model::{Mode, Status, User};
 use crate::plan::sync::Planned;
 use crate::report::summary::{Counts, RunSummary};
 use crate::report::ReservedJson;
@@ -23,6 +23,8 @@ pub enum Sending {
     /// Nothing is sent; the app id, when known, gives the derived agent ids.
     DryRun {
         app_id: Option<String>,
+        /// The account's users by extension, when there were credentials to read them with.
+        account: Option<Arc<HashMap<u32, User>>>,
     },
     Live(Account),
 }
@@ -54,8 +56,12 @@ impl RowRun<'_> {
     ) -> Result<Exit, Error> {
         let run = self.run;
         let report_path = run.report_path(self.named);
+        let account = match &self.sending {
+            Sending::DryRun { account, .. } => account.clone(),
+            Sending::Live(_) => None,
+        };
         let (dry_run, client, app_id, concurrency, rate, journal, replay) = match &self.sending {
-            Sending::DryRun { app_id } => (true, None, app_id.clone(), 1, None, None, None),
+            Sending::DryRun { app_id, .. } => (true, None, app_id.clone(), 1, None, None, None),
             Sending::Live(account) => {
                 let (journal, replay) = self.open_journal(&report_path, account)?;
                 (
@@ -99,6 +105,7 @@ impl RowRun<'_> {
             journal,
             replay,
             plan: self.plan,
+            account,
             phones: validator.phones(),
         };
         let result = tokio::select! {

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use super::account::Account;
 use super::plan::{self, PlanView, SHOWN};
 use super::rows::{RowRun, Sending};
-use super::{check_outputs, wait_for_shutdown_signal, Ctx};
+use super::{check_outputs, Ctx};
 use crate::cli::SyncArgs;
-use crate::model::{AccountUser, Mode};
+use crate::model::Mode;
 use crate::plan::sync;
-use crate::{export, phone, Error, Exit};
+use crate::{phone, Error, Exit};
 
 pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let profile = ctx.profile()?;
@@ -32,17 +32,13 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
             .reserve_outputs(&args.sheet.file, sheet.is_workbook())?,
         false => None,
     };
-    let progress = ctx.progress("sync: reading the account", None);
-    let mut live = export::Collected::<AccountUser>::default();
-    tokio::select! {
-        walked = export::walk_telecmi(&account.client, &mut live, args.plan.page_size, account.settings.concurrency, &progress) => { walked?; }
-        () = wait_for_shutdown_signal() => return Err(Error::Interrupted("sync stopped by a signal while reading the account; nothing was changed".to_string())),
-    }
-    progress.finish();
+    let live = account
+        .read_users("sync: reading the account", args.plan.page_size, ctx)
+        .await?;
     let plan = sync::plan(
         rows.valid,
         rows.invalid,
-        &live.users,
+        &live,
         &account.app_id,
         &validator.phones(),
     );

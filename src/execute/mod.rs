@@ -110,6 +110,9 @@ pub struct ImportSettings {
     pub replay: Option<Replay>,
     /// A sync plan: what each extension needs (none for a plain import).
     pub plan: Option<Arc<HashMap<u32, Planned>>>,
+    /// A dry run's view of the account, read before the run, by extension (none when there were
+    /// no credentials to read it with).
+    pub account: Option<Arc<HashMap<u32, User>>>,
     /// How phone numbers compare when a row reads its user back: the validator's rule.
     pub phones: PhoneRule,
 }
@@ -431,7 +434,13 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                     // Not final: a --resume sends it.
                     transient: true,
                 },
-                None => dry_run_end(settings.mode),
+                None => foresee(
+                    settings.mode,
+                    &user,
+                    &agent_id,
+                    settings.account.as_deref(),
+                    &settings.phones,
+                ),
                 Some(client) => {
                     let context = RowContext {
                         client,
@@ -468,23 +477,73 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
     }
 }
 
-fn dry_run_end(mode: Mode) -> RowEnd {
-    let (action, message) = match mode {
-        Mode::Add => (Action::Add, "dry run: would add"),
-        Mode::Update => (Action::Update, "dry run: would update"),
-        Mode::Upsert => (
-            Action::Add,
-            "dry run: would add, or update if the user exists",
+/// A dry run's word on a valid row. With the account read, what the real run would do to it (the
+/// same decisions as [`row::RowContext`], from the users read instead of from answers); without,
+/// only what its mode allows.
+fn foresee(
+    mode: Mode,
+    user: &User,
+    agent_id: &str,
+    account: Option<&HashMap<u32, User>>,
+    phones: &PhoneRule,
+) -> RowEnd {
+    let complete = user.missing_required().is_empty();
+    let (action, outlook) = match account.map(|users| users.get(&user.extension)) {
+        None => {
+            let (action, what) = match mode {
+                Mode::Add => (Action::Add, "add"),
+                Mode::Upsert if complete => (Action::Add, "add, or update if the user exists"),
+                Mode::Update | Mode::Upsert => (Action::Update, "update, if the user exists"),
+            };
+            let unread = "the account was not read: no credentials";
+            (action, Outlook::Will(format!("{what} ({unread})")))
+        }
+        Some(None) if mode == Mode::Update || !complete => (
+            Action::Update,
+            Outlook::Fail(row::absent(agent_id, mode, user)),
+        ),
+        Some(None) => (Action::Add, Outlook::Will("add".to_string())),
+        Some(Some(current)) => match mode {
+            Mode::Add if user.agrees_with(current, phones) => (
+                Action::None,
+                Outlook::Will("skip: already in the account with these details".to_string()),
+            ),
+            Mode::Add => (
+                Action::Add,
+                Outlook::Fail(format!(
+                    "user {agent_id} is in the account with other details"
+                )),
+            ),
+            _ if !complete && user.matches(current, phones) => (
+                Action::None,
+                Outlook::Will("skip: already up to date".to_string()),
+            ),
+            _ => (Action::Update, Outlook::Will("update".to_string())),
+        },
+    };
+    let (message, reason) = match outlook {
+        Outlook::Will(what) => (format!("dry run: would {what}"), None),
+        Outlook::Fail(why) => (
+            format!("dry run: would fail: {why}"),
+            Some(format!(
+                "would fail: {}",
+                why.replace(agent_id, "EXTENSION_APPID")
+            )),
         ),
     };
     RowEnd {
         action,
         status: Status::Skipped,
         http_status: None,
-        message: message.to_string(),
-        reason: None,
+        message,
+        reason,
         transient: false,
     }
+}
+
+enum Outlook {
+    Will(String),
+    Fail(String),
 }
 
 /// The problems of a row without their values and row numbers, for grouping.

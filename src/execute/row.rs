@@ -261,13 +261,7 @@ impl RowContext<'_> {
                 }
                 Ok(Some(current)) => user.merged_over(&current),
                 Ok(None) => {
-                    let mut message = format!("no user {agent_id} in the account");
-                    if self.mode == Mode::Upsert {
-                        message.push_str(&format!(
-                            "; to create it the row needs {}",
-                            user.missing_required().join(", ")
-                        ));
-                    }
+                    let message = absent(agent_id, self.mode, user);
                     return RowEnd {
                         reason: Some(message.replace(agent_id, "EXTENSION_APPID")),
                         transient: false,
@@ -295,4 +289,17 @@ impl RowContext<'_> {
         }
         end
     }
+}
+
+/// Why a row that updates cannot: its user is not in the account (and, in upsert mode, the row
+/// lacks what creating it would take).
+pub(super) fn absent(agent_id: &str, mode: Mode, user: &User) -> String {
+    let mut message = format!("no user {agent_id} in the account");
+    if mode == Mode::Upsert {
+        message.push_str(&format!(
+            "; to create it the row needs {}",
+            user.missing_required().join(", ")
+        ));
+    }
+    message
 }

@@ -409,6 +409,57 @@ fn failed_rows_file_holds_the_original_rows_and_feeds_straight_back() {
 }
 
 #[test]
+fn a_dry_run_with_credentials_reads_the_account_and_tells_what_the_real_run_does() {
+    let case = Case::seeded(2, 0);
+    let existing = case.sandbox().telecmi_users()[0].extension;
+    let sheet = case.write(
+        "s.csv",
+        format!(
+            "extension,name,phone_number,password\n\
+             201,Asha Rao,919812300001,Secret#201\n\
+             202,,919812300002,\n\
+             {existing},,919812300009,\n"
+        ),
+    );
+    let report = case.path("r.csv");
+    let dry = case.run(&["import", arg(&sheet), "--dry-run", "--report", arg(&report)]);
+    dry.assert_code(0);
+    let stats = case.sandbox().stats();
+    assert!(
+        stats.by_endpoint.keys().all(|path| path.ends_with("/list")),
+        "{stats:?}"
+    );
+    assert!(stats.requests > 0, "the account was read");
+    let foreseen: Vec<String> = read_csv(&report)
+        .iter()
+        .map(|r| r["message"].clone())
+        .collect();
+    assert_eq!(
+        foreseen,
+        [
+            "dry run: would add".to_string(),
+            "dry run: would fail: no user 202_1111112 in the account; to create it the row needs name, password".to_string(),
+            "dry run: would update".to_string(),
+        ]
+    );
+
+    case.run(&["import", arg(&sheet), "--report", arg(&report)])
+        .assert_code(1);
+    let rows = read_csv(&report);
+    assert_eq!(
+        outcomes(&rows),
+        ["ok", "failed", "ok"],
+        "as the dry run said"
+    );
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["action"].as_str())
+            .collect::<Vec<_>>(),
+        ["add", "update", "update"]
+    );
+}
+
+#[test]
 fn dry_run_sends_nothing_and_needs_no_credentials() {
     let case = Case::new();
     let report = case.path("dry.report.csv");
