@@ -274,7 +274,8 @@ pub struct ConnectionArgs {
     /// Seconds before a request is given up (connect timeout is 10 s)
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub timeout: f64,
-    /// Attempts per request, the first included, for transient failures (timeouts, 429, 5xx)
+    /// Tries per request, the first included, for transient failures (timeouts, 429, 5xx); an add
+    /// sent again after a lost response spends from the same tries
     #[arg(long, default_value_t = 6, value_name = "N")]
     pub max_attempts: u32,
     /// First backoff ceiling in seconds; doubles per retry, each wait drawn at random below it

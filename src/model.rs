@@ -242,7 +242,10 @@ pub struct Outcome {
     pub action: Action,
     pub status: Status,
     pub http_status: Option<u16>,
+    /// Write requests (add and update) made for the row: at most `--max-attempts` per action.
     pub attempts: u32,
+    /// Every request made for the row, reads included.
+    pub requests: u32,
     pub message: String,
 }
 

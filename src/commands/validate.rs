@@ -50,6 +50,7 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
             status: Status::Invalid,
             http_status: None,
             attempts: 0,
+            requests: 0,
             message,
         };
         tally.record(&outcome, Some(&execute::reason_of(&problems)));

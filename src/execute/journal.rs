@@ -63,6 +63,9 @@ struct Entry {
     outcome: Status,
     http_status: Option<u16>,
     attempts: u32,
+    /// Absent from journals written before the column existed.
+    #[serde(default)]
+    requests: u32,
     message: String,
 }
 
@@ -135,6 +138,7 @@ impl Replay {
             status: e.outcome,
             http_status: e.http_status,
             attempts: e.attempts,
+            requests: e.requests,
             message: e.message,
         })
     }
@@ -289,6 +293,7 @@ impl Journal {
             outcome: outcome.status,
             http_status: outcome.http_status,
             attempts: outcome.attempts,
+            requests: outcome.requests,
             message: outcome.message.clone(),
         })?;
         self.unsynced += 1;
@@ -330,6 +335,7 @@ mod tests {
             status: Status::Ok,
             http_status: Some(200),
             attempts: 1,
+            requests: 1,
             message: "created".into(),
         }
     }

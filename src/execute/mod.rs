@@ -27,7 +27,7 @@ use crate::report::{FailedRowsWriter, ResultsWriter, Tally};
 use crate::validate::{self, Problem, Validator};
 use crate::Error;
 use journal::{Journal, Replay};
-use row::{RowContext, RowEnd};
+use row::{RowContext, RowEnd, Tries};
 use throttle::TrafficStats;
 
 /// Rows read ahead of the workers; bounds memory whatever the file size.
@@ -400,7 +400,7 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                 .map(|app| crate::model::telecmi_agent_id(user.extension, app))
         })
     };
-    let (end, agent_id, attempts) = match verdict {
+    let (end, agent_id, tries) = match verdict {
         Err(problems) => {
             let end = RowEnd {
                 action: Action::None,
@@ -410,7 +410,7 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                 reason: Some(reason_of(&problems)),
                 transient: false,
             };
-            (end, String::new(), 0)
+            (end, String::new(), Tries::default())
         }
         Ok(user) => {
             let agent_id = match &settings.client {
@@ -420,7 +420,7 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                     .unwrap_or_else(|| client.agent_id(user.extension)),
                 None => agent_id_of(&user).unwrap_or_default(),
             };
-            let mut attempts = 0;
+            let mut tries = Tries::default();
             let end = match &settings.client {
                 _ if control.is_aborted() => RowEnd {
                     action: Action::None,
@@ -449,10 +449,10 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                         plan: settings.plan.as_deref(),
                         phones: settings.phones,
                     };
-                    context.apply(&user, &agent_id, &mut attempts).await
+                    context.apply(&user, &agent_id, &mut tries).await
                 }
             };
-            (end, agent_id, attempts)
+            (end, agent_id, tries)
         }
     };
     let keep_record =
@@ -466,7 +466,8 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
             action: end.action,
             status: end.status,
             http_status: end.http_status,
-            attempts,
+            attempts: tries.writes(),
+            requests: tries.requests(),
             message: end.message,
         },
         reason: end.reason,

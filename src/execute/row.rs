@@ -81,6 +81,27 @@ impl RowEnd {
     }
 }
 
+/// The requests one row made, by kind. Each write action has its own budget of `--max-attempts`
+/// tries, spent across re-sends after lost responses; each read has a budget of its own.
+#[derive(Debug, Default)]
+pub struct Tries {
+    pub add: u32,
+    pub update: u32,
+    pub reads: u32,
+}
+
+impl Tries {
+    /// The write requests: what the report's `attempts` column counts.
+    pub fn writes(&self) -> u32 {
+        self.add + self.update
+    }
+
+    /// Every request, reads included.
+    pub fn requests(&self) -> u32 {
+        self.writes() + self.reads
+    }
+}
+
 pub struct RowContext<'a> {
     pub client: &'a Telecmi,
     pub control: &'a RunControl,
@@ -92,14 +113,14 @@ pub struct RowContext<'a> {
 }
 
 impl RowContext<'_> {
-    /// Carry out one row; `attempts` counts every request it made.
-    pub async fn apply(&self, user: &User, agent_id: &str, attempts: &mut u32) -> RowEnd {
+    /// Carry out one row; `tries` counts the requests it made.
+    pub async fn apply(&self, user: &User, agent_id: &str, tries: &mut Tries) -> RowEnd {
         let end = match self.plan {
             Some(plan) => {
-                self.apply_planned(plan.get(&user.extension), user, agent_id, attempts)
+                self.apply_planned(plan.get(&user.extension), user, agent_id, tries)
                     .await
             }
-            None => self.apply_mode(user, agent_id, attempts).await,
+            None => self.apply_mode(user, agent_id, tries).await,
         };
         if end.status != Status::Failed {
             self.control.note_reachable();
@@ -113,15 +134,16 @@ impl RowContext<'_> {
         planned: Option<&Planned>,
         user: &User,
         agent_id: &str,
-        attempts: &mut u32,
+        tries: &mut Tries,
     ) -> RowEnd {
         match planned {
-            Some(Planned::Create) => self.add(user, agent_id, false, attempts).await,
-            Some(Planned::Update(full)) => match self.client.update(agent_id, full, attempts).await
-            {
-                Ok(()) => RowEnd::ok(Action::Update, "updated"),
-                Err(error) => self.fail(Action::Update, &error),
-            },
+            Some(Planned::Create) => self.add(user, agent_id, false, tries).await,
+            Some(Planned::Update(full)) => {
+                match self.client.update(agent_id, full, &mut tries.update).await {
+                    Ok(()) => RowEnd::ok(Action::Update, "updated"),
+                    Err(error) => self.fail(Action::Update, &error),
+                }
+            }
             Some(Planned::Unchanged) => RowEnd::skipped("unchanged", false),
             Some(Planned::Invalid(message)) => RowEnd {
                 action: Action::None,
@@ -137,22 +159,22 @@ impl RowContext<'_> {
         }
     }
 
-    async fn apply_mode(&self, user: &User, agent_id: &str, attempts: &mut u32) -> RowEnd {
+    async fn apply_mode(&self, user: &User, agent_id: &str, tries: &mut Tries) -> RowEnd {
         match self.mode {
-            Mode::Add => self.add(user, agent_id, false, attempts).await,
-            Mode::Update => self.update(user, agent_id, attempts).await,
+            Mode::Add => self.add(user, agent_id, false, tries).await,
+            Mode::Update => self.update(user, agent_id, tries).await,
             Mode::Upsert if user.missing_required().is_empty() => {
-                self.add(user, agent_id, true, attempts).await
+                self.add(user, agent_id, true, tries).await
             }
-            Mode::Upsert => self.update(user, agent_id, attempts).await,
+            Mode::Upsert => self.update(user, agent_id, tries).await,
         }
     }
 
-    async fn add(&self, user: &User, agent_id: &str, upsert: bool, attempts: &mut u32) -> RowEnd {
+    async fn add(&self, user: &User, agent_id: &str, upsert: bool, tries: &mut Tries) -> RowEnd {
         if let Some(reason) = self.control.user_limit() {
             if upsert {
                 // No room for new users, but an existing one can still be updated.
-                return self.update(user, agent_id, attempts).await;
+                return self.update(user, agent_id, tries).await;
             }
             return RowEnd::refused(
                 Action::Add,
@@ -161,17 +183,20 @@ impl RowContext<'_> {
         }
         let mut outcome_unknown = false;
         // An add whose outcome was unknown and whose user is verifiably absent is safe to send
-        // again: as often as the retry policy allows, spending from the run's retry budget.
+        // again, spending from the run's retry budget: its tries, re-sends included, stay within
+        // the policy's `max_attempts`.
         let policy = *self.client.http().retry_policy();
         let throttle = self.client.http().throttle();
-        for send in 1..=policy.max_attempts {
+        let mut send = 0;
+        while tries.add < policy.max_attempts {
+            send += 1;
             if send > 1 {
                 if !throttle.take_retry() {
                     break;
                 }
                 tokio::time::sleep(policy.backoff(send - 1)).await;
             }
-            let error = match self.client.add(user, attempts).await {
+            let error = match self.client.add(user, &mut tries.add).await {
                 Ok(_) if outcome_unknown => {
                     return RowEnd::ok(Action::Add, "created (after a lost response)")
                 }
@@ -180,13 +205,13 @@ impl RowContext<'_> {
             };
             let unknown_now = matches!(error, ApiError::Unknown { .. });
             if is_user_exists(&error) && upsert && !outcome_unknown {
-                return self.update(user, agent_id, attempts).await;
+                return self.update(user, agent_id, tries).await;
             }
             if unknown_now || is_user_exists(&error) {
                 // The add may have been carried out (now, or by a run that crashed before its
                 // journal recorded it): read the user back before deciding.
                 outcome_unknown |= unknown_now;
-                match self.client.get(agent_id, attempts).await {
+                match self.read_back(agent_id, tries).await {
                     Ok(Some(current)) => {
                         return self
                             .settle_existing(
@@ -196,7 +221,7 @@ impl RowContext<'_> {
                                 upsert,
                                 outcome_unknown,
                                 &error,
-                                attempts,
+                                tries,
                             )
                             .await
                     }
@@ -230,7 +255,7 @@ impl RowContext<'_> {
         upsert: bool,
         after_lost_response: bool,
         error: &ApiError,
-        attempts: &mut u32,
+        tries: &mut Tries,
     ) -> RowEnd {
         match (
             user.agrees_with(current, &self.phones),
@@ -242,7 +267,7 @@ impl RowContext<'_> {
                 "created (confirmed by reading it back after a lost response)",
             ),
             (true, _, false) => RowEnd::skipped("already in the account with these details", true),
-            (false, true, _) => self.update(user, agent_id, attempts).await,
+            (false, true, _) => self.update(user, agent_id, tries).await,
             (false, false, _) => RowEnd {
                 message: format!("{error}: user {agent_id} is in the account with other details"),
                 ..RowEnd::failed(Action::Add, error)
@@ -250,12 +275,12 @@ impl RowContext<'_> {
         }
     }
 
-    async fn update(&self, user: &User, agent_id: &str, attempts: &mut u32) -> RowEnd {
+    async fn update(&self, user: &User, agent_id: &str, tries: &mut Tries) -> RowEnd {
         // The API wants the whole user; cells left empty keep the account's values.
         let full = if user.missing_required().is_empty() {
             user.clone()
         } else {
-            match self.client.get(agent_id, attempts).await {
+            match self.read_back(agent_id, tries).await {
                 Ok(Some(current)) if user.matches(&current, &self.phones) => {
                     return RowEnd::skipped("already up to date", true)
                 }
@@ -271,10 +296,18 @@ impl RowContext<'_> {
                 Err(error) => return self.fail(Action::Update, &error),
             }
         };
-        match self.client.update(agent_id, &full, attempts).await {
+        match self.client.update(agent_id, &full, &mut tries.update).await {
             Ok(()) => RowEnd::ok(Action::Update, "updated"),
             Err(error) => self.fail(Action::Update, &error),
         }
+    }
+
+    /// Read the row's user; each read has its own budget of tries.
+    async fn read_back(&self, agent_id: &str, tries: &mut Tries) -> Result<Option<User>, ApiError> {
+        let mut spent = 0;
+        let read = self.client.get(agent_id, &mut spent).await;
+        tries.reads += spent;
+        read
     }
 
     fn fail(&self, action: Action, error: &ApiError) -> RowEnd {

@@ -347,8 +347,7 @@ pub async fn walk_telecmi(
             tracing::warn!("re-walking the TeleCMI roster: {problem}");
             sink.restart().map_err(sink_error)?;
         }
-        let mut attempts = 0;
-        let first = client.list_page(1, asked, &mut attempts).await?;
+        let first = client.list_page(1, asked, &mut 0).await?;
         pages += 1;
         let total = first.total;
         let got = first.users.len() as u64;
@@ -368,10 +367,7 @@ pub async fn walk_telecmi(
         let mut totals_agree = true;
         let mut next_page = 2u64;
         let mut stream = futures_util::stream::iter(2..=announced_pages)
-            .map(|page| async move {
-                let mut attempts = 0;
-                client.list_page(page, limit, &mut attempts).await
-            })
+            .map(|page| async move { client.list_page(page, limit, &mut 0).await })
             .buffered(concurrency.max(1));
         while let Some(page) = stream.next().await {
             let page = page?;
@@ -394,7 +390,7 @@ pub async fn walk_telecmi(
         // Past the announced pages: a full last page may not be the last.
         let bound = announced_pages.saturating_mul(2).saturating_add(10);
         while !reached_end && next_page <= bound {
-            let page = client.list_page(next_page, limit, &mut attempts).await?;
+            let page = client.list_page(next_page, limit, &mut 0).await?;
             pages += 1;
             next_page += 1;
             totals_agree &= page.total == total;
@@ -444,11 +440,10 @@ pub async fn walk_smartflo(
     let started = Instant::now();
     let mut cursor: Option<u64> = None;
     let mut pages = 0u64;
-    let mut attempts = 0;
     let mut confirming = false;
     loop {
         let page = client
-            .list_page(cursor, page_size.max(1), filters, &mut attempts)
+            .list_page(cursor, page_size.max(1), filters, &mut 0)
             .await?;
         pages += 1;
         for user in &page.users {

@@ -123,18 +123,18 @@ impl Http {
         format!("{}{}", self.base_url, path)
     }
 
-    /// Send the request `build` makes, retrying per the policy. `attempts` counts every try.
+    /// Send the request `build` makes, retrying per the policy. `tries` counts the tries of one
+    /// action, and the policy's budget is for all of them: an add sent again after a lost response
+    /// passes the same count, so the action never makes more than `max_attempts` tries.
     pub async fn send(
         &self,
         build: impl Fn(&Client) -> RequestBuilder,
         replay: Replay,
-        attempts: &mut u32,
+        tries: &mut u32,
     ) -> Result<Reply, ApiError> {
-        // Each request has its own budget of tries; `attempts` only adds them up for the caller.
-        let mut tries = 0;
         loop {
-            tries += 1;
-            *attempts += 1;
+            *tries += 1;
+            let tries = *tries;
             self.contact.mark();
             let outcome = {
                 let _slot = self.throttle.acquire().await;

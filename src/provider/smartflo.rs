@@ -123,7 +123,7 @@ impl Smartflo {
         last_seen_id: Option<u64>,
         limit: u64,
         filters: &[(String, String)],
-        attempts: &mut u32,
+        tries: &mut u32,
     ) -> Result<CursorPage, ApiError> {
         let result: Result<CursorPage, ApiError> = async {
             let url = self.http.url("/v1/users");
@@ -143,7 +143,7 @@ impl Smartflo {
                             .bearer_auth(self.token.expose())
                     },
                     Replay::Safe,
-                    attempts,
+                    tries,
                 )
                 .await?;
             match reply.status {

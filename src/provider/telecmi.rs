@@ -155,12 +155,12 @@ impl Telecmi {
         path: &str,
         body: &B,
         replay: Replay,
-        attempts: &mut u32,
+        tries: &mut u32,
     ) -> Result<(Reply, Envelope), ApiError> {
         let url = self.http.url(path);
         let reply = self
             .http
-            .send(|client| client.post(&url).json(body), replay, attempts)
+            .send(|client| client.post(&url).json(body), replay, tries)
             .await?;
         let envelope = match serde_json::from_slice::<Envelope>(&reply.body) {
             Ok(envelope) => envelope,
@@ -177,7 +177,7 @@ impl Telecmi {
     }
 
     /// Create a user; returns the provider's user id.
-    pub async fn add(&self, user: &User, attempts: &mut u32) -> Result<String, ApiError> {
+    pub async fn add(&self, user: &User, tries: &mut u32) -> Result<String, ApiError> {
         let result: Result<String, ApiError> = async {
             let missing = user.missing_required();
             if !missing.is_empty() {
@@ -188,7 +188,7 @@ impl Telecmi {
             }
             let body = add_request_body(self.app_id, &self.secret, user);
             let (reply, envelope) = self
-                .post("/v2/user/add", &body, Replay::Unsafe, attempts)
+                .post("/v2/user/add", &body, Replay::Unsafe, tries)
                 .await?;
             if envelope.succeeded(reply.status) {
                 let agent_id = envelope
@@ -217,7 +217,7 @@ impl Telecmi {
         &self,
         agent_id: &str,
         user: &User,
-        attempts: &mut u32,
+        tries: &mut u32,
     ) -> Result<(), ApiError> {
         let result: Result<(), ApiError> = async {
             let missing = user.missing_required();
@@ -233,7 +233,7 @@ impl Telecmi {
                 fields: fields(user),
             };
             let (reply, envelope) = self
-                .post("/v2/user/update", &body, Replay::Safe, attempts)
+                .post("/v2/user/update", &body, Replay::Safe, tries)
                 .await?;
             if envelope.succeeded(reply.status) {
                 return Ok(());
@@ -261,14 +261,14 @@ impl Telecmi {
     }
 
     /// Read one user; `Ok(None)` when the account has no such user.
-    pub async fn get(&self, agent_id: &str, attempts: &mut u32) -> Result<Option<User>, ApiError> {
+    pub async fn get(&self, agent_id: &str, tries: &mut u32) -> Result<Option<User>, ApiError> {
         let result: Result<Option<User>, ApiError> = async {
             let body = GetBody {
                 auth: self.auth(),
                 agent_id,
             };
             let (reply, envelope) = self
-                .post("/v3/user/get", &body, Replay::Safe, attempts)
+                .post("/v3/user/get", &body, Replay::Safe, tries)
                 .await?;
             if envelope.succeeded(reply.status) {
                 let agent = envelope.agent.as_ref().ok_or_else(|| ApiError::Malformed {
@@ -299,7 +299,7 @@ impl Telecmi {
         &self,
         page: u64,
         limit: u64,
-        attempts: &mut u32,
+        tries: &mut u32,
     ) -> Result<ListPage, ApiError> {
         let result: Result<ListPage, ApiError> = async {
             let body = ListBody {
@@ -308,7 +308,7 @@ impl Telecmi {
                 limit,
             };
             let (reply, envelope) = self
-                .post("/v3/user/list", &body, Replay::Safe, attempts)
+                .post("/v3/user/list", &body, Replay::Safe, tries)
                 .await?;
             if !envelope.succeeded(reply.status) {
                 return Err(match envelope.body_status(reply.status) {
@@ -344,10 +344,7 @@ impl Telecmi {
     /// Confirm the credentials with the cheapest authenticated call; remembered for the run.
     pub async fn verify_credentials(&self) -> Result<(), ApiError> {
         self.credentials
-            .get_or_init(|| async {
-                let mut attempts = 0;
-                self.list_page(1, 1, &mut attempts).await.map(|_| ())
-            })
+            .get_or_init(|| async { self.list_page(1, 1, &mut 0).await.map(|_| ()) })
             .await
             .clone()
             .or_else(|e| match e {

@@ -18,7 +18,7 @@ use crate::model::{Outcome, Status};
 
 pub mod summary;
 
-pub const RESULT_COLUMNS: [&str; 9] = [
+pub const RESULT_COLUMNS: [&str; 10] = [
     "row",
     "extension",
     "agent_id",
@@ -29,6 +29,7 @@ pub const RESULT_COLUMNS: [&str; 9] = [
     "message",
     // The file's own number for the row: its line in a CSV, its row in a workbook's sheet.
     "source_row",
+    "requests",
 ];
 
 /// How many distinct reasons the summary keeps before lumping the rest together.
@@ -117,6 +118,7 @@ impl ResultsWriter {
             .map(|s| s.to_string())
             .unwrap_or_default();
         let attempts = outcome.attempts.to_string();
+        let requests = outcome.requests.to_string();
         self.writer
             .write_record([
                 row.as_str(),
@@ -128,6 +130,7 @@ impl ResultsWriter {
                 &attempts,
                 &outcome.message,
                 &source_row,
+                &requests,
             ])
             .map_err(report_error(&self.path))
     }

@@ -102,6 +102,23 @@ fn fault_mix_creates_every_user_exactly_once() {
         rows.iter().any(|r| r["message"].contains("lost response")),
         "some rows were confirmed after a lost response"
     );
+    let tally =
+        |column: &str| -> Vec<u64> { rows.iter().map(|r| r[column].parse().unwrap()).collect() };
+    let (attempts, requests) = (tally("attempts"), tally("requests"));
+    assert!(
+        attempts.iter().all(|&a| (1..=12).contains(&a)),
+        "an add's tries, re-sends included, stay within --max-attempts: {attempts:?}"
+    );
+    assert_eq!(
+        attempts.iter().sum::<u64>(),
+        stats.by_endpoint["/v2/user/add"],
+        "attempts count every add request and nothing else"
+    );
+    assert_eq!(
+        requests.iter().sum::<u64>() - attempts.iter().sum::<u64>(),
+        stats.by_endpoint["/v3/user/get"],
+        "requests count the read-backs too"
+    );
 }
 
 // ---- stop fast when continuing is pointless ----
