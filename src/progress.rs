@@ -7,8 +7,18 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::text;
+
 /// How often a non-terminal run logs its progress.
 const LOG_EVERY: Duration = Duration::from_secs(5);
+/// How often the current rate is measured: long enough to smooth a burst, short enough to follow
+/// a change.
+const RATE_WINDOW: Duration = Duration::from_secs(2);
+/// How far the rate limit in force may move from the last one printed before a line says so.
+const RATE_CHANGE_SHOWN: f64 = 0.2;
+/// The widest a bar line may be, whatever the terminal claims.
+const BAR_LINE_WIDTH: usize = 80;
+const BAR_WIDTH: usize = 16;
 
 /// The bar on screen, if any; the log writer suspends it while writing a line.
 static ACTIVE_BAR: OnceLock<Mutex<Option<ProgressBar>>> = OnceLock::new();
@@ -21,58 +31,122 @@ fn active() -> &'static Mutex<Option<ProgressBar>> {
 pub struct Progress {
     bar: Option<ProgressBar>,
     what: &'static str,
-    started: Instant,
-    last_log: Mutex<Instant>,
+    total: Option<u64>,
+    pace: Mutex<Pace>,
     enabled: bool,
 }
 
+/// What the progress lines measure as the run goes.
+struct Pace {
+    started: Instant,
+    /// Where the current rate's window began, and how much was done then.
+    window: (Instant, u64),
+    per_second: Option<f64>,
+    last_log: Instant,
+    /// The rate limit in force as last printed.
+    rate_printed: Option<f64>,
+}
+
 impl Progress {
-    /// `total`: the length of the work in `unit`s when known (bytes of input, users of a roster).
-    /// `show`: false under `--quiet`; then nothing is drawn or logged.
+    /// `total`: how much work there is (rows of a sheet), when known. `show`: false under
+    /// `--quiet`; then nothing is drawn or logged.
     pub fn new(what: &'static str, total: Option<u64>, show: bool) -> Progress {
         let bar = (show && io::stderr().is_terminal()).then(|| {
-            let bar = match total {
-                Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()),
-                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-            };
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
             let template = match total {
-                Some(_) => "{spinner} {prefix} [{elapsed_precise}] {wide_bar} {percent:>3}% ETA {eta} {msg}",
-                None => "{spinner} {prefix} [{elapsed_precise}] {msg}",
+                Some(_) => format!("{{spinner}} {{prefix}} {{bar:{BAR_WIDTH}}} {{msg}}"),
+                None => "{spinner} {prefix} {msg}".to_string(),
             };
-            bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+            bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
             bar.set_prefix(what);
             bar.enable_steady_tick(Duration::from_millis(200));
             *active().lock().expect("progress lock") = Some(bar.clone());
             bar
         });
+        let now = Instant::now();
         Progress {
             bar,
             what,
-            started: Instant::now(),
-            last_log: Mutex::new(Instant::now()),
+            total,
+            pace: Mutex::new(Pace {
+                started: now,
+                window: (now, 0),
+                per_second: None,
+                last_log: now,
+                rate_printed: None,
+            }),
             enabled: show,
         }
     }
 
-    /// Move to `position` (of the total given at creation) and show `message`.
-    pub fn update(&self, position: u64, message: impl FnOnce() -> String) {
+    /// `done` of the total given at creation are finished; `detail` says how they went.
+    pub fn update(&self, done: u64, detail: impl FnOnce() -> String) {
         if !self.enabled {
             return;
         }
+        let mut pace = self.pace.lock().expect("progress lock");
+        let (since, done_then) = pace.window;
+        let window = since.elapsed();
+        if window >= RATE_WINDOW {
+            pace.per_second = Some(done.saturating_sub(done_then) as f64 / window.as_secs_f64());
+            pace.window = (Instant::now(), done);
+        }
         if let Some(bar) = &self.bar {
-            bar.set_position(position);
-            bar.set_message(message());
+            bar.set_position(done);
+            let fixed = self.what.len() + BAR_WIDTH + 4;
+            let line = self.line(done, pace.per_second, &detail());
+            bar.set_message(text::clip(&line, BAR_LINE_WIDTH.saturating_sub(fixed)));
             return;
         }
-        let mut last = self.last_log.lock().expect("progress lock");
-        if last.elapsed() >= LOG_EVERY {
-            *last = Instant::now();
+        if pace.last_log.elapsed() >= LOG_EVERY {
+            pace.last_log = Instant::now();
             tracing::info!(
-                elapsed_s = self.started.elapsed().as_secs(),
+                elapsed_s = pace.started.elapsed().as_secs(),
                 "{} progress: {}",
                 self.what,
-                message()
+                self.line(done, pace.per_second, &detail())
             );
+        }
+    }
+
+    /// Say so when the rate limit in force has moved by more than a fifth since it was last said
+    /// (the first call only remembers it).
+    pub fn rate_in_force(&self, rate: Option<f64>) {
+        let Some(rate) = rate else { return };
+        if !self.enabled {
+            return;
+        }
+        let mut pace = self.pace.lock().expect("progress lock");
+        match pace.rate_printed {
+            None => pace.rate_printed = Some(rate),
+            Some(printed) if (rate - printed).abs() > RATE_CHANGE_SHOWN * printed => {
+                pace.rate_printed = Some(rate);
+                drop(pace);
+                tracing::info!(
+                    "{}: the rate limit in force is now {rate:.1} requests/s (was {printed:.1})",
+                    self.what
+                );
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// `1200/5000 (24%), 41.3/s, ETA 1m 32s: DETAIL`, as much of it as is known.
+    fn line(&self, done: u64, per_second: Option<f64>, detail: &str) -> String {
+        let rate = per_second.map(|r| format!(", {r:.1}/s"));
+        match self.total {
+            Some(total) => {
+                let percent = (done * 100).checked_div(total).unwrap_or(100);
+                let eta = per_second
+                    .filter(|r| *r > 0.0)
+                    .map(|r| format!(", ETA {}", eta(total.saturating_sub(done) as f64 / r)));
+                format!(
+                    "{done}/{total} ({percent}%){}{}: {detail}",
+                    rate.unwrap_or_default(),
+                    eta.unwrap_or_default()
+                )
+            }
+            None => format!("{detail}{}", rate.unwrap_or_default()),
         }
     }
 
@@ -81,6 +155,16 @@ impl Progress {
             bar.finish_and_clear();
             *active().lock().expect("progress lock") = None;
         }
+    }
+}
+
+/// `45s`, `4m 10s`, `2h 05m`.
+fn eta(seconds: f64) -> String {
+    let seconds = seconds.round() as u64;
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
+        s => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
     }
 }
 
@@ -114,5 +198,36 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
 
     fn make_writer(&'a self) -> Self::Writer {
         LogWriter
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_carries_done_total_percent_rate_and_eta() {
+        let progress = Progress::new("import", Some(5000), false);
+        assert_eq!(
+            progress.line(1200, Some(40.0), "1200 ok"),
+            "1200/5000 (24%), 40.0/s, ETA 1m 35s: 1200 ok"
+        );
+        assert_eq!(
+            progress.line(0, None, "starting"),
+            "0/5000 (0%): starting",
+            "no rate measured yet"
+        );
+        let unknown = Progress::new("export", None, false);
+        assert_eq!(
+            unknown.line(300, Some(12.5), "300 users"),
+            "300 users, 12.5/s"
+        );
+    }
+
+    #[test]
+    fn eta_reads_as_people_say_it() {
+        assert_eq!(eta(44.6), "45s");
+        assert_eq!(eta(250.0), "4m 10s");
+        assert_eq!(eta(7500.0), "2h 05m");
     }
 }

@@ -12,7 +12,7 @@ use crate::{Error, Exit};
 pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let profile = ctx.profile()?;
     let (input, _spool) = args.sheet.spooled()?;
-    input.read_through()?;
+    let rows = input.read_through()?;
     let (sheet, validator) = input.open(args.mode, &profile)?;
     let summary = args
         .run
@@ -32,6 +32,7 @@ pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
         sending,
         plan: None,
         summary,
+        rows: Some(rows),
     };
     rows.exec(sheet, validator, ctx).await
 }

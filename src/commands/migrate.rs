@@ -248,6 +248,7 @@ async fn apply(
         sending: Sending::Live(account),
         plan: None,
         summary,
+        rows: Some(sheet_args.read_through()?),
     };
     rows.exec(sheet, validator, ctx).await
 }

@@ -45,6 +45,8 @@ pub struct RowRun<'a> {
     pub plan: Option<Arc<HashMap<u32, Planned>>>,
     /// `--summary`, reserved by [`RunArgs::reserve_outputs`] before the first request.
     pub summary: Option<ReservedJson>,
+    /// The sheet's data rows, when it was read through first: progress then shows the total.
+    pub rows: Option<u64>,
 }
 
 impl RowRun<'_> {
@@ -92,8 +94,7 @@ impl RowRun<'_> {
                 force_stop.notify_one();
             })
         };
-        let total_bytes = std::fs::metadata(self.file).map(|m| m.len()).ok();
-        let progress = ctx.progress(self.command, total_bytes);
+        let progress = ctx.progress(self.command, self.rows);
         let settings = ImportSettings {
             mode: self.mode,
             client,

@@ -18,6 +18,7 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
     let (input, _spool) = args.sheet.spooled()?;
     let (mut sheet, mut validator) = input.open(Mode::Upsert, &profile)?;
     let rows = sync::read_sheet(&mut sheet, &mut validator)?;
+    let row_count = (rows.valid.len() + rows.invalid.len()) as u64;
     // An applied plan's run summary warns instead.
     if let (false, Some(warning)) = (
         args.plan.apply,
@@ -62,6 +63,7 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
         sending: Sending::Live(account),
         plan: Some(Arc::new(plan.actions)),
         summary,
+        rows: Some(row_count),
     };
     rows.exec(sheet, validator, ctx).await
 }

@@ -134,7 +134,6 @@ pub struct ImportResult {
 /// One row on its way from the reader to the writer.
 struct Item {
     position: RowPosition,
-    byte: u64,
     record: ByteRecord,
     extension_cell: String,
     verdict: Result<User, Vec<Problem>>,
@@ -148,7 +147,6 @@ struct Done {
     /// A final outcome this run reached, to be journaled (not a replay, not a row to try again).
     journal: bool,
     position: RowPosition,
-    byte: u64,
     /// Kept only for rows that go to the failed-rows file.
     record: Option<ByteRecord>,
     /// The earlier row whose extension this row repeats.
@@ -196,7 +194,6 @@ pub async fn import(
                 .unwrap_or_default();
             let item = Item {
                 position,
-                byte: record.position().map_or(0, |p| p.byte()),
                 record: record.clone(),
                 extension_cell,
                 verdict,
@@ -230,6 +227,12 @@ pub async fn import(
     }
     drop(done_tx);
 
+    let client = settings.client.clone();
+    let rate_in_force = || {
+        client
+            .as_ref()
+            .and_then(|c| c.http().throttle().rate_in_force())
+    };
     let mut tally = Tally::default();
     let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
     let mut next_row = 1u64;
@@ -282,10 +285,10 @@ pub async fn import(
                     ));
                 }
             }
-            progress.update(done.byte, || {
+            progress.rate_in_force(rate_in_force());
+            progress.update(tally.total(), || {
                 format!(
-                    "{} rows: {} ok, {} failed, {} invalid, {} skipped",
-                    tally.total(),
+                    "{} ok, {} failed, {} invalid, {} skipped",
                     tally.count(Status::Ok),
                     tally.count(Status::Failed),
                     tally.count(Status::Invalid),
@@ -367,7 +370,6 @@ fn over_limit(limit: FailureLimit, bad: u64, total: u64) -> bool {
 async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> Done {
     let Item {
         position,
-        byte,
         record,
         extension_cell,
         verdict,
@@ -387,7 +389,6 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
             reason,
             journal: false,
             position,
-            byte,
             record: keep_record.then_some(record),
             duplicate_of,
         };
@@ -472,7 +473,6 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
         },
         reason: end.reason,
         position,
-        byte,
         record: keep_record.then_some(record),
         duplicate_of,
     }

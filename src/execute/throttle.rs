@@ -208,6 +208,11 @@ impl Throttle {
             });
     }
 
+    /// The rate limit now in force (`None`: unlimited).
+    pub fn rate_in_force(&self) -> Option<f64> {
+        self.rate.lock().expect("rate lock").current
+    }
+
     pub fn stats(&self) -> TrafficStats {
         let requests = self.sent.load(Ordering::Relaxed);
         let span = Duration::from_micros(self.last_sent_micros.load(Ordering::Relaxed));

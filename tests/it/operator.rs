@@ -1,6 +1,7 @@
 //! The operator's experience: what a log shipper, a cron mail and a person at a terminal see.
 
 use crate::common::*;
+use roster::sandbox::Faults;
 
 /// Every line on stderr, parsed as JSON.
 fn json_lines(ran: &Ran) -> Vec<serde_json::Value> {
@@ -86,4 +87,39 @@ fn a_cut_list_says_how_many_more_and_where_they_are() {
     ]);
     ran.assert_code(1);
     ran.assert_stderr_contains("… and 1 more reason (every row's reason is in");
+}
+
+#[test]
+fn progress_off_a_terminal_says_done_of_total_rate_and_eta_and_when_the_rate_moves() {
+    let case = Case::with_faults(Faults {
+        rate_limit: Some(8.0),
+        retry_after_secs: 1,
+        ..Default::default()
+    });
+    let sheet = case.write("s.csv", add_rows(101, 60));
+    let report = case.path("r.csv");
+    let ran = case.run(&[
+        "import",
+        arg(&sheet),
+        "--report",
+        arg(&report),
+        "--rate",
+        "20",
+    ]);
+    ran.assert_code(0);
+    let progress: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|line| line.contains("import progress:"))
+        .collect();
+    assert!(!progress.is_empty(), "a progress line every 5 s: {ran}");
+    for line in &progress {
+        for part in ["/60 (", "%)", "/s, ETA ", " ok, "] {
+            assert!(line.contains(part), "{part:?} in {line:?}");
+        }
+    }
+    assert!(
+        ran.stderr.contains("the rate limit in force is now"),
+        "the provider's 429s moved the rate: {ran}"
+    );
 }
