@@ -475,11 +475,15 @@ fn check_agent_id(value: &str) -> Result<u32, String> {
     check_extension(extension, (1, 9)).map_err(|why| format!("its extension part: {why}"))
 }
 
+/// A name as roster sends and compares it: line breaks and tabs (a cell's Alt+Enter, a pasted
+/// column) fold with the spaces around them into one space, as [`crate::model::same_name`]
+/// compares, so a name the provider holds with a line break re-imports unchanged.
 fn check_name(value: &str) -> Result<String, String> {
     let value = without_formula_guard(value);
-    if value.chars().any(char::is_control) {
-        return Err("a name cannot contain control characters (tabs, line breaks)".to_string());
+    if value.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+        return Err("a name cannot contain control characters".to_string());
     }
+    let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
     // Direction overrides make a name display as something other than what it is.
     if value
         .chars()
@@ -605,6 +609,20 @@ mod tests {
             ["101", spoof, "+919200000000", "123456", "", "", "", ""],
         );
         assert!(message.contains("text-direction override"), "{message}");
+    }
+
+    #[test]
+    fn line_breaks_and_tabs_in_a_name_fold_into_one_space() {
+        assert_eq!(check_name("Anita\nDesai").as_deref(), Ok("Anita Desai"));
+        assert_eq!(
+            check_name("\tAnita \r\n Desai\n").as_deref(),
+            Ok("Anita Desai")
+        );
+        assert_eq!(check_name("'=Sum \t Total").as_deref(), Ok("=Sum Total"));
+        assert!(
+            check_name("Bell\u{7}Name").is_err(),
+            "other control characters"
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! A TeleCMI account ready to receive rows: credentials, connection settings and client.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{wait_for_shutdown_signal, Ctx};
-use crate::cli::ConnectionArgs;
+use crate::cli::{ConnectionArgs, DEFAULT_PAGE_SIZE};
 use crate::config::{self, ConnectionSettings, Profile, TelecmiCredentials};
-use crate::model::AccountUser;
+use crate::error::Chain;
+use crate::model::{AccountUser, User};
 use crate::provider::telecmi::{self, Telecmi};
 use crate::{export, Error};
 
@@ -44,6 +46,52 @@ impl Account {
             client: Arc::new(client),
             settings,
         })
+    }
+
+    /// The account's users by extension, walked page by page; `what` names the run in the
+    /// progress line.
+    pub async fn users_by_extension(
+        &self,
+        what: &'static str,
+        ctx: &Ctx<'_, '_>,
+    ) -> Result<HashMap<u32, User>, Error> {
+        let users = self.read_users(what, DEFAULT_PAGE_SIZE, ctx).await?;
+        Ok(users
+            .into_iter()
+            .map(|known| (known.user.extension, known.user))
+            .collect())
+    }
+
+    /// [`Account::users_by_extension`] when walking the roster takes fewer requests than one
+    /// read for each of `rows` would; one list call finds out. A walk that fails only costs the
+    /// saving (the rows then read their users one by one), unless the failure stops the run
+    /// (rejected credentials, TLS, a redirect): that comes back as the error.
+    pub async fn users_if_cheaper(
+        &self,
+        rows: u64,
+        ctx: &Ctx<'_, '_>,
+    ) -> Result<Option<HashMap<u32, User>>, Error> {
+        let walked = async {
+            let total = self.client.list_page(1, 1, &mut 0).await?.total;
+            if total.div_ceil(DEFAULT_PAGE_SIZE) >= rows {
+                return Ok(None);
+            }
+            Ok(Some(
+                self.users_by_extension("reading the account", ctx).await?,
+            ))
+        };
+        match walked.await {
+            Err(Error::Api(error)) if error.stops_the_run() => Err(Error::Api(error)),
+            Err(interrupted @ Error::Interrupted(_)) => Err(interrupted),
+            Err(error) => {
+                tracing::warn!(
+                    "could not read the account first ({}); each row reads its own user",
+                    Chain(&error)
+                );
+                Ok(None)
+            }
+            found => found,
+        }
     }
 
     /// Every user of the account, walked page by page (read-only); `what` names the stage in the

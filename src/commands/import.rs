@@ -1,26 +1,29 @@
 //! `roster import FILE`: the sheet's rows, validated, sent to a TeleCMI account.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use super::account::Account;
 use super::rows::{RowRun, Sending};
 use super::Ctx;
-use std::sync::Arc;
-
-use crate::cli::{ImportArgs, DEFAULT_PAGE_SIZE};
+use crate::cli::ImportArgs;
 use crate::config::{process_env, ConfigError, Profile, TelecmiCredentials};
+use crate::model::{Mode, User};
 use crate::{Error, Exit};
 
 pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let profile = ctx.profile()?;
     let (input, _spool) = args.sheet.spooled()?;
-    let rows = input.read_through()?;
+    let row_count = input.read_through()?;
     let (sheet, validator) = input.open(args.mode, &profile)?;
     let summary = args
         .run
         .reserve_outputs(&args.sheet.file, sheet.is_workbook())?;
-    let sending = if args.dry_run {
+    let (sending, known_users) = if args.dry_run {
         dry_run(args, &profile, ctx).await?
     } else {
-        Sending::Live(Account::open(&args.connection, &profile, ctx)?)
+        let account = Account::open(&args.connection, &profile, ctx)?;
+        (Sending::Live(account), None)
     };
     let rows = RowRun {
         command: "import",
@@ -32,7 +35,10 @@ pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
         sending,
         plan: None,
         summary,
-        rows: Some(rows),
+        rows: Some(row_count),
+        known_users: known_users.map(Arc::new),
+        // Adds never read; updates read each row's user, unless one walk of the roster is cheaper.
+        read_account_first: args.mode != Mode::Add,
     };
     rows.exec(sheet, validator, ctx).await
 }
@@ -44,25 +50,15 @@ async fn dry_run(
     args: &ImportArgs,
     profile: &Profile,
     ctx: &Ctx<'_, '_>,
-) -> Result<Sending, Error> {
+) -> Result<(Sending, Option<HashMap<u32, User>>), Error> {
     if let Err(ConfigError::MissingCredential { .. }) =
         TelecmiCredentials::resolve(profile, &process_env)
     {
-        return Ok(Sending::DryRun {
-            app_id: process_env("TELECMI_APP_ID").or_else(|| profile.app_id.clone()),
-            account: None,
-        });
+        let app_id = process_env("TELECMI_APP_ID").or_else(|| profile.app_id.clone());
+        return Ok((Sending::DryRun { app_id }, None));
     }
     let account = Account::open(&args.connection, profile, ctx)?;
-    let users = account
-        .read_users("dry run: reading the account", DEFAULT_PAGE_SIZE, ctx)
-        .await?;
-    let by_extension = users
-        .into_iter()
-        .map(|known| (known.user.extension, known.user))
-        .collect();
-    Ok(Sending::DryRun {
-        app_id: Some(account.app_id),
-        account: Some(Arc::new(by_extension)),
-    })
+    let users = account.users_by_extension("dry run", ctx).await?;
+    let app_id = Some(account.app_id);
+    Ok((Sending::DryRun { app_id }, Some(users)))
 }

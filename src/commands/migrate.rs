@@ -249,6 +249,8 @@ async fn apply(
         plan: None,
         summary,
         rows: Some(sheet_args.read_through()?),
+        known_users: None,
+        read_account_first: false,
     };
     rows.exec(sheet, validator, ctx).await
 }

@@ -23,8 +23,6 @@ pub enum Sending {
     /// Nothing is sent; the app id, when known, gives the derived agent ids.
     DryRun {
         app_id: Option<String>,
-        /// The account's users by extension, when there were credentials to read them with.
-        account: Option<Arc<HashMap<u32, User>>>,
     },
     Live(Account),
 }
@@ -47,6 +45,11 @@ pub struct RowRun<'a> {
     pub summary: Option<ReservedJson>,
     /// The sheet's data rows, when it was read through first: progress then shows the total.
     pub rows: Option<u64>,
+    /// The account's users, when a dry run read them (see [`ImportSettings::known_users`]).
+    pub known_users: Option<Arc<HashMap<u32, User>>>,
+    /// Read the account once before the rows when that is cheaper than a read per row (update
+    /// and upsert imports), once the journal is open: a resume that cannot be is refused first.
+    pub read_account_first: bool,
 }
 
 impl RowRun<'_> {
@@ -58,14 +61,21 @@ impl RowRun<'_> {
     ) -> Result<Exit, Error> {
         let run = self.run;
         let report_path = run.report_path(self.named);
-        let account = match &self.sending {
-            Sending::DryRun { account, .. } => account.clone(),
-            Sending::Live(_) => None,
-        };
+        let mut known_users = self.known_users.clone();
+        let mut stopped = None;
         let (dry_run, client, app_id, concurrency, rate, journal, replay) = match &self.sending {
-            Sending::DryRun { app_id, .. } => (true, None, app_id.clone(), 1, None, None, None),
+            Sending::DryRun { app_id } => (true, None, app_id.clone(), 1, None, None, None),
             Sending::Live(account) => {
                 let (journal, replay) = self.open_journal(&report_path, account)?;
+                if self.read_account_first {
+                    let rows = self.rows.unwrap_or(u64::MAX);
+                    match account.users_if_cheaper(rows, ctx).await {
+                        Ok(users) => known_users = users.map(Arc::new),
+                        // Every row is still reported, as not sent.
+                        Err(Error::Api(error)) => stopped = Some(error.to_string()),
+                        Err(error) => return Err(error),
+                    }
+                }
                 (
                     false,
                     Some(Arc::clone(&account.client)),
@@ -80,6 +90,9 @@ impl RowRun<'_> {
         let resumed_rows = replay.as_ref().map_or(0, |r| r.rows);
         let encoding = sheet.encoding().name();
         let control = Arc::new(RunControl::default());
+        if let Some(reason) = stopped {
+            control.abort(reason);
+        }
         // First Ctrl-C or SIGTERM: stop dispatching and finish in order. Second: stop at once (the
         // report keeps every row written so far).
         let force_stop = Arc::new(tokio::sync::Notify::new());
@@ -106,7 +119,7 @@ impl RowRun<'_> {
             journal,
             replay,
             plan: self.plan,
-            account,
+            known_users,
             phones: validator.phones(),
         };
         let result = tokio::select! {

@@ -64,6 +64,8 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
         plan: Some(Arc::new(plan.actions)),
         summary,
         rows: Some(row_count),
+        known_users: None,
+        read_account_first: false,
     };
     rows.exec(sheet, validator, ctx).await
 }

@@ -110,9 +110,10 @@ pub struct ImportSettings {
     pub replay: Option<Replay>,
     /// A sync plan: what each extension needs (none for a plain import).
     pub plan: Option<Arc<HashMap<u32, Planned>>>,
-    /// A dry run's view of the account, read before the run, by extension (none when there were
-    /// no credentials to read it with).
-    pub account: Option<Arc<HashMap<u32, User>>>,
+    /// The account's users by extension, read with the list walk before the run: a dry run tells
+    /// from them what would happen, and an update reads them instead of one `/v3/user/get` per row
+    /// (they carry `notify`, which that call does not). `None`: not read.
+    pub known_users: Option<Arc<HashMap<u32, User>>>,
     /// How phone numbers compare when a row reads its user back: the validator's rule.
     pub phones: PhoneRule,
 }
@@ -439,7 +440,7 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                     settings.mode,
                     &user,
                     &agent_id,
-                    settings.account.as_deref(),
+                    settings.known_users.as_deref(),
                     &settings.phones,
                 ),
                 Some(client) => {
@@ -448,6 +449,7 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
                         control,
                         mode: settings.mode,
                         plan: settings.plan.as_deref(),
+                        known_users: settings.known_users.as_deref(),
                         phones: settings.phones,
                     };
                     context.apply(&user, &agent_id, &mut tries).await

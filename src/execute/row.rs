@@ -108,6 +108,8 @@ pub struct RowContext<'a> {
     pub mode: Mode,
     /// A sync plan's decision per extension; without one, the mode decides.
     pub plan: Option<&'a HashMap<u32, Planned>>,
+    /// The account's users as read before the run, when they were.
+    pub known_users: Option<&'a HashMap<u32, User>>,
     /// How a phone number read back compares with the row's.
     pub phones: PhoneRule,
 }
@@ -163,7 +165,8 @@ impl RowContext<'_> {
         match self.mode {
             Mode::Add => self.add(user, agent_id, false, tries).await,
             Mode::Update => self.update(user, agent_id, tries).await,
-            Mode::Upsert if user.missing_required().is_empty() => {
+            // An add that the account would refuse as existing is a request spent for nothing.
+            Mode::Upsert if user.missing_required().is_empty() && !self.known_to_exist(user) => {
                 self.add(user, agent_id, true, tries).await
             }
             Mode::Upsert => self.update(user, agent_id, tries).await,
@@ -276,30 +279,41 @@ impl RowContext<'_> {
     }
 
     async fn update(&self, user: &User, agent_id: &str, tries: &mut Tries) -> RowEnd {
-        // The API wants the whole user; cells left empty keep the account's values.
-        let full = if user.missing_required().is_empty() {
-            user.clone()
-        } else {
-            match self.read_back(agent_id, tries).await {
-                Ok(Some(current)) if user.matches(&current, &self.phones) => {
-                    return RowEnd::skipped("already up to date", true)
-                }
-                Ok(Some(current)) => user.merged_over(&current),
-                Ok(None) => {
-                    let message = absent(agent_id, self.mode, user);
-                    return RowEnd {
-                        reason: Some(message.replace(agent_id, "EXTENSION_APPID")),
-                        transient: false,
-                        ..RowEnd::refused(Action::Update, message)
-                    };
-                }
+        // What the account holds: from the users read before the run, or read now when the row
+        // leaves cells empty (a complete row is sent without a read).
+        let current = match self.known_users {
+            Some(users) => Some(users.get(&user.extension).cloned()),
+            None if user.missing_required().is_empty() => None,
+            None => match self.read_back(agent_id, tries).await {
+                Ok(current) => Some(current),
                 Err(error) => return self.fail(Action::Update, &error),
+            },
+        };
+        // The API wants the whole user; cells left empty keep the account's values.
+        let full = match current {
+            None => user.clone(),
+            Some(Some(current)) if user.matches(&current, &self.phones) => {
+                return RowEnd::skipped("already up to date", self.known_users.is_none())
+            }
+            Some(Some(current)) => user.merged_over(&current),
+            Some(None) => {
+                let message = absent(agent_id, self.mode, user);
+                return RowEnd {
+                    reason: Some(message.replace(agent_id, "EXTENSION_APPID")),
+                    transient: false,
+                    ..RowEnd::refused(Action::Update, message)
+                };
             }
         };
         match self.client.update(agent_id, &full, &mut tries.update).await {
             Ok(()) => RowEnd::ok(Action::Update, "updated"),
             Err(error) => self.fail(Action::Update, &error),
         }
+    }
+
+    fn known_to_exist(&self, user: &User) -> bool {
+        self.known_users
+            .is_some_and(|users| users.contains_key(&user.extension))
     }
 
     /// Read the row's user; each read has its own budget of tries.

@@ -14,6 +14,7 @@ mod network;
 mod operator;
 mod phones;
 mod reliability;
+mod round_trip;
 mod sandbox_api;
 mod smoke;
 mod sync;
