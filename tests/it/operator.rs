@@ -18,16 +18,12 @@ fn with_json_logs_every_stderr_line_is_json_the_summary_included() {
     let case = Case::new();
     let sheet = case.write("s.csv", format!("{}201,,bad-phone,x\n", add_rows(101, 3)));
     let report = case.path("r.csv");
-    let ran = case.run(&[
-        "import",
-        arg(&sheet),
-        "--report",
-        arg(&report),
-        "--rate",
-        "0",
-        "--log-format",
-        "json",
-    ]);
+    let ran = case.run(&import_args(
+        &sheet,
+        "upsert",
+        &report,
+        &["--rate", "0", "--log-format", "json"],
+    ));
     ran.assert_code(1);
     let lines = json_lines(&ran);
     let summary = lines
@@ -98,14 +94,7 @@ fn progress_off_a_terminal_says_done_of_total_rate_and_eta_and_when_the_rate_mov
     });
     let sheet = case.write("s.csv", add_rows(101, 60));
     let report = case.path("r.csv");
-    let ran = case.run(&[
-        "import",
-        arg(&sheet),
-        "--report",
-        arg(&report),
-        "--rate",
-        "20",
-    ]);
+    let ran = case.run(&import_args(&sheet, "add", &report, &["--rate", "20"]));
     ran.assert_code(0);
     let progress: Vec<&str> = ran
         .stderr
