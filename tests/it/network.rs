@@ -46,12 +46,34 @@ fn direct_export(sandbox: &Case, dir: &Path) -> String {
 
 const LOCAL_NAMES: [&str; 3] = ["127.0.0.1", "localhost", NOWHERE];
 
-#[test]
-fn an_unknown_ca_fails_at_once_with_exit_3_naming_the_issuer_and_the_fix() {
+/// A seeded sandbox behind a TLS front whose certificate, for `names`, a private CA signed.
+struct BehindTls {
+    sandbox: Case,
+    ca: TestCa,
+    front: TlsFront,
+    dir: tempfile::TempDir,
+}
+
+fn behind_tls(names: &[&str]) -> BehindTls {
     let sandbox = seeded();
     let ca = TestCa::new();
-    let front = TlsFront::start(ca.server_cert(&LOCAL_NAMES), sandbox.sandbox().local_addr());
-    let dir = tempfile::tempdir().unwrap();
+    let front = TlsFront::start(ca.server_cert(names), sandbox.sandbox().local_addr());
+    BehindTls {
+        sandbox,
+        ca,
+        front,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+#[test]
+fn an_unknown_ca_fails_at_once_with_exit_3_naming_the_issuer_and_the_fix() {
+    let BehindTls {
+        sandbox,
+        ca: _ca,
+        front,
+        dir,
+    } = behind_tls(&LOCAL_NAMES);
     let started = Instant::now();
     // Generous retry settings: a retried failure would take seconds and open more connections.
     let ran = run(export(
@@ -80,10 +102,12 @@ fn an_unknown_ca_fails_at_once_with_exit_3_naming_the_issuer_and_the_fix() {
 
 #[test]
 fn ca_cert_trusts_the_ca_and_the_export_is_the_one_plain_http_gives() {
-    let sandbox = seeded();
-    let ca = TestCa::new();
-    let front = TlsFront::start(ca.server_cert(&LOCAL_NAMES), sandbox.sandbox().local_addr());
-    let dir = tempfile::tempdir().unwrap();
+    let BehindTls {
+        sandbox,
+        ca,
+        front,
+        dir,
+    } = behind_tls(&LOCAL_NAMES);
     let ca_pem = ca.write_pem(dir.path(), "corp-ca.pem");
     let out = dir.path().join("over-tls.csv");
     let ran = run(export(&front.url, &out, &["--ca-cert", arg(&ca_pem)]));
@@ -96,10 +120,12 @@ fn ca_cert_trusts_the_ca_and_the_export_is_the_one_plain_http_gives() {
 
 #[test]
 fn the_ca_also_comes_from_roster_ca_cert_and_from_a_profile() {
-    let sandbox = seeded();
-    let ca = TestCa::new();
-    let front = TlsFront::start(ca.server_cert(&LOCAL_NAMES), sandbox.sandbox().local_addr());
-    let dir = tempfile::tempdir().unwrap();
+    let BehindTls {
+        sandbox: _sandbox,
+        ca,
+        front,
+        dir,
+    } = behind_tls(&LOCAL_NAMES);
     let ca_pem = ca.write_pem(dir.path(), "corp-ca.pem");
 
     let mut command = export(&front.url, &dir.path().join("env.csv"), &[]);
@@ -124,10 +150,12 @@ fn the_ca_also_comes_from_roster_ca_cert_and_from_a_profile() {
 
 #[test]
 fn ssl_cert_file_and_ssl_cert_dir_are_trusted() {
-    let sandbox = seeded();
-    let ca = TestCa::new();
-    let front = TlsFront::start(ca.server_cert(&LOCAL_NAMES), sandbox.sandbox().local_addr());
-    let dir = tempfile::tempdir().unwrap();
+    let BehindTls {
+        sandbox: _sandbox,
+        ca,
+        front,
+        dir,
+    } = behind_tls(&LOCAL_NAMES);
     let ca_pem = ca.write_pem(dir.path(), "ca.pem");
 
     let mut command = export(&front.url, &dir.path().join("file.csv"), &[]);
@@ -146,13 +174,12 @@ fn ssl_cert_file_and_ssl_cert_dir_are_trusted() {
 
 #[test]
 fn a_certificate_for_another_name_is_exit_3_naming_the_host() {
-    let sandbox = seeded();
-    let ca = TestCa::new();
-    let front = TlsFront::start(
-        ca.server_cert(&["provider.example"]),
-        sandbox.sandbox().local_addr(),
-    );
-    let dir = tempfile::tempdir().unwrap();
+    let BehindTls {
+        sandbox,
+        ca,
+        front,
+        dir,
+    } = behind_tls(&["provider.example"]);
     let ca_pem = ca.write_pem(dir.path(), "ca.pem");
     let ran = run(export(
         &front.url,
@@ -387,10 +414,12 @@ fn a_dead_proxy_is_unreachable_and_its_password_is_never_shown() {
 
 #[test]
 fn an_import_stops_at_the_first_tls_failure() {
-    let sandbox = seeded();
-    let ca = TestCa::new();
-    let front = TlsFront::start(ca.server_cert(&LOCAL_NAMES), sandbox.sandbox().local_addr());
-    let dir = tempfile::tempdir().unwrap();
+    let BehindTls {
+        sandbox,
+        ca: _ca,
+        front,
+        dir,
+    } = behind_tls(&LOCAL_NAMES);
     let mut sheet = String::from("extension,name,phone_number,password\n");
     for n in 0..40 {
         let extension = 200 + n;
