@@ -68,17 +68,12 @@ fn behind_tls(names: &[&str]) -> BehindTls {
 
 #[test]
 fn an_unknown_ca_fails_at_once_with_exit_3_naming_the_issuer_and_the_fix() {
-    let BehindTls {
-        sandbox,
-        ca: _ca,
-        front,
-        dir,
-    } = behind_tls(&LOCAL_NAMES);
+    let tls = behind_tls(&LOCAL_NAMES);
     let started = Instant::now();
     // Generous retry settings: a retried failure would take seconds and open more connections.
     let ran = run(export(
-        &front.url,
-        &dir.path().join("out.csv"),
+        &tls.front.url,
+        &tls.dir.path().join("out.csv"),
         &["-v", "--retry-base", "1", "--max-attempts", "6"],
     ));
     let elapsed = started.elapsed();
@@ -94,53 +89,43 @@ fn an_unknown_ca_fails_at_once_with_exit_3_naming_the_issuer_and_the_fix() {
         ran.stderr
     );
     assert!(!ran.stderr.contains("retrying"), "{}", ran.stderr);
-    assert_eq!(front.connections(), 1, "one handshake, no retry");
-    assert_eq!(sandbox.sandbox().stats().requests, 0);
+    assert_eq!(tls.front.connections(), 1, "one handshake, no retry");
+    assert_eq!(tls.sandbox.sandbox().stats().requests, 0);
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
-    assert!(!dir.path().join("out.csv").exists());
+    assert!(!tls.dir.path().join("out.csv").exists());
 }
 
 #[test]
 fn ca_cert_trusts_the_ca_and_the_export_is_the_one_plain_http_gives() {
-    let BehindTls {
-        sandbox,
-        ca,
-        front,
-        dir,
-    } = behind_tls(&LOCAL_NAMES);
-    let ca_pem = ca.write_pem(dir.path(), "corp-ca.pem");
-    let out = dir.path().join("over-tls.csv");
-    let ran = run(export(&front.url, &out, &["--ca-cert", arg(&ca_pem)]));
+    let tls = behind_tls(&LOCAL_NAMES);
+    let ca_pem = tls.ca.write_pem(tls.dir.path(), "corp-tls.ca.pem");
+    let out = tls.dir.path().join("over-tls.csv");
+    let ran = run(export(&tls.front.url, &out, &["--ca-cert", arg(&ca_pem)]));
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(front.connections() >= 1);
+    assert!(tls.front.connections() >= 1);
     let over_tls = std::fs::read_to_string(&out).unwrap();
     assert_eq!(read_csv(&out).len(), 30);
-    assert_eq!(over_tls, direct_export(&sandbox, dir.path()));
+    assert_eq!(over_tls, direct_export(&tls.sandbox, tls.dir.path()));
 }
 
 #[test]
 fn the_ca_also_comes_from_roster_ca_cert_and_from_a_profile() {
-    let BehindTls {
-        sandbox: _sandbox,
-        ca,
-        front,
-        dir,
-    } = behind_tls(&LOCAL_NAMES);
-    let ca_pem = ca.write_pem(dir.path(), "corp-ca.pem");
+    let tls = behind_tls(&LOCAL_NAMES);
+    let ca_pem = tls.ca.write_pem(tls.dir.path(), "corp-tls.ca.pem");
 
-    let mut command = export(&front.url, &dir.path().join("env.csv"), &[]);
+    let mut command = export(&tls.front.url, &tls.dir.path().join("env.csv"), &[]);
     command.env("ROSTER_CA_CERT", &ca_pem);
     let ran = run(command);
     assert_eq!(ran.code, 0, "ROSTER_CA_CERT: {}", ran.stderr);
 
     let config = write_file(
-        dir.path(),
+        tls.dir.path(),
         "roster.toml",
         format!("[profiles.corp]\nca_cert = {:?}\n", arg(&ca_pem)),
     );
-    let out = dir.path().join("profile.csv");
+    let out = tls.dir.path().join("profile.csv");
     let ran = run(export(
-        &front.url,
+        &tls.front.url,
         &out,
         &["--config", arg(&config), "--profile", "corp"],
     ));
@@ -150,23 +135,18 @@ fn the_ca_also_comes_from_roster_ca_cert_and_from_a_profile() {
 
 #[test]
 fn ssl_cert_file_and_ssl_cert_dir_are_trusted() {
-    let BehindTls {
-        sandbox: _sandbox,
-        ca,
-        front,
-        dir,
-    } = behind_tls(&LOCAL_NAMES);
-    let ca_pem = ca.write_pem(dir.path(), "ca.pem");
+    let tls = behind_tls(&LOCAL_NAMES);
+    let ca_pem = tls.ca.write_pem(tls.dir.path(), "tls.ca.pem");
 
-    let mut command = export(&front.url, &dir.path().join("file.csv"), &[]);
+    let mut command = export(&tls.front.url, &tls.dir.path().join("file.csv"), &[]);
     command.env("SSL_CERT_FILE", &ca_pem);
     let ran = run(command);
     assert_eq!(ran.code, 0, "SSL_CERT_FILE: {}", ran.stderr);
 
-    let certs = dir.path().join("certs");
+    let certs = tls.dir.path().join("certs");
     std::fs::create_dir(&certs).unwrap();
-    ca.write_pem(&certs, "corp.pem");
-    let mut command = export(&front.url, &dir.path().join("dir.csv"), &[]);
+    tls.ca.write_pem(&certs, "corp.pem");
+    let mut command = export(&tls.front.url, &tls.dir.path().join("dir.csv"), &[]);
     command.env("SSL_CERT_DIR", &certs);
     let ran = run(command);
     assert_eq!(ran.code, 0, "SSL_CERT_DIR: {}", ran.stderr);
@@ -174,16 +154,11 @@ fn ssl_cert_file_and_ssl_cert_dir_are_trusted() {
 
 #[test]
 fn a_certificate_for_another_name_is_exit_3_naming_the_host() {
-    let BehindTls {
-        sandbox,
-        ca,
-        front,
-        dir,
-    } = behind_tls(&["provider.example"]);
-    let ca_pem = ca.write_pem(dir.path(), "ca.pem");
+    let tls = behind_tls(&["provider.example"]);
+    let ca_pem = tls.ca.write_pem(tls.dir.path(), "tls.ca.pem");
     let ran = run(export(
-        &front.url,
-        &dir.path().join("out.csv"),
+        &tls.front.url,
+        &tls.dir.path().join("out.csv"),
         &["--ca-cert", arg(&ca_pem)],
     ));
     assert_eq!(ran.code, 3, "{}", ran.stderr);
@@ -195,8 +170,8 @@ fn a_certificate_for_another_name_is_exit_3_naming_the_host() {
         "{}",
         ran.stderr
     );
-    assert_eq!(front.connections(), 1, "not retried");
-    assert_eq!(sandbox.sandbox().stats().requests, 0);
+    assert_eq!(tls.front.connections(), 1, "not retried");
+    assert_eq!(tls.sandbox.sandbox().stats().requests, 0);
 }
 
 #[test]
@@ -414,12 +389,7 @@ fn a_dead_proxy_is_unreachable_and_its_password_is_never_shown() {
 
 #[test]
 fn an_import_stops_at_the_first_tls_failure() {
-    let BehindTls {
-        sandbox,
-        ca: _ca,
-        front,
-        dir,
-    } = behind_tls(&LOCAL_NAMES);
+    let tls = behind_tls(&LOCAL_NAMES);
     let mut sheet = String::from("extension,name,phone_number,password\n");
     for n in 0..40 {
         let extension = 200 + n;
@@ -427,10 +397,10 @@ fn an_import_stops_at_the_first_tls_failure() {
             "{extension},Agent {n},9198000{n:05},Secret#{n:03}\n"
         ));
     }
-    let sheet = write_file(dir.path(), "agents.csv", sheet);
-    let report = dir.path().join("results.csv");
+    let sheet = write_file(tls.dir.path(), "agents.csv", sheet);
+    let report = tls.dir.path().join("results.csv");
     let ran = run(roster_at(
-        &front.url,
+        &tls.front.url,
         &[
             "import",
             arg(&sheet),
@@ -449,8 +419,8 @@ fn an_import_stops_at_the_first_tls_failure() {
         "{}",
         ran.stderr
     );
-    assert_eq!(front.connections(), 1, "stopped at the first failure");
-    assert_eq!(sandbox.sandbox().stats().requests, 0);
+    assert_eq!(tls.front.connections(), 1, "stopped at the first failure");
+    assert_eq!(tls.sandbox.sandbox().stats().requests, 0);
     let rows = read_csv(&report);
     assert_eq!(rows.len(), 40);
     assert!(
