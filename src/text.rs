@@ -65,6 +65,17 @@ pub fn listed<T>(items: &[T], limit: usize, line: impl Fn(&T) -> String, rest: &
     text
 }
 
+/// An account id shown without giving it away: its first two characters and its last, the rest
+/// starred (`1111112` → `11****2`); a short id is starred whole.
+pub fn mask(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() < 5 {
+        return "*".repeat(chars.len());
+    }
+    let hidden = "*".repeat(chars.len() - 3);
+    format!("{}{}{hidden}{}", chars[0], chars[1], chars[chars.len() - 1])
+}
+
 /// `1 page`, `2 pages`: the count and the noun, plural as English wants it.
 pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
     let n = n.into();
@@ -74,6 +85,13 @@ pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_id_is_masked() {
+        assert_eq!(mask("1111112"), "11****2");
+        assert_eq!(mask("33335"), "33**5");
+        assert_eq!(mask("1234"), "****");
+    }
 
     #[test]
     fn a_cut_list_says_how_many_more_and_where() {

@@ -16,7 +16,7 @@ use crate::plan::sync::Planned;
 use crate::report::summary::{Counts, RunSummary};
 use crate::report::ReservedJson;
 use crate::validate::Validator;
-use crate::{report, Error, Exit};
+use crate::{report, text, Error, Exit};
 
 /// Whether rows reach an account.
 pub enum Sending {
@@ -63,7 +63,8 @@ impl RowRun<'_> {
         let report_path = run.report_path(self.named);
         let mut known_users = self.known_users.clone();
         let mut stopped = None;
-        let (dry_run, client, app_id, concurrency, rate, journal, replay) = match &self.sending {
+        let (dry_run, client, account_id, concurrency, rate, journal, replay) = match &self.sending
+        {
             Sending::DryRun { app_id } => (true, None, app_id.clone(), 1, None, None, None),
             Sending::Live(account) => {
                 let (journal, replay) = self.open_journal(&report_path, account)?;
@@ -111,7 +112,7 @@ impl RowRun<'_> {
         let settings = ImportSettings {
             mode: self.mode,
             client,
-            app_id,
+            app_id: account_id.clone(),
             workers: concurrency,
             max_failures: run.max_failures,
             report: report_path.clone(),
@@ -158,6 +159,10 @@ impl RowRun<'_> {
             report: report_path,
             failed_rows: result.failed_rows.clone(),
             exit_code: exit,
+            account: account_id.as_deref().map(text::mask),
+            latency: ctx.contact.latency(),
+            failures_total: tally.count(Status::Failed) + tally.count(Status::Invalid),
+            failures: tally.failures.clone(),
         };
         let summary_path = self.summary.as_ref().map(|file| file.path().to_path_buf());
         if let Some(file) = self.summary {
