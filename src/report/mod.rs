@@ -472,7 +472,7 @@ pub fn check_can_create(path: &Path) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// A JSON document written when a run ends, reserved when it starts: its directory is tried and
+/// A JSON document (or a run's HTML page) written when a run ends, reserved when it starts: its directory is tried and
 /// its lock held from the first moment, so a mistake shows before anything is sent and two runs
 /// sharing one `--summary` cannot both finish. Whole or absent, like every atomic output.
 pub struct ReservedJson {
@@ -502,6 +502,20 @@ impl ReservedJson {
         let written = serde_json::to_writer_pretty(&mut *out, value)
             .map_err(io::Error::other)
             .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| self.file.commit());
+        written.map_err(|source| ReportError {
+            path: self.path,
+            source,
+        })
+    }
+}
+
+impl ReservedJson {
+    /// The HTML page `html` (see [`html`]) put in place instead of a JSON document.
+    pub fn write_html(mut self, html: &str) -> Result<(), ReportError> {
+        let out = self.file.writer();
+        let written = out
+            .write_all(html.as_bytes())
             .and_then(|()| self.file.commit());
         written.map_err(|source| ReportError {
             path: self.path,

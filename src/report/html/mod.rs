@@ -158,8 +158,8 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}
 dt{color:var(--dim)}dd{margin:0;overflow-wrap:anywhere}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:14px}
-th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
-th{color:var(--dim);font-weight:600}
+th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:break-word}
+th{color:var(--dim);font-weight:600;white-space:nowrap}
 td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
 .note{color:var(--dim);margin:8px 0 0;font-size:14px}
 footer{color:var(--dim);font-size:13px;text-align:center}

@@ -27,7 +27,7 @@ const CELL_CHARS: usize = 300;
 /// A JSON document that is no summary or plan roster wrote, or one that lacks what its kind needs.
 #[derive(Debug, thiserror::Error)]
 #[error("not a roster summary or plan: {0}")]
-pub struct NotADocument(String);
+pub struct NotADocument(pub String);
 
 /// The page of `document`. `plan_rest` says where all of a plan's users are (the plan file, or
 /// the flag that writes one); summaries name their own files.
@@ -278,7 +278,7 @@ fn latency_section(latency: Option<&Latency>) -> Section {
             let ms = |label: &str, value: f64, tone| Bar {
                 label: label.to_string(),
                 value,
-                shown: format!("{value:.0} ms"),
+                shown: milliseconds(value),
                 tone,
             };
             vec![
@@ -289,9 +289,9 @@ fn latency_section(latency: Option<&Latency>) -> Section {
                     ms("slowest", l.max_ms, Tone::Bad),
                 ]),
                 Block::Note(format!(
-                    "{} requests timed from sending to the whole answer (throttle waits and retry pauses not included); mean {:.0} ms. Percentiles are bucket bounds, within one step.",
-                    thousands(l.requests),
-                    l.mean_ms
+                    "{} timed from sending to the whole answer (throttle waits and retry pauses not included); mean {}. Percentiles are bucket bounds, within one step.",
+                    text::count(l.requests, "request", "requests"),
+                    milliseconds(l.mean_ms)
                 )),
             ]
         }
@@ -900,6 +900,14 @@ fn table(columns: Vec<&'static str>, rows: Vec<Vec<String>>, total: u64, rest: S
 /// A value from outside, clipped to fit a cell.
 fn cell(text: &str) -> String {
     text::clip(text, CELL_CHARS)
+}
+
+/// `0.4 ms`, `12 ms`, `1,500 ms`.
+fn milliseconds(ms: f64) -> String {
+    match ms {
+        ms if ms < 10.0 => format!("{ms:.1} ms"),
+        ms => format!("{} ms", thousands(ms.round() as u64)),
+    }
 }
 
 /// `0.4 s`, `12.3 s`, `4 min 05 s`.
