@@ -74,6 +74,48 @@ const RIGHT: f64 = 990.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 250.0;
 
+/// One line of the series chart and its legend entry.
+struct Line {
+    label: &'static str,
+    tone: Tone,
+    dashed: bool,
+    reading: fn(&SecondSample) -> Option<f64>,
+}
+
+/// The limit first, so that the traffic is drawn over it.
+const LINES: [Line; 5] = [
+    Line {
+        label: "rate limit in force (dashed)",
+        tone: Tone::Muted,
+        dashed: true,
+        reading: |s| s.rate_in_force,
+    },
+    Line {
+        label: "requests sent per second",
+        tone: Tone::Info,
+        dashed: false,
+        reading: |s| Some(s.sent as f64),
+    },
+    Line {
+        label: "2xx",
+        tone: Tone::Good,
+        dashed: false,
+        reading: |s| Some(s.ok as f64),
+    },
+    Line {
+        label: "429 throttled",
+        tone: Tone::Warn,
+        dashed: false,
+        reading: |s| Some(s.throttled as f64),
+    },
+    Line {
+        label: "5xx",
+        tone: Tone::Bad,
+        dashed: false,
+        reading: |s| Some(s.server_errors as f64),
+    },
+];
+
 /// Requests per second over the run: sent, 2xx, 429 and 5xx as lines, the rate limit in force
 /// dashed, with a legend.
 pub fn series(out: &mut String, samples: &[SecondSample]) {
@@ -100,48 +142,36 @@ pub fn series(out: &mut String, samples: &[SecondSample]) {
             short_number(value)
         );
     }
-    for second in [0, last / 2, last] {
+    for (second, anchor) in [(0, "start"), (last / 2, "middle"), (last, "end")] {
         let _ = write!(
             out,
-            "<text x=\"{:.1}\" y=\"272\" text-anchor=\"middle\">{second} s</text>",
+            "<text x=\"{:.1}\" y=\"272\" text-anchor=\"{anchor}\">{second} s</text>",
             x(second)
         );
     }
-    let lines: [(&str, Tone, fn(&SecondSample) -> Option<f64>); 5] = [
-        ("limit", Tone::Muted, |s| s.rate_in_force),
-        ("sent", Tone::Info, |s| Some(s.sent as f64)),
-        ("ok", Tone::Good, |s| Some(s.ok as f64)),
-        ("throttled", Tone::Warn, |s| Some(s.throttled as f64)),
-        ("errors", Tone::Bad, |s| Some(s.server_errors as f64)),
-    ];
-    for (name, tone, value) in lines {
+    for line in &LINES {
         let points: Vec<String> = samples
             .iter()
-            .filter_map(|s| value(s).map(|v| format!("{:.1},{:.1}", x(s.second), y(v))))
+            .filter_map(|s| (line.reading)(s).map(|v| format!("{:.1},{:.1}", x(s.second), y(v))))
             .collect();
         if points.is_empty() {
             continue;
         }
-        let dashed = if name == "limit" { " limit" } else { "" };
+        let dashed = if line.dashed { " limit" } else { "" };
         let _ = write!(
             out,
             "<polyline class=\"{}{dashed}\" points=\"{}\"></polyline>",
-            tone.class(),
+            line.tone.class(),
             points.join(" ")
         );
     }
     out.push_str("</svg>\n<ul class=\"legend\">");
-    for (label, tone) in [
-        ("sent", Tone::Info),
-        ("2xx", Tone::Good),
-        ("429 throttled", Tone::Warn),
-        ("5xx", Tone::Bad),
-        ("rate limit in force (dashed)", Tone::Muted),
-    ] {
+    for line in &LINES {
         let _ = write!(
             out,
-            "<li class=\"{}\"><i></i><span class=\"n\">{label}</span></li>",
-            tone.class()
+            "<li class=\"{}\"><i></i><span class=\"n\">{}</span></li>",
+            line.tone.class(),
+            line.label
         );
     }
     out.push_str("</ul>\n");

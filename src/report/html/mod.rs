@@ -141,7 +141,7 @@ section{background:var(--card);border:1px solid var(--line);border-radius:10px;p
 .good{color:var(--good)}.bad{color:var(--bad)}.warn{color:var(--warn)}.muted{color:var(--muted)}.info{color:var(--info)}
 svg .good{fill:var(--good);stroke:var(--good)}svg .bad{fill:var(--bad);stroke:var(--bad)}svg .warn{fill:var(--warn);stroke:var(--warn)}
 svg .muted{fill:var(--muted);stroke:var(--muted)}svg .info{fill:var(--info);stroke:var(--info)}
-svg polyline{fill:none;stroke-width:2;vector-effect:non-scaling-stroke}
+svg polyline[class]{fill:none;stroke-width:2;stroke-linejoin:round}
 svg polyline.limit{stroke-dasharray:6 4}
 svg .grid{stroke:var(--grid);stroke-width:1}
 svg text{fill:var(--dim);font-size:12px;font-family:inherit}
@@ -366,7 +366,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
