@@ -48,6 +48,8 @@ struct ExportSummary<'a> {
     account: Option<String>,
     /// How long the provider took to answer.
     latency: Option<Latency>,
+    /// When the export ended, RFC 3339 in UTC.
+    finished_at: String,
 }
 
 #[derive(Serialize)]
@@ -173,6 +175,7 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
         exit_code: Exit::Success,
         account: walked.account,
         latency: ctx.contact.latency(),
+        finished_at: text::now(),
     };
     if let Some(file) = summary_file {
         file.write(&summary)?;

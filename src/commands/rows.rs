@@ -167,6 +167,7 @@ impl RowRun<'_> {
             latency: ctx.contact.latency(),
             failures_total: tally.count(Status::Failed) + tally.count(Status::Invalid),
             failures: tally.failures.clone(),
+            finished_at: text::now(),
         };
         let summary_path = self
             .outputs

@@ -73,6 +73,8 @@ pub struct RunSummary {
     pub failures: Vec<FailedRow>,
     /// How many rows failed or were invalid in all.
     pub failures_total: u64,
+    /// When the run ended, RFC 3339 in UTC.
+    pub finished_at: String,
 }
 
 impl RunSummary {

@@ -90,6 +90,7 @@ struct RunDoc {
     #[serde(default)]
     failures: Vec<FailureDoc>,
     failures_total: Option<u64>,
+    finished_at: Option<String>,
     /// The per-second traffic, in summaries that record it; read leniently, since a summary
     /// without it (or with another shape) still makes a page.
     series: Option<Value>,
@@ -375,6 +376,7 @@ fn run_settings(doc: &RunDoc) -> Section {
         fact("concurrency", &doc.concurrency.to_string()),
         fact("dry run", if doc.dry_run { "yes" } else { "no" }),
         fact("encoding", &doc.encoding),
+        fact("finished", &finished(doc.finished_at.as_deref())),
         fact("duration", &duration(doc.duration_seconds)),
         fact("report", &doc.report),
     ];
@@ -411,6 +413,7 @@ struct ExportDoc {
     account: Option<String>,
     latency: Option<Latency>,
     changes: Option<ChangesDoc>,
+    finished_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -495,6 +498,7 @@ fn export_page(doc: ExportDoc) -> Page {
                     },
                 ),
                 fact("digest (SHA-256)", &doc.digest),
+                fact("finished", &finished(doc.finished_at.as_deref())),
                 fact("duration", &duration(doc.duration_seconds)),
                 fact("walks", &doc.walks.to_string()),
                 fact("duplicates dropped", &doc.duplicates_dropped.to_string()),
@@ -900,6 +904,14 @@ fn table(columns: Vec<&'static str>, rows: Vec<Vec<String>>, total: u64, rest: S
 /// A value from outside, clipped to fit a cell.
 fn cell(text: &str) -> String {
     text::clip(text, CELL_CHARS)
+}
+
+/// `2026-12-03 07:10:49 UTC` of a document's RFC 3339 time, as people read it.
+fn finished(at: Option<&str>) -> String {
+    match at {
+        Some(at) => at.replacen('T', " ", 1).replace('Z', " UTC"),
+        None => "not recorded".to_string(),
+    }
 }
 
 /// `0.4 ms`, `12 ms`, `1,500 ms`.
