@@ -307,3 +307,34 @@ fn report_refuses_a_document_that_is_no_summary() {
     case.run(&["report", arg(&missing), "--html", arg(&page)])
         .assert_code(2);
 }
+
+#[test]
+fn a_long_list_shows_its_first_thousand_and_says_where_the_rest_are() {
+    let case = Case::new();
+    let mut sheet = String::from("extension,name,phone_number,password\n");
+    for extension in 1000..2200 {
+        sheet += &format!("{extension},Agent {extension},12,Passw0rd{extension}\n");
+    }
+    let input = case.write("agents.csv", sheet);
+    let (report, page_path, summary) = (
+        case.path("results.csv"),
+        case.path("import.html"),
+        case.path("summary.json"),
+    );
+    let extra = ["--html-report", arg(&page_path), "--summary", arg(&summary)];
+    case.run(&import_args(&input, "add", &report, &extra))
+        .assert_code(1);
+    let json = read_json(&summary);
+    assert_eq!(json["failures"].as_array().unwrap().len(), 1_000);
+    assert_eq!(json["failures_total"], 1_200);
+    let page = HtmlPage::read(&page_path);
+    assert_eq!(
+        page.count("tr"),
+        1 + 1 + 1 + 1_000,
+        "one reason, 1,000 rows to fix"
+    );
+    page.assert_says(&format!(
+        "The first 1,000 of 1,200: 200 more not shown; all are in {}",
+        report.display()
+    ));
+}
