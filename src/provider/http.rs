@@ -138,7 +138,9 @@ impl Http {
             self.contact.mark();
             let outcome = {
                 let _slot = self.throttle.acquire().await;
-                self.send_once(build(&self.client), replay).await
+                self.contact
+                    .timed(self.send_once(build(&self.client), replay))
+                    .await
             };
             let failure = match outcome {
                 Ok(reply) => {
