@@ -261,9 +261,14 @@ pub struct ConnectionArgs {
     /// API root replacing the provider's default (documented paths are appended)
     #[arg(long, env = "ROSTER_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
-    /// Requests per second for the whole run, retries and reads included; 0 = unlimited [default: 5]
+    /// Requests per second for the whole run, retries and reads included, lowered while the
+    /// provider throttles and regrown after; `auto` = start at 5 and probe up to the provider's
+    /// limit; 0 = unlimited until the provider throttles [default: 5]
+    #[arg(long, value_name = "R|auto", value_parser = parse_rate)]
+    pub rate: Option<RateArg>,
+    /// Highest rate `--rate auto` (or `--rate 0` after a throttle) may probe to, in req/s
     #[arg(long, value_name = "R")]
-    pub rate: Option<f64>,
+    pub rate_max: Option<f64>,
     /// Requests that may go back to back after an idle spell [default: 1, or rate/100 above 100 req/s, which
     /// absorbs timer slack without letting any one-second window see much more than the rate]
     #[arg(long, value_name = "N")]
@@ -555,6 +560,23 @@ pub struct SandboxArgs {
     /// Largest list `limit` the server honours; off by default (any limit is honoured)
     #[arg(long, value_name = "N")]
     pub list_limit_cap: Option<usize>,
+}
+
+/// `--rate`: a number of requests per second, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateArg {
+    Auto,
+    PerSecond(f64),
+}
+
+fn parse_rate(s: &str) -> Result<RateArg, String> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(RateArg::Auto);
+    }
+    s.trim()
+        .parse::<f64>()
+        .map(RateArg::PerSecond)
+        .map_err(|_| "expected requests per second (0 = unlimited) or auto".to_string())
 }
 
 fn parse_range(s: &str) -> Result<(usize, usize), String> {

@@ -81,7 +81,7 @@ impl RowRun<'_> {
                     Some(Arc::clone(&account.client)),
                     Some(account.app_id.clone()),
                     account.settings.concurrency,
-                    account.settings.rate,
+                    account.settings.rate.fixed(),
                     Some(journal),
                     replay,
                 )

@@ -2,6 +2,7 @@
 //! workers, and one writer puts every row's outcome in the report, in row order.
 
 pub mod journal;
+pub mod pace;
 pub mod retry;
 pub mod row;
 pub mod throttle;
