@@ -298,6 +298,13 @@ pub async fn import(
                 )
             });
         }
+        // Group commit: once the rows finished so far are written, the journal goes to the
+        // operating system, so a kill re-sends only rows in flight or waiting for an earlier row.
+        if done_rx.is_empty() {
+            if let Some(journal) = journal.as_mut() {
+                journal.commit()?;
+            }
+        }
         // A killed run still leaves a report of what finished, at most a second behind.
         if last_flush.elapsed() >= REPORT_FLUSH_EVERY {
             results.flush()?;

@@ -141,8 +141,8 @@ impl FaultState {
         };
         let faults = inner.faults.clone();
         let retry_after = faults.retry_after_secs.max(1);
-        let throttled = !within_rate
-            || (chance(faults.throttle_rate) && Self::may_fault(&mut inner, key));
+        let throttled =
+            !within_rate || (chance(faults.throttle_rate) && Self::may_fault(&mut inner, key));
         let verdict = if throttled {
             Verdict::Throttled(retry_after)
         } else if chance(faults.error_rate) && Self::may_fault(&mut inner, key) {

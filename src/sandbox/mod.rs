@@ -194,6 +194,8 @@ pub struct SandboxStats {
     pub arrivals: Vec<Duration>,
     /// Successful TeleCMI creations (lost-response ones included).
     pub adds_committed: u64,
+    /// When each of them was committed, since the server started, in order.
+    pub creations: Vec<Duration>,
     /// Requests refused for bad credentials.
     pub rejected_auth: u64,
 }
