@@ -42,6 +42,15 @@ impl Dice {
     }
 }
 
+/// Adds and updates the provider has received.
+fn writes(case: &Case) -> u64 {
+    let stats = case.sandbox().stats();
+    ["/v2/user/add", "/v2/user/update"]
+        .iter()
+        .map(|path| stats.by_endpoint.get(*path).copied().unwrap_or(0))
+        .sum()
+}
+
 /// The extensions the journal records as finished.
 fn journaled(journal: &Path) -> HashSet<String> {
     let text = std::fs::read_to_string(journal).unwrap_or_default();
@@ -70,13 +79,13 @@ fn torture(
             .stderr(Stdio::null())
             .spawn()
             .expect("roster starts");
-        if kill == 0 {
-            // A journal to resume from: its header and first segment are written.
-            wait_until(Duration::from_secs(20), "the journal", || {
-                std::fs::read_to_string(journal).is_ok_and(|text| text.contains("segment"))
-            });
-        }
-        std::thread::sleep(Duration::from_millis(dice.millis(20, 400)));
+        // A random moment once rows are being written (before that, a kill tests nothing the
+        // journal has to survive): after this run's first add or update reached the provider.
+        let writes_before = writes(case);
+        wait_until(Duration::from_secs(60), "the run's first write", || {
+            writes(case) > writes_before
+        });
+        std::thread::sleep(Duration::from_millis(dice.millis(0, 400)));
         let finished = child.try_wait().unwrap();
         assert!(
             finished.is_none(),
@@ -90,11 +99,12 @@ fn torture(
         let recorded = journaled(journal);
         resent += at_provider.difference(&recorded).count();
     }
+    let before_last = journaled(journal).len();
     let started = Instant::now();
     let status = command(true).status().unwrap();
     assert_eq!(status.code(), Some(0), "{name}: the last resume completes");
     eprintln!(
-        "{name}: {KILLS} kills, last resume {:.1} s, {resent} rows sent again",
+        "{name}: {KILLS} kills, {before_last} rows journaled before the last resume ({:.1} s), {resent} rows sent again",
         started.elapsed().as_secs_f64()
     );
     resent
