@@ -1,7 +1,7 @@
 # The README's commands. Everything they need is installed by cargo from crates.io.
 CARGO ?= cargo
 
-.PHONY: demo test bench fuzz report-check install build clean
+.PHONY: demo test bench torture fuzz report-check install build clean
 
 build:
 	$(CARGO) build --release --locked
@@ -19,6 +19,11 @@ test:
 ## bench: throughput and memory benchmarks (figures on stdout)
 bench: build
 	$(CARGO) bench --locked --bench pipeline
+
+## torture: SIGKILL import (add, update, upsert) and migrate --apply at 100 random moments with
+## faults on, --resume after each; asserts no user created twice and no row lost (a few minutes)
+torture:
+	$(CARGO) test --locked --test it torture -- --ignored --nocapture
 
 ## fuzz: the CSV -> validation -> request-body property tests with many cases (about 10 minutes)
 fuzz:

@@ -1,5 +1,9 @@
 //! `make bench`: throughput and memory of the real binary against the in-process sandbox.
 //! Prints one line per figure; the targets come from the issues.
+//!
+//! Two groups: `throughput` (issue 2: validation, imports and exports at full speed) and
+//! `pressure` (issue 9: a provider that throttles, a ceiling that moves, faults). Name one to run
+//! only it: `cargo bench --bench pipeline -- pressure`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -140,7 +144,21 @@ fn latency(ms: u64) -> Faults {
 }
 
 fn main() {
-    // `cargo bench` passes --bench; nothing to filter here.
+    // `cargo bench` passes --bench; any other argument names the groups to run.
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let runs = |group: &str| wanted.is_empty() || wanted.iter().any(|w| group.contains(w.as_str()));
+    if runs("throughput") {
+        throughput();
+    }
+    if runs("pressure") {
+        pressure();
+    }
+}
+
+fn throughput() {
     let dir = tempfile::tempdir().unwrap();
     let big: PathBuf = dir.path().join("agents-1m.csv");
     write_sheet(&big, 1_000_000);
@@ -271,4 +289,172 @@ fn main() {
         );
         server.stop();
     }
+}
+
+/// An import of `rows` new users into a fresh sandbox with `faults`; the client's summary, the
+/// sandbox's statistics and the run.
+fn pressure_run(
+    dir: &Path,
+    name: &str,
+    rows: usize,
+    faults: Faults,
+    client: &[&str],
+) -> (serde_json::Value, roster::sandbox::SandboxStats, Measured) {
+    let sheet = dir.join(format!("{name}.csv"));
+    write_sheet(&sheet, rows);
+    let report = dir.join(format!("{name}.results.csv"));
+    let server = Server::start(SandboxConfig {
+        faults,
+        ..SandboxConfig::default()
+    });
+    let mut args = vec![
+        "-q",
+        "import",
+        sheet.to_str().unwrap(),
+        "--mode",
+        "add",
+        "--json",
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    args.extend_from_slice(client);
+    let m = measure(&args, &server.env());
+    let stats = server.sandbox.as_ref().unwrap().stats();
+    server.stop();
+    let summary = serde_json::from_str(&m.stdout).unwrap_or(serde_json::Value::Null);
+    (summary, stats, m)
+}
+
+/// Creations per second between `from` and `to` (seconds since the sandbox started).
+fn creations_per_second(creations: &[Duration], from: f64, to: f64) -> f64 {
+    let n = creations
+        .iter()
+        .filter(|c| (from..to).contains(&c.as_secs_f64()))
+        .count();
+    n as f64 / (to - from)
+}
+
+fn throttled_share(summary: &serde_json::Value) -> f64 {
+    summary["throttled"].as_f64().unwrap_or(f64::NAN)
+        / summary["requests"].as_f64().unwrap_or(f64::NAN)
+}
+
+fn pressure() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+
+    // 1. Sporadic: 3% random 429s, no real ceiling.
+    let (summary, _, m) = pressure_run(
+        dir,
+        "sporadic",
+        1500,
+        Faults {
+            throttle_rate: 0.03,
+            latency: Duration::from_millis(20),
+            ..Faults::default()
+        },
+        &["--rate", "100", "--concurrency", "8"],
+    );
+    let rate = summary["requests"].as_f64().unwrap_or(f64::NAN)
+        / summary["duration_seconds"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "pressure 1, sporadic 429s (3%, 20 ms), --rate 100 --concurrency 8, 1,500 rows: {rate:.1} req/s over the run = {:.3} of 100 (target >= 0.85), lowest rate {}, exit {}",
+        rate / 100.0,
+        summary["lowest_rate"],
+        m.code
+    );
+
+    // 2. A steady ceiling of 40 req/s.
+    let (summary, stats, m) = pressure_run(
+        dir,
+        "ceiling",
+        600,
+        Faults {
+            rate_limit: Some(40.0),
+            ..Faults::default()
+        },
+        &["--rate", "120", "--concurrency", "8"],
+    );
+    let first = stats.creations.first().map_or(0.0, Duration::as_secs_f64);
+    let last = stats.creations.last().map_or(0.0, Duration::as_secs_f64);
+    let adds = (stats.creations.len() as f64 - 1.0) / (last - first);
+    println!(
+        "pressure 2, ceiling 40 req/s, --rate 120 --concurrency 8, 600 rows: {adds:.1} adds/s first to last = {:.3} of 40 (target >= 0.9), {:.3} of requests 429 (target <= 0.05), exit {}",
+        adds / 40.0,
+        throttled_share(&summary),
+        m.code
+    );
+
+    // 3. A moving ceiling: 40, then 15, then 60 req/s, 10 s each.
+    let (summary, stats, m) = pressure_run(
+        dir,
+        "moving",
+        1400,
+        Faults {
+            rate_schedule: vec![
+                (Duration::ZERO, 40.0),
+                (Duration::from_secs(10), 15.0),
+                (Duration::from_secs(20), 60.0),
+            ],
+            ..Faults::default()
+        },
+        &["--rate", "120", "--concurrency", "8"],
+    );
+    let phases: Vec<String> = [(40.0, 10.0), (15.0, 20.0), (60.0, 30.0)]
+        .iter()
+        .map(|&(limit, end)| {
+            let adds = creations_per_second(&stats.creations, end - 5.0, end);
+            format!("{:.3} of {limit}", adds / limit)
+        })
+        .collect();
+    println!(
+        "pressure 3, ceiling 40 -> 15 -> 60 req/s (10 s each), --rate 120, 1,400 rows: adds/s over each phase's last 5 s = {} (target >= 0.8 each), {:.3} of requests 429, exit {}",
+        phases.join(", "),
+        throttled_share(&summary),
+        m.code
+    );
+
+    // 4. Auto: an unknown limit of 60 req/s.
+    let (summary, stats, m) = pressure_run(
+        dir,
+        "auto",
+        1300,
+        Faults {
+            rate_limit: Some(60.0),
+            ..Faults::default()
+        },
+        &["--rate", "auto", "--concurrency", "8"],
+    );
+    let last = stats.creations.last().map_or(0.0, Duration::as_secs_f64);
+    let adds = creations_per_second(&stats.creations, 10.0, last + 1e-9);
+    println!(
+        "pressure 4, limit 60 req/s unknown, --rate auto --concurrency 8, 1,300 rows: {adds:.1} adds/s after the first 10 s = {:.3} of 60 (target >= 0.85), {:.3} of requests 429 (target <= 0.05), highest rate {}, exit {}",
+        adds / 60.0,
+        throttled_share(&summary),
+        summary["highest_rate"],
+        m.code
+    );
+
+    // 5. The fault mix, no request meeting more than 3 faults in a row.
+    let (summary, stats, m) = pressure_run(
+        dir,
+        "faults",
+        1000,
+        Faults {
+            error_rate: 0.2,
+            throttle_rate: 0.03,
+            lost_add_rate: 0.05,
+            max_fault_streak: Some(3),
+            ..Faults::default()
+        },
+        &["--rate", "100", "--concurrency", "8"],
+    );
+    println!(
+        "pressure 5, 20% 500s + 3% 429s + 5% lost adds (at most 3 in a row), --rate 100 --concurrency 8, 1,000 rows: exit {} (target 0) in {:.1} s (target <= 30), {} users created by {} creations (target 1,000 each, once), {} ok",
+        m.code,
+        m.seconds,
+        stats.adds_committed,
+        stats.creations.len(),
+        summary["counts"]["ok"]
+    );
 }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -268,9 +269,14 @@ pub struct ConnectionArgs {
     /// API root replacing the provider's default (documented paths are appended)
     #[arg(long, env = "ROSTER_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
-    /// Requests per second for the whole run, retries and reads included; 0 = unlimited [default: 5]
+    /// Requests per second for the whole run, retries and reads included, lowered while the
+    /// provider throttles and regrown after; `auto` = start at 5 and probe up to the provider's
+    /// limit; 0 = unlimited until the provider throttles [default: 5]
+    #[arg(long, value_name = "R|auto", value_parser = parse_rate)]
+    pub rate: Option<RateArg>,
+    /// Highest rate `--rate auto` (or `--rate 0` after a throttle) may probe to, in req/s
     #[arg(long, value_name = "R")]
-    pub rate: Option<f64>,
+    pub rate_max: Option<f64>,
     /// Requests that may go back to back after an idle spell [default: 1, or rate/100 above 100 req/s, which
     /// absorbs timer slack without letting any one-second window see much more than the rate]
     #[arg(long, value_name = "N")]
@@ -562,9 +568,18 @@ pub struct SandboxArgs {
     /// Random extra latency up to this many milliseconds
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub jitter_ms: u64,
-    /// Requests per second the server accepts; above it, 429 with Retry-After; off by default
+    /// Requests per second the server accepts (its bucket holds one second's worth); above it,
+    /// 429 with Retry-After; off by default
     #[arg(long, value_name = "R")]
     pub rate_limit: Option<f64>,
+    /// The limit changing over time, RATE@SECONDS steps from the start, e.g. 40@0,15@10,60@20
+    /// (40 req/s, 15 from the tenth second, 60 from the twentieth); replaces --rate-limit
+    #[arg(long, value_name = "R@S,...", value_parser = parse_rate_schedule)]
+    pub rate_schedule: Option<RateSchedule>,
+    /// At most N random faults (429, 500, lost add response) in a row for one request (the same
+    /// path and body); its next try goes through, so a correct client always finishes
+    #[arg(long, value_name = "N")]
+    pub max_fault_streak: Option<u32>,
     /// Fraction of requests answered 500
     #[arg(long, default_value_t = 0.0, value_name = "FRACTION", value_parser = parse_fraction)]
     pub error_rate: f64,
@@ -580,6 +595,53 @@ pub struct SandboxArgs {
     /// Largest list `limit` the server honours; off by default (any limit is honoured)
     #[arg(long, value_name = "N")]
     pub list_limit_cap: Option<usize>,
+}
+
+/// `--rate-schedule`: `(from, rate)` steps in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateSchedule(pub Vec<(Duration, f64)>);
+
+fn parse_rate_schedule(s: &str) -> Result<RateSchedule, String> {
+    let mut steps = Vec::new();
+    for step in s.split(',') {
+        let (rate, at) = step
+            .trim()
+            .split_once('@')
+            .ok_or("expected RATE@SECONDS steps, e.g. 40@0,15@10,60@20")?;
+        let rate: f64 = rate
+            .trim()
+            .parse()
+            .map_err(|_| format!("{rate:?} is not a rate"))?;
+        let at: f64 = at
+            .trim()
+            .parse()
+            .map_err(|_| format!("{at:?} is not a number of seconds"))?;
+        if !(rate.is_finite() && rate >= 0.0 && at.is_finite() && at >= 0.0) {
+            return Err(format!("{step:?}: rates and seconds are 0 or more"));
+        }
+        steps.push((Duration::from_secs_f64(at), rate));
+    }
+    if !steps.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+        return Err("the steps' seconds must increase".to_string());
+    }
+    Ok(RateSchedule(steps))
+}
+
+/// `--rate`: a number of requests per second, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateArg {
+    Auto,
+    PerSecond(f64),
+}
+
+fn parse_rate(s: &str) -> Result<RateArg, String> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(RateArg::Auto);
+    }
+    s.trim()
+        .parse::<f64>()
+        .map(RateArg::PerSecond)
+        .map_err(|_| "expected requests per second (0 = unlimited) or auto".to_string())
 }
 
 fn parse_range(s: &str) -> Result<(usize, usize), String> {
@@ -644,6 +706,25 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("1T").is_err());
         assert!(parse_size("99999999999G").is_err());
+    }
+
+    #[test]
+    fn rate_schedules_and_rates() {
+        let schedule = parse_rate_schedule("40@0, 15@10,60@20.5").unwrap();
+        assert_eq!(
+            schedule.0,
+            [
+                (Duration::ZERO, 40.0),
+                (Duration::from_secs(10), 15.0),
+                (Duration::from_secs_f64(20.5), 60.0)
+            ]
+        );
+        assert!(parse_rate_schedule("40@10,15@5").is_err());
+        assert!(parse_rate_schedule("40").is_err());
+        assert!(parse_rate_schedule("-1@0").is_err());
+        assert_eq!(parse_rate("auto"), Ok(RateArg::Auto));
+        assert_eq!(parse_rate("2.5"), Ok(RateArg::PerSecond(2.5)));
+        assert!(parse_rate("fast").is_err());
     }
 
     #[test]

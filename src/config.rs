@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::cli::{self, ConnectionArgs, PhoneArgs};
+use crate::cli::{self, ConnectionArgs, PhoneArgs, RateArg};
+use crate::execute::pace::RateMode;
 use crate::execute::retry::RetryPolicy;
 use crate::model::Secret;
 use crate::phone::{PhoneRule, Region};
@@ -232,9 +233,12 @@ pub fn smartflo_token(profile: &Profile, env: Env) -> Result<Secret, ConfigError
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionSettings {
     pub base_url: String,
-    /// Requests per second; `None`: unlimited.
-    pub rate: Option<f64>,
-    pub burst: u32,
+    /// How the rate is chosen: fixed (the default), auto, or unlimited.
+    pub rate: RateMode,
+    /// The highest rate any mode may reach.
+    pub rate_max: Option<f64>,
+    /// Requests that may go back to back; `None`: derived from the rate in force.
+    pub burst: Option<u32>,
     pub concurrency: usize,
     pub retry: RetryPolicy,
     pub timeouts: Timeouts,
@@ -263,13 +267,18 @@ impl ConnectionArgs {
                 )))
             }
         }
-        let rate = self.rate.or(profile.rate).unwrap_or(cli::DEFAULT_RATE);
-        if !rate.is_finite() || rate < 0.0 {
-            return Err(ConfigError::Flag(format!(
-                "--rate {rate} must be 0 (unlimited) or more"
-            )));
+        let rate = match self.rate {
+            Some(RateArg::Auto) => RateMode::Auto,
+            Some(RateArg::PerSecond(rate)) => fixed_rate(rate)?,
+            None => fixed_rate(profile.rate.unwrap_or(cli::DEFAULT_RATE))?,
+        };
+        if let Some(max) = self.rate_max {
+            if !(max.is_finite() && max > 0.0) {
+                return Err(ConfigError::Flag(format!(
+                    "--rate-max {max} must be a positive number of requests per second"
+                )));
+            }
         }
-        let rate = (rate > 0.0).then_some(rate);
         let concurrency = self
             .concurrency
             .or(profile.concurrency)
@@ -280,9 +289,6 @@ impl ConnectionArgs {
                 "--timeout must be a positive number of seconds".to_string(),
             ));
         }
-        let burst = self
-            .burst
-            .unwrap_or_else(|| rate.map_or(1, |r| (r / 100.0).ceil().max(1.0) as u32));
         let seconds = |value: f64, flag: &str| {
             if value.is_finite() && value >= 0.0 {
                 Ok(Duration::from_secs_f64(value))
@@ -304,13 +310,28 @@ impl ConnectionArgs {
         Ok(ConnectionSettings {
             base_url,
             rate,
-            burst,
+            rate_max: self.rate_max,
+            burst: self.burst,
             concurrency,
             retry,
             timeouts,
             ca_cert: self.ca_cert.clone().or_else(|| profile.ca_cert.clone()),
         })
     }
+}
+
+/// `--rate R` (or a profile's `rate`): 0 is unlimited.
+fn fixed_rate(rate: f64) -> Result<RateMode, ConfigError> {
+    if !rate.is_finite() || rate < 0.0 {
+        return Err(ConfigError::Flag(format!(
+            "--rate {rate} must be 0 (unlimited), more, or auto"
+        )));
+    }
+    Ok(if rate > 0.0 {
+        RateMode::Fixed(rate)
+    } else {
+        RateMode::Unlimited
+    })
 }
 
 impl PhoneArgs {
@@ -480,7 +501,7 @@ mod tests {
         assert_eq!(from_profile.base_url, "http://profile.example");
         assert_eq!(
             (from_profile.rate, from_profile.concurrency),
-            (Some(2.0), 3)
+            (RateMode::Fixed(2.0), 3)
         );
         let flags = connection(&[
             "--base-url",
@@ -492,24 +513,28 @@ mod tests {
         ]);
         let from_flags = flags.resolve(&profile, "https://default.example").unwrap();
         assert_eq!(from_flags.base_url, "http://flag.example");
-        assert_eq!((from_flags.rate, from_flags.concurrency), (Some(250.0), 9));
         assert_eq!(
-            from_flags.burst, 3,
-            "bursts scale with rates above 100 req/s"
+            (from_flags.rate, from_flags.concurrency),
+            (RateMode::Fixed(250.0), 9)
         );
+        assert_eq!(from_flags.burst, None, "derived from the rate in force");
         let defaults = connection(&[])
             .resolve(&Profile::default(), "https://default.example")
             .unwrap();
         assert_eq!(defaults.base_url, "https://default.example");
-        assert_eq!(defaults.rate, Some(cli::DEFAULT_RATE));
+        assert_eq!(defaults.rate, RateMode::Fixed(cli::DEFAULT_RATE));
         assert_eq!(defaults.concurrency, cli::DEFAULT_CONCURRENCY);
         assert_eq!(
             connection(&["--rate", "0"])
                 .resolve(&profile, "")
                 .unwrap()
                 .rate,
-            None
+            RateMode::Unlimited
         );
+        let auto = connection(&["--rate", "auto", "--rate-max", "80"])
+            .resolve(&profile, "")
+            .unwrap();
+        assert_eq!((auto.rate, auto.rate_max), (RateMode::Auto, Some(80.0)));
     }
 
     #[test]
@@ -518,6 +543,7 @@ mod tests {
         for (args, flag) in [
             (&["--base-url", "ftp://x"][..], "--base-url"),
             (&["--rate=-1"][..], "--rate"),
+            (&["--rate-max", "0"][..], "--rate-max"),
             (&["--timeout", "0"][..], "--timeout"),
             (&["--retry-base", "NaN"][..], "--retry-base"),
             (&["--retry-max-wait=-2"][..], "--retry-max-wait"),

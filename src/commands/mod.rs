@@ -79,6 +79,7 @@ impl Ctx<'_, '_> {
     fn connect(&self, settings: &ConnectionSettings) -> Result<Http, Error> {
         let throttle = Arc::new(Throttle::new(
             settings.rate,
+            settings.rate_max,
             settings.burst,
             settings.concurrency,
         ));

@@ -86,7 +86,7 @@ impl RowRun<'_> {
                     Some(Arc::clone(&account.client)),
                     Some(account.app_id.clone()),
                     account.settings.concurrency,
-                    account.settings.rate,
+                    account.settings.rate.fixed(),
                     Some(journal),
                     replay,
                 )

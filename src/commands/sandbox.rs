@@ -20,6 +20,12 @@ pub async fn exec(args: &SandboxArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Err
             latency: Duration::from_millis(args.latency_ms),
             jitter: Duration::from_millis(args.jitter_ms),
             rate_limit: args.rate_limit,
+            rate_schedule: args
+                .rate_schedule
+                .as_ref()
+                .map(|schedule| schedule.0.clone())
+                .unwrap_or_default(),
+            max_fault_streak: args.max_fault_streak,
             error_rate: args.error_rate,
             throttle_rate: args.throttle_rate,
             retry_after_secs: args.retry_after,

@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{Action, Outcome, Status};
 
-/// Rows written before the journal is flushed and synced, at the latest.
+/// Rows written before the journal is synced to disk, at the latest (it is handed to the operating
+/// system, which a kill cannot undo, after every batch of finished rows).
 const SYNC_EVERY_ROWS: usize = 256;
 const SYNC_EVERY: Duration = Duration::from_secs(1);
 
@@ -301,6 +302,12 @@ impl Journal {
             self.sync()?;
         }
         Ok(())
+    }
+
+    /// Hand what was recorded to the operating system (group commit, once per batch of finished
+    /// rows): a killed run loses none of it; [`Journal::sync`] makes it survive a power cut too.
+    pub fn commit(&mut self) -> Result<(), JournalError> {
+        self.writer.flush().map_err(io_error(&self.path))
     }
 
     /// Flush and fsync what was recorded.

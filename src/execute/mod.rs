@@ -2,6 +2,7 @@
 //! workers, and one writer puts every row's outcome in the report, in row order.
 
 pub mod journal;
+pub mod pace;
 pub mod retry;
 pub mod row;
 pub mod throttle;
@@ -296,6 +297,13 @@ pub async fn import(
                     tally.count(Status::Skipped)
                 )
             });
+        }
+        // Group commit: once the rows finished so far are written, the journal goes to the
+        // operating system, so a kill re-sends only rows in flight or waiting for an earlier row.
+        if done_rx.is_empty() {
+            if let Some(journal) = journal.as_mut() {
+                journal.commit()?;
+            }
         }
         // A killed run still leaves a report of what finished, at most a second behind.
         if last_flush.elapsed() >= REPORT_FLUSH_EVERY {

@@ -9,7 +9,7 @@ use reqwest::{Client, RequestBuilder, StatusCode};
 use super::tls::{self, Trust};
 use super::ApiError;
 use crate::execute::retry::{parse_retry_after, RetryPolicy};
-use crate::execute::throttle::Throttle;
+use crate::execute::throttle::{Answer, Throttle};
 use crate::exit::Contact;
 
 /// Whether sending a request twice could do a thing twice.
@@ -136,19 +136,46 @@ impl Http {
             *tries += 1;
             let tries = *tries;
             self.contact.mark();
-            let outcome = {
-                let _slot = self.throttle.acquire().await;
-                self.contact
-                    .timed(self.send_once(build(&self.client), replay))
-                    .await
+            let (outcome, sent_at) = {
+                let slot = self.throttle.acquire().await;
+                (
+                    self.contact
+                        .timed(self.send_once(build(&self.client), replay))
+                        .await,
+                    slot.sent_at(),
+                )
             };
             let failure = match outcome {
                 Ok(reply) => {
+                    self.throttle
+                        .answered(sent_at, Answer::Status(reply.status));
                     self.throttle.succeeded();
                     return Ok(reply);
                 }
                 Err(failure) => failure,
             };
+            // A 429's retry waits what the provider asked (capped), or the backoff; the throttle
+            // decides from the recent answers whether the rate drops and the whole run waits.
+            let throttled_wait = match &failure {
+                Failure::Throttled(after) => Some(after.map_or_else(
+                    || self.retry.backoff(tries),
+                    |after| self.retry.honour(after),
+                )),
+                _ => None,
+            };
+            let answer = match (&failure, throttled_wait) {
+                (_, Some(retry_in)) => Answer::Throttled { retry_in },
+                (
+                    Failure::AfterSend {
+                        status: Some(500..=599),
+                        ..
+                    },
+                    _,
+                ) => Answer::ServerError,
+                (Failure::Final(ApiError::Redirected { status, .. }), _) => Answer::Status(*status),
+                _ => Answer::NoAnswer,
+            };
+            self.throttle.answered(sent_at, answer);
             let retryable = match &failure {
                 Failure::NotSent(_) | Failure::Throttled(_) => true,
                 Failure::AfterSend { .. } => replay == Replay::Safe,
@@ -157,18 +184,13 @@ impl Http {
             if !retryable || !self.retry.may_retry(tries) {
                 return Err(failure.into_error(replay));
             }
-            let wait = match failure {
-                Failure::Throttled(after) => {
-                    let wait = after.map_or_else(
-                        || self.retry.backoff(tries),
-                        |after| self.retry.honour(after),
-                    );
-                    self.throttle.throttled(wait);
+            let wait = match throttled_wait {
+                Some(wait) => {
                     self.throttle.count_throttled_retry();
                     wait
                 }
-                _ if self.throttle.take_retry() => self.retry.backoff(tries),
-                _ => {
+                None if self.throttle.take_retry() => self.retry.backoff(tries),
+                None => {
                     tracing::debug!(
                         "not retried, the run's retry budget is spent: {}",
                         failure.describe()
@@ -428,6 +450,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
+    use crate::execute::pace::RateMode;
     use crate::provider::tls::test_pki::TestCa;
 
     /// A TLS server on 127.0.0.1:0 answering `200 {}` once per connection; counts connections.
@@ -481,7 +504,7 @@ mod tests {
             cap: Duration::from_millis(5),
             max_attempts: 4,
         };
-        let throttle = Arc::new(Throttle::new(None, 1, 1));
+        let throttle = Arc::new(Throttle::new(RateMode::Unlimited, None, None, 1));
         Http::new(base_url, throttle, retry, Timeouts::default(), trust).unwrap()
     }
 

@@ -172,6 +172,9 @@ impl RunSummary {
             retries = t.retries,
             throttled = t.throttled,
             achieved_rate = t.achieved_rate,
+            rate_mode = t.rate_mode,
+            highest_rate = t.highest_rate,
+            series = %serde_json::to_string(&t.series).unwrap_or_default(),
             duration_seconds = self.duration_seconds,
             report = %self.report.display(),
             aborted = self.aborted.as_deref(),
@@ -189,9 +192,14 @@ impl RunSummary {
 
     fn write_traffic(&self, err: &mut dyn Write) -> io::Result<()> {
         let traffic = &self.traffic;
-        let limit = self
-            .configured_rate
-            .map_or("unlimited".to_string(), |r| format!("limit {r} req/s"));
+        let limit = match (self.configured_rate, traffic.rate_mode) {
+            (Some(rate), _) => format!("limit {rate} req/s"),
+            (None, "auto") => format!(
+                "rate auto, probed up to {:.1} req/s",
+                traffic.highest_rate.unwrap_or_default()
+            ),
+            (None, _) => "unlimited".to_string(),
+        };
         writeln!(
             err,
             "  requests: {} ({} retried, {} throttled), {:.1} req/s achieved ({limit}, concurrency {})",

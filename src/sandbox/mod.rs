@@ -19,10 +19,12 @@
 //! The endpoints are also answered under any path prefix (`/mock/v2/user/add`), so base URLs that
 //! carry a path can be rehearsed; [`SandboxStats::by_endpoint`] records the full path requested.
 //!
-//! Faults ([`Faults`]) apply to every documented endpoint, in this order: the rate limit is decided
-//! on arrival, then latency and jitter delay every answer (429s included), then random 429s, then
-//! random 500s; finally, for `/v2/user/add` only, a committed creation may lose its response (the
-//! connection is dropped before the response head is written, so the client sees a transport error).
+//! Faults ([`Faults`]) apply to every documented endpoint, in this order: the rate limit (fixed,
+//! or following a schedule) is decided on arrival, then random 429s, then random 500s, then
+//! latency and jitter delay every answer (429s included); finally, for `/v2/user/add` only, a
+//! committed creation may lose its response (the connection is dropped before the response head
+//! is written, so the client sees a transport error). With a fault streak cap, one request (the
+//! same path and body, tried again) meets at most that many random faults in a row.
 //!
 //! Nothing is printed; each request is logged with `tracing` at debug level (never a secret).
 
@@ -119,9 +121,15 @@ pub struct Faults {
     pub latency: Duration,
     /// Plus a uniform random extra delay in `[0, jitter]`.
     pub jitter: Duration,
-    /// Server-wide requests per second (token bucket with a small burst: `max(2, ceil(rate/5))`).
-    /// Requests over it get 429 with `Retry-After`. `None`, zero, negative or non-finite: no limit.
+    /// Server-wide requests per second (a token bucket holding one second's worth). Requests over
+    /// it get 429 with `Retry-After`. `None`, zero, negative or non-finite: no limit.
     pub rate_limit: Option<f64>,
+    /// The limit over time instead: `(from, rate)` steps, `from` counted from the sandbox's start
+    /// (a step of 0 or less turns the limit off). Each step starts with a full bucket.
+    pub rate_schedule: Vec<(Duration, f64)>,
+    /// At most this many random faults (429, 500, lost add response) in a row for one request
+    /// (the same path and body); the next try of it goes through. `None`: no cap.
+    pub max_fault_streak: Option<u32>,
     /// Fraction (0.0..=1.0) of requests answered 500 without doing anything.
     pub error_rate: f64,
     /// Fraction (0.0..=1.0) of requests answered 429 with `Retry-After`, without doing anything.
@@ -186,6 +194,8 @@ pub struct SandboxStats {
     pub arrivals: Vec<Duration>,
     /// Successful TeleCMI creations (lost-response ones included).
     pub adds_committed: u64,
+    /// When each of them was committed, since the server started, in order.
+    pub creations: Vec<Duration>,
     /// Requests refused for bad credentials.
     pub rejected_auth: u64,
 }
@@ -479,9 +489,10 @@ async fn answer(shared: &Shared, path: &str, request: Request, arrived: Instant)
         );
     }
 
-    let (verdict, faults) = shared.faults.judge(arrived);
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let key = faults::request_key(path, body.as_deref().unwrap_or_default());
+    let (verdict, faults) = shared.faults.judge(arrived, key);
     faults::delay(&faults).await;
 
     match verdict {
@@ -519,14 +530,20 @@ async fn answer(shared: &Shared, path: &str, request: Request, arrived: Instant)
     };
 
     match endpoint {
-        Endpoint::SmartfloUsers => smartflo::users(shared, &parts),
+        Endpoint::SmartfloUsers => {
+            shared.faults.answered_cleanly(key);
+            smartflo::users(shared, &parts)
+        }
         _ => {
             let mut reply = telecmi::handle(shared, endpoint, &body);
             if endpoint == Endpoint::TelecmiAdd
                 && reply.status == StatusCode::OK
                 && faults::chance(faults.lost_add_rate)
+                && shared.faults.fault_allowed(key)
             {
                 reply.lost = true;
+            } else {
+                shared.faults.answered_cleanly(key);
             }
             reply
         }

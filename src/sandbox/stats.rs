@@ -1,4 +1,4 @@
-//! Request counters: totals, per path, concurrency high-water mark, arrival times.
+//! Request counters: totals, per path, concurrency high-water mark, arrival and creation times.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -12,6 +12,7 @@ struct Log {
     requests: u64,
     by_endpoint: BTreeMap<String, u64>,
     arrivals: Vec<Duration>,
+    creations: Vec<Duration>,
 }
 
 pub(crate) struct StatsState {
@@ -64,6 +65,8 @@ impl StatsState {
 
     pub(crate) fn add_committed(&self) {
         self.adds_committed.fetch_add(1, Ordering::Relaxed);
+        let since_start = self.started.elapsed();
+        lock(&self.log).creations.push(since_start);
     }
 
     pub(crate) fn auth_rejected(&self) {
@@ -77,6 +80,7 @@ impl StatsState {
             by_endpoint: log.by_endpoint.clone(),
             max_in_flight: self.max_in_flight.load(Ordering::SeqCst),
             arrivals: log.arrivals.clone(),
+            creations: log.creations.clone(),
             adds_committed: self.adds_committed.load(Ordering::Relaxed),
             rejected_auth: self.rejected_auth.load(Ordering::Relaxed),
         }

@@ -62,7 +62,7 @@ fn an_import_page_shows_the_outcomes_the_rows_to_fix_and_the_settings() {
         .assert_says("ok: 3 (60%)")
         .assert_says("invalid: 2 (40%)")
         .assert_says("11****2")
-        .assert_says("no per-second series")
+        .assert_says("requests sent per second")
         .assert_says(" UTC");
     assert!(
         !page.text.contains(&APP_ID.to_string()),

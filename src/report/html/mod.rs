@@ -95,7 +95,7 @@ pub struct Bar {
 }
 
 /// One second of a run's traffic.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SecondSample {
     /// Seconds since the run's start.
     pub second: u64,

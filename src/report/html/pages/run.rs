@@ -50,6 +50,43 @@ pub(super) struct RunDoc {
     series: Option<Value>,
 }
 
+/// The summary's `series`: what was sent and answered in each interval of `step_seconds`
+/// (one second unless a long run merged them).
+#[derive(Deserialize)]
+struct SeriesDoc {
+    step_seconds: u64,
+    points: Vec<PointDoc>,
+}
+
+#[derive(Deserialize)]
+struct PointDoc {
+    t: u64,
+    sent: u64,
+    ok: u64,
+    throttled: u64,
+    server_errors: u64,
+    rate: Option<f64>,
+}
+
+impl SeriesDoc {
+    /// The points as rates per second, whatever their interval.
+    fn per_second(self) -> Vec<SecondSample> {
+        let step = self.step_seconds.max(1);
+        let rate = |count: u64| (count + step / 2) / step;
+        self.points
+            .into_iter()
+            .map(|p| SecondSample {
+                second: p.t,
+                sent: rate(p.sent),
+                ok: rate(p.ok),
+                throttled: rate(p.throttled),
+                server_errors: rate(p.server_errors),
+                rate_in_force: p.rate,
+            })
+            .collect()
+    }
+}
+
 #[derive(Deserialize)]
 struct OutcomeCounts {
     ok: u64,
@@ -196,7 +233,8 @@ fn requests_section(doc: &RunDoc) -> Section {
     let series = doc
         .series
         .clone()
-        .and_then(|v| serde_json::from_value::<Vec<SecondSample>>(v).ok())
+        .and_then(|v| serde_json::from_value::<SeriesDoc>(v).ok())
+        .map(SeriesDoc::per_second)
         .filter(|s| !s.is_empty());
     match series {
         Some(samples) => blocks.push(Block::Series(samples)),
@@ -364,10 +402,10 @@ mod tests {
     #[test]
     fn a_series_is_drawn_when_the_summary_has_one() {
         let mut summary = import_summary();
-        summary["series"] = json!([
-            {"second": 0, "sent": 5, "ok": 5, "throttled": 0, "server_errors": 0, "rate_in_force": 5.0},
-            {"second": 1, "sent": 5, "ok": 3, "throttled": 2, "server_errors": 0, "rate_in_force": 2.5}
-        ]);
+        summary["series"] = json!({"step_seconds": 1, "points": [
+            {"t": 0, "sent": 5, "ok": 5, "throttled": 0, "server_errors": 0, "rate": 5.0},
+            {"t": 1, "sent": 5, "ok": 3, "throttled": 2, "server_errors": 0, "rate": 2.5}
+        ]});
         let html = page_of(&summary, "").unwrap().render(&[]);
         assert_eq!(html.matches("<polyline").count(), 5);
         assert!(!html.contains("no per-second series"));
