@@ -21,7 +21,7 @@ use crate::provider::smartflo::{self, Smartflo};
 use crate::provider::telecmi::{self, Telecmi};
 use crate::provider::Http;
 use crate::report::latency::Latency;
-use crate::report::{ReservedJson, LIST_KEPT};
+use crate::report::{ReservedOutput, LIST_KEPT};
 use crate::text;
 use crate::{Error, Exit};
 
@@ -127,7 +127,7 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
     let summary_file = args
         .summary
         .as_deref()
-        .map(ReservedJson::reserve)
+        .map(ReservedOutput::reserve)
         .transpose()?;
     let page_file = reserve_html(args.html_report.as_deref())?;
     let profile = ctx.profile()?;

@@ -32,7 +32,7 @@ use crate::input::{InputError, Limits, Sheet, TextEncoding};
 use crate::model::Mode;
 use crate::progress::Progress;
 use crate::provider::{Http, Trust};
-use crate::report::{ReportError, ReservedJson};
+use crate::report::{ReportError, ReservedOutput};
 use crate::validate::{Rules, Validator};
 use crate::{Console, Error, Exit};
 
@@ -258,15 +258,15 @@ fn check_outputs<'p>(paths: impl IntoIterator<Item = &'p Option<PathBuf>>) -> Re
 }
 
 /// `--html-report FILE`, reserved (directory tried, lock held) before the first request.
-fn reserve_html(path: Option<&Path>) -> Result<Option<ReservedJson>, Error> {
-    Ok(path.map(ReservedJson::reserve).transpose()?)
+fn reserve_html(path: Option<&Path>) -> Result<Option<ReservedOutput>, Error> {
+    Ok(path.map(ReservedOutput::reserve).transpose()?)
 }
 
 /// Write the HTML page of `document`, a summary or plan this run wrote, to the reserved `file`.
 /// `plan_rest` says where all of a plan's users are. The page is made from the document as
 /// JSON, exactly as `roster report` makes it later.
 fn write_html_page<T: Serialize>(
-    file: ReservedJson,
+    file: ReservedOutput,
     document: &T,
     plan_rest: &str,
 ) -> Result<(), Error> {

@@ -17,7 +17,7 @@ use crate::input::{InputError, Sheet};
 use crate::model::{Mode, Status, User};
 use crate::plan::sync::Planned;
 use crate::report::summary::{Counts, RunSummary};
-use crate::report::ReservedJson;
+use crate::report::ReservedOutput;
 use crate::validate::Validator;
 use crate::{report, text, Error, Exit};
 
@@ -269,7 +269,7 @@ impl RunArgs {
         report::check_can_create(&report)?;
         report::check_can_create(&journal)?;
         check_outputs([&self.failed_path(input, workbook)])?;
-        let summary = self.summary.as_deref().map(ReservedJson::reserve);
+        let summary = self.summary.as_deref().map(ReservedOutput::reserve);
         Ok(RunOutputs {
             summary: summary.transpose()?,
             html: reserve_html(self.html_report.as_deref())?,
@@ -279,8 +279,8 @@ impl RunArgs {
 
 /// The documents a row run writes when it ends.
 pub struct RunOutputs {
-    pub summary: Option<ReservedJson>,
-    pub html: Option<ReservedJson>,
+    pub summary: Option<ReservedOutput>,
+    pub html: Option<ReservedOutput>,
 }
 
 impl RunOutputs {

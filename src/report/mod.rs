@@ -472,21 +472,22 @@ pub fn check_can_create(path: &Path) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// A JSON document (or a run's HTML page) written when a run ends, reserved when it starts: its directory is tried and
-/// its lock held from the first moment, so a mistake shows before anything is sent and two runs
-/// sharing one `--summary` cannot both finish. Whole or absent, like every atomic output.
-pub struct ReservedJson {
+/// A document written when a run ends (its JSON summary, its HTML page), reserved when it starts:
+/// its directory is tried and its lock held from the first moment, so a mistake shows before
+/// anything is sent and two runs sharing one `--summary` cannot both finish. Whole or absent, like
+/// every atomic output.
+pub struct ReservedOutput {
     path: PathBuf,
     file: AtomicFile,
 }
 
-impl ReservedJson {
-    pub fn reserve(path: &Path) -> Result<ReservedJson, ReportError> {
+impl ReservedOutput {
+    pub fn reserve(path: &Path) -> Result<ReservedOutput, ReportError> {
         let file = AtomicFile::create(path, false).map_err(|source| ReportError {
             path: path.to_path_buf(),
             source,
         })?;
-        Ok(ReservedJson {
+        Ok(ReservedOutput {
             path: path.to_path_buf(),
             file,
         })
@@ -510,7 +511,7 @@ impl ReservedJson {
     }
 }
 
-impl ReservedJson {
+impl ReservedOutput {
     /// The HTML page `html` (see [`html`]) put in place instead of a JSON document.
     pub fn write_html(mut self, html: &str) -> Result<(), ReportError> {
         let out = self.file.writer();
@@ -526,7 +527,7 @@ impl ReservedJson {
 
 /// Write `value` as pretty JSON to `path` through a temporary file, so the document is whole or absent.
 pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), ReportError> {
-    ReservedJson::reserve(path)?.write(value)
+    ReservedOutput::reserve(path)?.write(value)
 }
 
 #[cfg(test)]
