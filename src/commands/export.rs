@@ -13,7 +13,7 @@ use crate::execute::throttle::TrafficStats;
 use crate::export::{self, Destination, ExportError, RosterWriter, WalkStats};
 use crate::model::{AccountUser, DirectoryUser};
 use crate::phone::PhoneRule;
-use crate::plan::diff::{self, Roster};
+use crate::plan::diff::{self, ChangeReport, OldRoster, RosterFile};
 use crate::progress::Progress;
 use crate::provider::smartflo::{self, Smartflo};
 use crate::provider::telecmi::{self, Telecmi};
@@ -23,10 +23,10 @@ use crate::text;
 use crate::{Error, Exit};
 
 #[derive(Serialize)]
-struct ExportSummary<'a> {
+struct ExportSummary {
     /// With --diff-against: who joined, left or changed since the previous export.
     #[serde(skip_serializing_if = "Option::is_none")]
-    changes: Option<ChangeSummary<'a>>,
+    changes: Option<ChangeSummary>,
     command: &'static str,
     provider: &'static str,
     format: &'static str,
@@ -44,9 +44,9 @@ struct ExportSummary<'a> {
 }
 
 #[derive(Serialize)]
-struct ChangeSummary<'a> {
+struct ChangeSummary {
     headline: String,
-    counts: &'a diff::Counts,
+    counts: diff::Counts,
 }
 
 /// A finished walk, its roster still in the temporary file.
@@ -82,11 +82,12 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
             "--diff-against compares files: pass --output FILE".to_string(),
         ));
     }
-    // Read before the walk: the previous file may be the very output this export replaces.
+    // Read before the walk: the previous file may be the very output this export replaces (the
+    // index keeps it open, so its rows can still be read after the rename).
     let previous = args
         .diff_against
         .as_deref()
-        .map(diff::read_roster)
+        .map(|path| RosterFile::open(path).and_then(diff::index))
         .transpose()?;
     check_outputs([&args.diff_output])?;
     let summary_file = args
@@ -112,13 +113,13 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
             context: format!("cannot put the export in place at {}", args.output),
             source,
         })?;
-    let changes = previous.as_ref().and_then(|previous| {
+    let changes = previous.and_then(|previous| {
         changes_since(previous, args, &PhoneRule::new(profile.default_region))
     });
     let summary = ExportSummary {
         changes: changes.as_ref().map(|c| ChangeSummary {
             headline: c.headline(),
-            counts: &c.counts,
+            counts: c.counts(),
         }),
         command: "export",
         provider: match provider {
@@ -255,9 +256,13 @@ async fn walk(
 
 /// The export is in place by now: a change report that cannot be made is a warning, not a failure.
 /// Phone numbers compare under the profile's default region.
-fn changes_since(previous: &Roster, args: &ExportArgs, phones: &PhoneRule) -> Option<diff::Diff> {
-    let compared = diff::read_roster(Path::new(&args.output))
-        .and_then(|current| diff::diff(previous, &current, phones))
+fn changes_since(
+    previous: OldRoster,
+    args: &ExportArgs,
+    phones: &PhoneRule,
+) -> Option<diff::Changes> {
+    let compared = RosterFile::open(Path::new(&args.output))
+        .and_then(|current| previous.compare(current, phones))
         .map_err(Error::from)
         .and_then(|changes| {
             if let Some(path) = &args.diff_output {
