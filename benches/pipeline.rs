@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use roster::sandbox::{Faults, Sandbox, SandboxConfig};
 
+mod scale;
+
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
 struct Measured {
@@ -140,7 +142,23 @@ fn latency(ms: u64) -> Faults {
 }
 
 fn main() {
-    // `cargo bench` passes --bench; nothing to filter here.
+    // `cargo bench` passes --bench; other words name the groups to run (default: all), e.g.
+    // `cargo bench --bench pipeline -- scale`.
+    let groups: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |group: &str| groups.is_empty() || groups.iter().any(|g| g == group);
+    if wanted("scale") {
+        scale::run();
+    }
+    if wanted("pipeline") {
+        pipeline();
+    }
+}
+
+/// The `pipeline` group: validate, import and export throughput against the sandbox.
+fn pipeline() {
     let dir = tempfile::tempdir().unwrap();
     let big: PathBuf = dir.path().join("agents-1m.csv");
     write_sheet(&big, 1_000_000);

@@ -84,7 +84,11 @@ fn roster() -> impl Strategy<Value = Vec<u8>> {
             if damage == 6 && !users.is_empty() {
                 users.push(users[0].clone());
             }
-            let mut out = if bom { vec![0xEF, 0xBB, 0xBF] } else { Vec::new() };
+            let mut out = if bom {
+                vec![0xEF, 0xBB, 0xBF]
+            } else {
+                Vec::new()
+            };
             let delimiter = delimiter as char;
             out.extend(header.join(&delimiter.to_string()).into_bytes());
             for (n, (key, cells)) in users.iter().enumerate() {

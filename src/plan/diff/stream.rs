@@ -1,17 +1,26 @@
 //! The diff the commands run: two CSV exports compared in memory that grows with the users who
 //! changed, not with the users who did not.
 //!
-//! How:
-//! 1. [`index`] reads the old file once. Each user keeps 32 bytes: a 128-bit hash of its key, a
+//! [`index`] reads the old file once, checking it as [`super::read_roster`] would, and notes
+//! whether its keys come in order (an export's do). Then [`OldRoster::compare`] takes one of two
+//! ways; the lists of both are spilled to temporary files as they are found, and read back one
+//! entry at a time as they are rendered ([`ChangeReport`]).
+//!
+//! **Merge**, when both files are sorted by key: the two are read side by side once, each user
+//! compared by the one rule ([`Fields`]) as it comes. Nothing grows with the users. A key out of
+//! order in the new file, or anything wrong in it, drops the merge for the other way, which finds
+//! the same problem in the same order as the simple path.
+//!
+//! **Hash**, for any order:
+//! 1. The old file is read once more; each user keeps 32 bytes: a 128-bit hash of its key, a
 //!    64-bit hash of its cells (by column name) and where its record starts.
-//! 2. [`OldRoster::compare`] reads the new file once. A user whose key is known and whose cells
-//!    hash alike is unchanged and forgotten there and then. A known user with other cells is set
-//!    aside (its row spilled to a temporary file), and so is a user the old file lacks.
+//! 2. The new file is read once. A user whose key is known and whose cells hash alike is
+//!    unchanged and forgotten there and then. A known user with other cells is set aside (its
+//!    row spilled), and so is a user the old file lacks.
 //! 3. The old file is read again, only at the records still wanted: users gone, and the old side
-//!    of the users set aside. Those pairs are compared by the one rule ([`Fields`]): different
-//!    hashes say only "maybe changed" (a phone written another way, a password one file lacks).
-//! 4. The keys of the three lists are sorted, and each list is read back from its spill file as
-//!    it is rendered ([`ChangeReport`]).
+//!    of the users set aside. Those pairs are compared by [`Fields`]: different hashes say only
+//!    "maybe changed" (a phone written another way, a password one file lacks).
+//! 4. The keys of the three lists are sorted.
 //!
 //! Equal hashes are taken for equal text: a changed user is missed only when 64 bits of its cells
 //! collide, and two keys are confused only when 128 bits collide.
@@ -26,6 +35,7 @@
 //! [`diff`]: super::diff
 
 use std::cell::RefCell;
+use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
@@ -90,7 +100,10 @@ impl RosterFile {
 
 /// The old side of a diff, read once.
 pub enum OldRoster {
-    /// A UTF-8 CSV export: hashes per user, the file kept open to read the wanted rows again.
+    /// A UTF-8 CSV export whose keys come in order, checked: the file kept open to merge.
+    Sorted(Sheet),
+    /// A UTF-8 CSV export in another order: hashes per user, the file kept open to read the
+    /// wanted rows again.
     Indexed(Indexed),
     /// Anything else, held whole.
     Held(Roster),
@@ -102,58 +115,106 @@ pub struct Indexed {
     users: HashMap<u128, (u64, u64), foldhash::fast::FixedState>,
 }
 
+/// What a read of a whole file came to.
+enum Scan {
+    /// Every record seen.
+    Done,
+    /// The callback asked to stop.
+    Stopped,
+    /// Not UTF-8 text after all (a stray byte, a NUL): the simple path must judge it.
+    NotText,
+}
+
 /// Read the old roster; its errors come first, as they would from [`super::read_roster`].
 pub fn index(old: RosterFile) -> Result<OldRoster, DiffError> {
     let sheet = match Sheet::open(old)? {
         Ok(sheet) => sheet,
         Err(old) => return old.read_whole().map(OldRoster::Held),
     };
-    let hashes = Hashes::default();
-    let all: Vec<Option<usize>> = (0..sheet.columns.len()).map(Some).collect();
-    let mut users: HashMap<u128, (u64, u64), _> =
-        HashMap::with_capacity_and_hasher(sheet.estimated_rows, Default::default());
-    let streamed = sheet.scan(&mut |record, key| {
-        let offset = record.position().map_or(0, |p| p.byte());
-        let cells = hashes.cells(record, &all);
-        match users.insert(hashes.key(key), (cells, offset)) {
-            None => Ok(()),
-            Some(_) => Err(sheet.duplicate(record, key)),
+    // Keys in order leave a repeated key next to its first: the line before tells it.
+    let mut previous = (String::new(), 0);
+    let scan = sheet.scan(&mut |record, key| {
+        let line = record.position().map_or(0, |p| p.line());
+        let in_order = previous.1 == 0 || natural_cmp(&previous.0, key).is_le();
+        if in_order && previous.0 == key {
+            return Err(sheet.format_error(
+                record,
+                key_problem(&sheet.key_column, key, Some(previous.1)).unwrap_or_default(),
+            ));
         }
+        previous.0.clear();
+        previous.0.push_str(key);
+        previous.1 = line;
+        Ok(in_order)
     })?;
-    Ok(if streamed {
-        OldRoster::Indexed(Indexed { sheet, users })
-    } else {
-        OldRoster::Held(sheet.file.read_whole()?)
-    })
+    match scan {
+        Scan::Done => Ok(OldRoster::Sorted(sheet)),
+        Scan::Stopped => Ok(match Indexed::build(sheet)? {
+            Ok(indexed) => OldRoster::Indexed(indexed),
+            Err(held) => OldRoster::Held(held),
+        }),
+        Scan::NotText => Ok(OldRoster::Held(sheet.file.read_whole()?)),
+    }
 }
 
 impl OldRoster {
     /// Compare with the new roster; phone numbers compare by `phones`.
     pub fn compare(self, new: RosterFile, phones: &PhoneRule) -> Result<Changes, DiffError> {
-        let indexed = match self {
-            OldRoster::Held(old) => {
-                return Ok(Changes::Held(diff(&old, &new.read_whole()?, phones)?));
-            }
-            OldRoster::Indexed(indexed) => indexed,
-        };
-        let held = |indexed: Indexed, new: RosterFile| -> Result<Changes, DiffError> {
-            let old = indexed.sheet.file.read_whole()?;
+        let held = |old: Roster, new: RosterFile| -> Result<Changes, DiffError> {
             Ok(Changes::Held(diff(&old, &new.read_whole()?, phones)?))
         };
-        let new = match Sheet::open(new)? {
-            Ok(sheet) => sheet,
-            Err(new) => return held(indexed, new),
+        let (mut indexed, new) = match self {
+            OldRoster::Held(old) => return held(old, new),
+            OldRoster::Sorted(old) => {
+                let new = match Sheet::open(new)? {
+                    Ok(new) => new,
+                    Err(new) => return held(old.file.read_whole()?, new),
+                };
+                if let Some(merged) = merge(&old, &new, phones)? {
+                    return Ok(Changes::Streamed(merged));
+                }
+                match Indexed::build(old)? {
+                    Ok(indexed) => (indexed, new),
+                    Err(old) => return held(old, new.file),
+                }
+            }
+            OldRoster::Indexed(indexed) => match Sheet::open(new)? {
+                Ok(new) => (indexed, new),
+                Err(new) => return held(indexed.sheet.file.read_whole()?, new),
+            },
         };
-        let mut indexed = indexed;
         match indexed.walk_new(&new)? {
             Some(walked) => walked.finish(indexed, new, phones).map(Changes::Streamed),
-            None => held(indexed, new.file),
+            None => held(indexed.sheet.file.read_whole()?, new.file),
         }
     }
 }
 
+impl Indexed {
+    /// Step 1 of the hash way: the old file read again, a hash pair per user; the roster held
+    /// whole when the file is not UTF-8 text after all.
+    fn build(sheet: Sheet) -> Result<Result<Indexed, Roster>, DiffError> {
+        let hashes = Hashes::default();
+        let all: Vec<Option<usize>> = (0..sheet.columns.len()).map(Some).collect();
+        let mut users: HashMap<u128, (u64, u64), _> =
+            HashMap::with_capacity_and_hasher(sheet.estimated_rows, Default::default());
+        let scan = sheet.scan(&mut |record, key| {
+            let offset = record.position().map_or(0, |p| p.byte());
+            let cells = hashes.cells(record, &all);
+            match users.insert(hashes.key(key), (cells, offset)) {
+                None => Ok(true),
+                Some(_) => Err(sheet.duplicate(record, key)),
+            }
+        })?;
+        Ok(match scan {
+            Scan::NotText => Err(sheet.file.read_whole()?),
+            Scan::Done | Scan::Stopped => Ok(Indexed { sheet, users }),
+        })
+    }
+}
+
 /// A UTF-8 CSV roster opened for streaming.
-struct Sheet {
+pub struct Sheet {
     file: RosterFile,
     /// Bytes of the BOM, before the first record.
     bom: u64,
@@ -243,23 +304,24 @@ impl Sheet {
         }
     }
 
-    /// Call `each` with every user's record and key, in file order; `false` when the file turned
-    /// out not to be UTF-8 text (a stray byte, a NUL), which the simple path must judge.
+    /// Call `each` with every user's record and key, in file order, while it answers `true`.
     fn scan(
         &self,
-        each: &mut dyn FnMut(&StringRecord, &str) -> Result<(), DiffError>,
-    ) -> Result<bool, DiffError> {
+        each: &mut dyn FnMut(&StringRecord, &str) -> Result<bool, DiffError>,
+    ) -> Result<Scan, DiffError> {
         let mut reader = self.reader(HEAD)?;
         let mut record = StringRecord::new();
         loop {
             match reader.read_record(&mut record) {
-                Ok(false) => return Ok(true),
+                Ok(false) => return Ok(Scan::Done),
                 Ok(true) => {}
-                Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => return Ok(false),
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
+                    return Ok(Scan::NotText)
+                }
                 Err(e) => return Err(self.csv_error(e)),
             }
             if record.as_slice().contains('\0') {
-                return Ok(false);
+                return Ok(Scan::NotText);
             }
             if is_blank(&record, self.columns.len(), &self.file.label)? {
                 continue;
@@ -268,7 +330,9 @@ impl Sheet {
             if let Some(problem) = key_problem(&self.key_column, key, None) {
                 return Err(self.format_error(&record, problem));
             }
-            each(&record, key)?;
+            if !each(&record, key)? {
+                return Ok(Scan::Stopped);
+            }
         }
     }
 
@@ -294,10 +358,10 @@ impl Sheet {
     fn duplicate(&self, record: &StringRecord, key: &str) -> DiffError {
         let mut first = None;
         let found = self.scan(&mut |earlier, other| {
-            if first.is_none() && other == key {
+            if other == key {
                 first = earlier.position().map(|p| p.line());
             }
-            Ok(())
+            Ok(first.is_none())
         });
         match found {
             Err(error) => error,
@@ -371,11 +435,218 @@ impl Hashes {
     }
 }
 
+/// The three lists being found, and the counts that go with them.
+struct Lists {
+    fields: Fields,
+    /// Where each of `fields` is in the old and the new file.
+    old_at: Vec<Option<usize>>,
+    new_at: Vec<Option<usize>>,
+    added: Listed,
+    removed: Listed,
+    changed: Listed,
+    /// Users who changed each of `fields`.
+    field_counts: Vec<usize>,
+    unchanged: usize,
+}
+
+impl Lists {
+    fn new(old: &Sheet, new: &Sheet) -> io::Result<Lists> {
+        let fields = Fields::new(
+            (&old.columns, RosterFormat::Csv),
+            (&new.columns, RosterFormat::Csv),
+        );
+        Ok(Lists {
+            field_counts: vec![0; fields.names.len()],
+            old_at: fields.names.iter().map(|c| old.at(c)).collect(),
+            new_at: fields.names.iter().map(|c| new.at(c)).collect(),
+            fields,
+            added: Listed::new(without_password(&new.columns))?,
+            removed: Listed::new(without_password(&old.columns))?,
+            changed: Listed::new(Vec::new())?,
+            unchanged: 0,
+        })
+    }
+
+    /// Compare one user's rows, each a sheet and `column index -> value`, and file it as
+    /// changed or unchanged.
+    fn compare<'a>(
+        &mut self,
+        key: &str,
+        phones: &PhoneRule,
+        (old_sheet, old): (&Sheet, impl Fn(usize) -> &'a str),
+        (new_sheet, new): (&Sheet, impl Fn(usize) -> &'a str),
+    ) -> io::Result<()> {
+        let (old_at, new_at) = (&self.old_at, &self.new_at);
+        let changes = self.fields.changes(
+            phones,
+            |i| old_at[i].map_or("", &old),
+            |i| new_at[i].map_or("", &new),
+        );
+        if changes.is_empty() {
+            self.unchanged += 1;
+            return Ok(());
+        }
+        for change in &changes {
+            if let Some(i) = self.fields.names.iter().position(|n| *n == change.field) {
+                self.field_counts[i] += 1;
+            }
+        }
+        let name = name_of(|c| new_sheet.at(c).map(&new))
+            .or_else(|| name_of(|c| old_sheet.at(c).map(&old)))
+            .unwrap_or_default();
+        let mut cells = vec![name.as_str()];
+        for change in &changes {
+            cells.push(&change.field);
+            cells.push(change.old.as_deref().unwrap_or(""));
+            cells.push(change.new.as_deref().unwrap_or(""));
+        }
+        self.changed.push(key, cells.into_iter())
+    }
+
+    /// Step 4: the lists in key order, and the report.
+    fn finish(self, old: &Sheet, new: &Sheet) -> Result<Streamed, DiffError> {
+        let key_column = shared_key_column(
+            (&old.key_column, &old.file.label),
+            (&new.key_column, &new.file.label),
+        )?;
+        let io = |e| old.file.io_error(e);
+        let (added, removed, changed) = (
+            self.added.into_sorted().map_err(io)?,
+            self.removed.into_sorted().map_err(io)?,
+            self.changed.into_sorted().map_err(io)?,
+        );
+        Ok(Streamed {
+            counts: Counts {
+                added: added.order.len(),
+                removed: removed.order.len(),
+                changed: changed.order.len(),
+                unchanged: self.unchanged,
+            },
+            key_column,
+            field_counts: rank_fields(&self.fields.names, &self.field_counts),
+            added,
+            removed,
+            changed,
+        })
+    }
+}
+
+/// One file of a merge: the record at hand, and the key before it to see that keys rise.
+struct Cursor<'s> {
+    sheet: &'s Sheet,
+    reader: csv::Reader<&'s File>,
+    record: StringRecord,
+    /// False at the end of the file.
+    here: bool,
+    previous: Option<String>,
+}
+
+impl<'s> Cursor<'s> {
+    fn new(sheet: &'s Sheet) -> Result<Cursor<'s>, DiffError> {
+        let mut reader = sheet.reader(HEAD)?;
+        reader.headers().map_err(|e| sheet.csv_error(e))?;
+        Ok(Cursor {
+            sheet,
+            reader,
+            record: StringRecord::new(),
+            here: true,
+            previous: None,
+        })
+    }
+
+    fn key(&self) -> Option<&str> {
+        self.here.then(|| self.sheet.key(&self.record))
+    }
+
+    /// On to the next user; `false` when the file cannot be merged from here: a key out of
+    /// order or repeated, or anything the other ways must report in their order.
+    fn advance(&mut self) -> bool {
+        if let Some(key) = self.key() {
+            let key = key.to_string();
+            self.previous = Some(key);
+        }
+        loop {
+            match self.reader.read_record(&mut self.record) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.here = false;
+                    return true;
+                }
+                Err(_) => return false,
+            }
+            if self.record.as_slice().contains('\0') {
+                return false;
+            }
+            match is_blank(&self.record, self.sheet.columns.len(), "") {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(_) => return false,
+            }
+            let key = self.sheet.key(&self.record);
+            let rises = self
+                .previous
+                .as_deref()
+                .is_none_or(|previous| natural_cmp(previous, key).is_lt());
+            return !key.is_empty() && rises;
+        }
+    }
+}
+
+/// The merge of two files sorted by key; `None` when the new one turns out not to be.
+fn merge(old: &Sheet, new: &Sheet, phones: &PhoneRule) -> Result<Option<Streamed>, DiffError> {
+    let io = |e| new.file.io_error(e);
+    let mut lists = Lists::new(old, new).map_err(io)?;
+    let (old_password, new_password) = (old.at(PASSWORD), new.at(PASSWORD));
+    let mut a = Cursor::new(old)?;
+    let mut b = Cursor::new(new)?;
+    if !(a.advance() && b.advance()) {
+        return Ok(None);
+    }
+    loop {
+        let order = match (a.key(), b.key()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(x), Some(y)) => natural_cmp(x, y),
+        };
+        let moved = match order {
+            Ordering::Less => {
+                let key = old.key(&a.record);
+                let cells = kept_cells(&a.record, old.columns.len(), old_password);
+                lists.removed.push(key, cells).map_err(io)?;
+                a.advance()
+            }
+            Ordering::Greater => {
+                let key = new.key(&b.record);
+                let cells = kept_cells(&b.record, new.columns.len(), new_password);
+                lists.added.push(key, cells).map_err(io)?;
+                b.advance()
+            }
+            Ordering::Equal => {
+                let key = new.key(&b.record);
+                let (x, y) = (&a.record, &b.record);
+                lists
+                    .compare(
+                        key,
+                        phones,
+                        (old, |i| cell(x, Some(i))),
+                        (new, |i| cell(y, Some(i))),
+                    )
+                    .map_err(io)?;
+                a.advance() && b.advance()
+            }
+        };
+        if !moved {
+            return Ok(None);
+        }
+    }
+    lists.finish(old, new).map(Some)
+}
+
 /// What the walk of the new file leaves for the second look at the old one.
 struct Walked {
     hashes: Hashes,
-    unchanged: usize,
-    added: Listed,
+    lists: Lists,
     /// New rows of users whose cells hash differently (passwords concealed).
     pending: Spill,
     /// (old record offset, position in `pending`) of each such user.
@@ -383,27 +654,27 @@ struct Walked {
 }
 
 impl Indexed {
-    /// Step 2: the new file against the index; `None` when it must go the simple path.
+    /// Step 2 of the hash way: the new file against the index; `None` when it must go the
+    /// simple path.
     fn walk_new(&mut self, new: &Sheet) -> Result<Option<Walked>, DiffError> {
         let hashes = Hashes::default();
         let old_columns: Vec<Option<usize>> =
             self.sheet.columns.iter().map(|c| new.at(c)).collect();
         let password = new.at(PASSWORD);
         let io = |e| new.file.io_error(e);
-        let mut added = Listed::new(without_password(&new.columns)).map_err(io)?;
+        let mut lists = Lists::new(&self.sheet, new).map_err(io)?;
         let mut pending = Spill::new().map_err(io)?;
         let mut waiting = Vec::new();
-        let mut unchanged = 0;
         let mut added_keys = HashSet::new();
         let users = &mut self.users;
-        let streamed = new.scan(&mut |record, key| {
+        let scan = new.scan(&mut |record, key| {
             let hash = hashes.key(key);
             match users.get_mut(&hash) {
                 Some((_, offset)) if *offset & MATCHED != 0 => Err(new.duplicate(record, key)),
                 Some((cells, offset)) => {
                     *offset |= MATCHED;
                     if *cells == hashes.cells(record, &old_columns) {
-                        unchanged += 1;
+                        lists.unchanged += 1;
                     } else {
                         let concealed = password.map(|at| hashes.conceal(cell(record, Some(at))));
                         let row = (0..new.columns.len()).map(|i| match &concealed {
@@ -413,46 +684,37 @@ impl Indexed {
                         let at = pending.push(row).map_err(io)?;
                         waiting.push((*offset & !MATCHED, at));
                     }
-                    Ok(())
+                    Ok(true)
                 }
                 None if !added_keys.insert(hash) => Err(new.duplicate(record, key)),
-                None => added
-                    .push(key, kept_cells(record, new.columns.len(), password))
-                    .map_err(io),
+                None => {
+                    let cells = kept_cells(record, new.columns.len(), password);
+                    lists.added.push(key, cells).map_err(io)?;
+                    Ok(true)
+                }
             }
         })?;
-        if !streamed {
-            return Ok(None);
-        }
-        Ok(Some(Walked {
-            hashes,
-            unchanged,
-            added,
-            pending,
-            waiting,
-        }))
+        Ok(match scan {
+            Scan::NotText => None,
+            Scan::Done | Scan::Stopped => Some(Walked {
+                hashes,
+                lists,
+                pending,
+                waiting,
+            }),
+        })
     }
 }
 
 impl Walked {
-    /// Step 3: the old records still wanted, read again; then the report.
+    /// Step 3 of the hash way: the old records still wanted, read again; then the report.
     fn finish(
-        self,
+        mut self,
         indexed: Indexed,
         new: Sheet,
         phones: &PhoneRule,
     ) -> Result<Streamed, DiffError> {
         let old = &indexed.sheet;
-        let key_column = shared_key_column(
-            (&old.key_column, &old.file.label),
-            (&new.key_column, &new.file.label),
-        )?;
-        let fields = Fields::new(
-            (&old.columns, RosterFormat::Csv),
-            (&new.columns, RosterFormat::Csv),
-        );
-        let old_at: Vec<Option<usize>> = fields.names.iter().map(|c| old.at(c)).collect();
-        let new_at: Vec<Option<usize>> = fields.names.iter().map(|c| new.at(c)).collect();
         let password = old.at(PASSWORD);
         let io = |e| old.file.io_error(e);
 
@@ -467,10 +729,6 @@ impl Walked {
         drop(indexed.users);
         wanted.sort_unstable_by_key(|(offset, _)| *offset);
 
-        let mut removed = Listed::new(without_password(&old.columns)).map_err(io)?;
-        let mut changed = Listed::new(Vec::new()).map_err(io)?;
-        let mut field_counts = vec![0; fields.names.len()];
-        let mut unchanged = self.unchanged;
         let mut pending = self.pending.into_reader().map_err(io)?;
         let mut new_row = Vec::new();
         let mut reader = old.reader(8 * 1024)?;
@@ -480,61 +738,22 @@ impl Walked {
             read_at(&mut reader, &mut record, old.bom, offset).map_err(|e| old.csv_error(e))?;
             let key = old.key(&record);
             let Some(at) = waiting else {
-                removed
-                    .push(key, kept_cells(&record, old.columns.len(), password))
-                    .map_err(io)?;
+                let cells = kept_cells(&record, old.columns.len(), password);
+                self.lists.removed.push(key, cells).map_err(io)?;
                 continue;
             };
             pending.read(at, &mut new_row).map_err(io)?;
             let concealed = password.map(|at| self.hashes.conceal(cell(&record, Some(at))));
-            let old_cell = |i: usize| match (&concealed, old_at[i]) {
-                (Some(text), Some(at)) if Some(at) == password => text.as_str(),
-                (_, at) => cell(&record, at),
+            let old_cell = |at: usize| match &concealed {
+                Some(text) if Some(at) == password => text.as_str(),
+                _ => cell(&record, Some(at)),
             };
-            let new_cell = |i: usize| {
-                new_at[i]
-                    .and_then(|at| new_row.get(at))
-                    .map_or("", String::as_str)
-            };
-            let changes = fields.changes(phones, old_cell, new_cell);
-            if changes.is_empty() {
-                unchanged += 1;
-                continue;
-            }
-            for change in &changes {
-                if let Some(i) = fields.names.iter().position(|n| *n == change.field) {
-                    field_counts[i] += 1;
-                }
-            }
-            let name = name_of(|c| new.at(c).and_then(|at| new_row.get(at)).map(String::as_str))
-                .or_else(|| name_of(|c| old.at(c).map(|at| cell(&record, Some(at)))))
-                .unwrap_or_default();
-            let mut cells = vec![name.as_str()];
-            for change in &changes {
-                cells.push(&change.field);
-                cells.push(change.old.as_deref().unwrap_or(""));
-                cells.push(change.new.as_deref().unwrap_or(""));
-            }
-            changed.push(key, cells.into_iter()).map_err(io)?;
+            let new_cell = |at: usize| new_row.get(at).map_or("", String::as_str);
+            self.lists
+                .compare(key, phones, (old, old_cell), (&new, new_cell))
+                .map_err(io)?;
         }
-        let (added, removed, changed) = (
-            self.added.into_sorted().map_err(io)?,
-            removed.into_sorted().map_err(io)?,
-            changed.into_sorted().map_err(io)?,
-        );
-        Ok(Streamed {
-            counts: Counts {
-                added: added.order.len(),
-                removed: removed.order.len(),
-                changed: changed.order.len(),
-                unchanged,
-            },
-            key_column,
-            field_counts: rank_fields(&fields.names, &field_counts),
-            added,
-            removed,
-            changed,
-        })
+        self.lists.finish(old, &new)
     }
 }
 
