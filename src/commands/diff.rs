@@ -4,15 +4,13 @@ use std::path::Path;
 
 use super::{console_error, Ctx};
 use crate::cli::DiffArgs;
-use crate::plan::diff::{self, ChangeReport, RosterFile};
+use crate::plan::diff::{self, ChangeReport};
 use crate::report::ReportError;
 use crate::{Error, Exit};
 
 pub fn exec(args: &DiffArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
-    let old = diff::index(RosterFile::open(&args.old)?)?;
-    let new = RosterFile::open(&args.new)?;
     let phones = args.phones.resolve(&ctx.profile()?);
-    let changes = old.compare(new, &phones)?;
+    let changes = diff::compare_paths(&args.old, &args.new, &phones)?;
     if let Some(path) = &args.output {
         write_change_file(&changes, path)?;
     }

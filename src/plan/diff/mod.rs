@@ -39,7 +39,7 @@ use serde::{Serialize, Serializer};
 pub use compare::diff;
 pub use read::{parse_roster, read_roster};
 pub use render::{ChangeReport, Entry, Json, Part};
-pub use stream::{index, Changes, OldRoster, RosterFile};
+pub use stream::{compare_paths, index, Changes, OldRoster, RosterFile};
 
 /// The password column: compared only as "changed", never shown.
 const PASSWORD: &str = "password";

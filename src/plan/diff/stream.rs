@@ -125,6 +125,21 @@ enum Scan {
     NotText,
 }
 
+/// Compare the roster export at `old` with the one at `new`; phone numbers compare by `phones`.
+///
+/// Two clean exports sorted by key are merged at once, in one read of each. Anything else (a
+/// key out of order, a damaged row, another format) starts over with [`index`], which reports
+/// problems in the order [`super::read_roster`] would.
+pub fn compare_paths(old: &Path, new: &Path, phones: &PhoneRule) -> Result<Changes, DiffError> {
+    let sheet = |path| Sheet::open(RosterFile::open(path).ok()?).ok()?.ok();
+    if let (Some(old), Some(new)) = (sheet(old), sheet(new)) {
+        if let Ok(Some(merged)) = merge(&old, &new, phones) {
+            return Ok(Changes::Streamed(merged));
+        }
+    }
+    index(RosterFile::open(old)?)?.compare(RosterFile::open(new)?, phones)
+}
+
 /// Read the old roster; its errors come first, as they would from [`super::read_roster`].
 pub fn index(old: RosterFile) -> Result<OldRoster, DiffError> {
     let sheet = match Sheet::open(old)? {
