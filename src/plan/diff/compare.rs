@@ -188,18 +188,28 @@ pub(super) fn name_of<'a>(cell: impl Fn(&str) -> Option<&'a str>) -> Option<Stri
         .map(str::to_string)
 }
 /// Digits compare as numbers (`9` before `10`, `101_2` before `101_10`), the rest as text.
+///
+/// Byte by byte: UTF-8 orders bytes as it orders characters, and no byte of a multi-byte
+/// character is an ASCII digit, so this is the character order without decoding.
 pub(super) fn natural_cmp(a: &str, b: &str) -> Ordering {
-    let (mut a, mut b) = (a, b);
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let digits = |text: &[u8], from: usize| {
+        text[from..]
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .map_or(text.len(), |n| from + n)
+    };
+    let (mut i, mut j) = (0, 0);
     loop {
-        match (a.chars().next(), b.chars().next()) {
+        match (a.get(i), b.get(j)) {
             (None, None) => return Ordering::Equal,
             (None, Some(_)) => return Ordering::Less,
             (Some(_), None) => return Ordering::Greater,
             (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
-                let da = a.len() - a.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-                let db = b.len() - b.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-                let (na, nb) = (&a[..da], &b[..db]);
-                let (ta, tb) = (na.trim_start_matches('0'), nb.trim_start_matches('0'));
+                let (end_a, end_b) = (digits(a, i), digits(b, j));
+                let (na, nb) = (&a[i..end_a], &b[j..end_b]);
+                let zeros = |n: &[u8]| n.iter().take_while(|c| **c == b'0').count();
+                let (ta, tb) = (&na[zeros(na)..], &nb[zeros(nb)..]);
                 let order = ta
                     .len()
                     .cmp(&tb.len())
@@ -208,16 +218,64 @@ pub(super) fn natural_cmp(a: &str, b: &str) -> Ordering {
                 if order != Ordering::Equal {
                     return order;
                 }
-                a = &a[da..];
-                b = &b[db..];
+                (i, j) = (end_a, end_b);
             }
             (Some(x), Some(y)) => {
                 if x != y {
-                    return x.cmp(&y);
+                    return x.cmp(y);
                 }
-                a = &a[x.len_utf8()..];
-                b = &b[y.len_utf8()..];
+                (i, j) = (i + 1, j + 1);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_cmp;
+    use proptest::prelude::*;
+    use std::cmp::Ordering;
+
+    /// The order as first written, a character at a time: what the byte version must agree with.
+    fn by_chars(a: &str, b: &str) -> Ordering {
+        let (mut a, mut b) = (a, b);
+        loop {
+            match (a.chars().next(), b.chars().next()) {
+                (None, None) => return Ordering::Equal,
+                (None, Some(_)) => return Ordering::Less,
+                (Some(_), None) => return Ordering::Greater,
+                (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                    let da = a.len() - a.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+                    let db = b.len() - b.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+                    let (na, nb) = (&a[..da], &b[..db]);
+                    let (ta, tb) = (na.trim_start_matches('0'), nb.trim_start_matches('0'));
+                    let order = ta
+                        .len()
+                        .cmp(&tb.len())
+                        .then_with(|| ta.cmp(tb))
+                        .then_with(|| na.len().cmp(&nb.len()));
+                    if order != Ordering::Equal {
+                        return order;
+                    }
+                    a = &a[da..];
+                    b = &b[db..];
+                }
+                (Some(x), Some(y)) => {
+                    if x != y {
+                        return x.cmp(&y);
+                    }
+                    a = &a[x.len_utf8()..];
+                    b = &b[y.len_utf8()..];
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn bytes_order_keys_as_characters_do(a in "[0-9_a-zé😀]{0,10}", b in "[0-9_a-zé😀]{0,10}") {
+            prop_assert_eq!(natural_cmp(&a, &b), by_chars(&a, &b));
+            prop_assert_eq!(natural_cmp(&a, &a), Ordering::Equal);
         }
     }
 }

@@ -236,6 +236,8 @@ pub struct Sheet {
     delimiter: u8,
     columns: Vec<String>,
     key_column: String,
+    /// Where the key column and the extension are.
+    key_at: [Option<usize>; 2],
     /// From the file's size and its first rows, to size the index once.
     estimated_rows: usize,
 }
@@ -275,6 +277,7 @@ impl Sheet {
             delimiter,
             columns: Vec::new(),
             key_column: String::new(),
+            key_at: [None; 2],
             estimated_rows: (size as usize / (valid / lines).max(1)).min(1 << 26),
         };
         let header = match sheet.reader(8 * 1024)?.headers() {
@@ -292,6 +295,7 @@ impl Sheet {
         };
         sheet.columns = header_columns(&header, &sheet.file.label)?;
         sheet.key_column = key_column(&sheet.columns, &sheet.file.label)?;
+        sheet.key_at = [sheet.at(&sheet.key_column), sheet.at("extension")];
         Ok(Ok(sheet))
     }
 
@@ -352,7 +356,16 @@ impl Sheet {
     }
 
     fn key<'r>(&self, record: &'r StringRecord) -> &'r str {
-        key_of(|column| cell(record, self.at(column)), &self.key_column)
+        // `key_of` asks for the key column and, for TeleCMI, the extension: both found once.
+        let [key, extension] = self.key_at;
+        let at = |column: &str| {
+            if column == "extension" {
+                extension
+            } else {
+                key
+            }
+        };
+        key_of(|column| cell(record, at(column)), &self.key_column)
     }
 
     /// The index of `column`, if the file has it.
@@ -390,7 +403,13 @@ impl Sheet {
 
 /// A record's cell `at`, trimmed; `""` past its end or for a column the file lacks.
 fn cell(record: &StringRecord, at: Option<usize>) -> &str {
-    at.and_then(|i| record.get(i)).unwrap_or("").trim()
+    let text = at.and_then(|i| record.get(i)).unwrap_or("");
+    // Most cells start and end with a visible ASCII character: nothing to trim, and no need to
+    // decode the ends to look for Unicode white space.
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
 }
 
 /// The hashes of keys and of cells, with fixed seeds: the same text hashes alike in both files.
