@@ -31,10 +31,22 @@ pub(super) fn shared_key_column(
     Ok(if new_key.is_empty() { old_key } else { new_key }.to_string())
 }
 
+/// How a column compares.
+enum Kind {
+    /// Only "changed", and only when both sides hold one.
+    Password,
+    /// By the phone rule.
+    Phone,
+    /// As text (formula-guarded when the formats differ).
+    Text,
+}
+
 /// The columns compared and how: shared columns in the new roster's order, derived ones left out
 /// when their source is compared.
 pub(super) struct Fields {
     pub(super) names: Vec<String>,
+    /// How each of `names` compares, decided once rather than per user.
+    kinds: Vec<Kind>,
     /// A CSV cell holds the formula-guarded text: the JSONL side is guarded too when formats differ.
     guard_old: bool,
     guard_new: bool,
@@ -50,7 +62,7 @@ impl Fields {
             .filter(|c| old_columns.contains(c))
             .collect();
         let is_shared = |column: &str| shared.iter().any(|s| s.as_str() == column);
-        let names = shared
+        let names: Vec<String> = shared
             .iter()
             .filter(|c| {
                 !DERIVED
@@ -62,8 +74,17 @@ impl Fields {
         let guards = |this: RosterFormat, other: RosterFormat| {
             this == RosterFormat::Jsonl && other == RosterFormat::Csv
         };
+        let kinds = names
+            .iter()
+            .map(|name| match name.as_str() {
+                PASSWORD => Kind::Password,
+                name if PHONES.contains(&name) => Kind::Phone,
+                _ => Kind::Text,
+            })
+            .collect();
         Fields {
             names,
+            kinds,
             guard_old: guards(old_format, new_format),
             guard_new: guards(new_format, old_format),
         }
@@ -84,22 +105,21 @@ impl Fields {
             }
         };
         let mut changes = Vec::new();
-        for (i, column) in self.names.iter().enumerate() {
+        for (i, (column, kind)) in self.names.iter().zip(&self.kinds).enumerate() {
             let (a, b) = (old(i), new(i));
-            if column == PASSWORD {
-                if !a.is_empty() && !b.is_empty() && a != b {
-                    changes.push(Change {
-                        field: column.clone(),
-                        old: None,
-                        new: None,
-                    });
+            let differs = match kind {
+                Kind::Password => {
+                    if !a.is_empty() && !b.is_empty() && a != b {
+                        changes.push(Change {
+                            field: column.clone(),
+                            old: None,
+                            new: None,
+                        });
+                    }
+                    continue;
                 }
-                continue;
-            }
-            let differs = if PHONES.contains(&column.as_str()) {
-                !phones.same(a, b)
-            } else {
-                view(a, self.guard_old) != view(b, self.guard_new)
+                Kind::Phone => !phones.same(a, b),
+                Kind::Text => view(a, self.guard_old) != view(b, self.guard_new),
             };
             if differs {
                 changes.push(Change {
