@@ -18,7 +18,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use phonenumber::metadata::DATABASE;
-use phonenumber::{country, Mode, ParseError, PhoneNumber};
+use phonenumber::{country, ParseError, PhoneNumber};
 
 /// The flag that says how numbers without a country code are read, named in messages.
 pub const REGION_FLAG: &str = "--default-region";
@@ -245,6 +245,7 @@ fn invalid(number: &PhoneNumber) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use phonenumber::Mode;
     use proptest::prelude::*;
 
     proptest! {
