@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use super::{measure, Measured};
+use roster::sandbox::SandboxConfig;
+
+use super::{measure, write_sheet, Measured, Server};
 
 const USERS: usize = 1_000_000;
 const EXPORT_HEADER: &str =
@@ -114,7 +116,132 @@ fn diff(dir: &Path) {
     }
 }
 
+/// A sheet like `write_sheet`'s without the phone column: what validation costs beside
+/// libphonenumber, which reads each number in tens of microseconds.
+fn write_sheet_without_phones(path: &Path, rows: usize) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(out, "extension,name,password,start_time,end_time,sms_alert").unwrap();
+    for i in 0..rows {
+        writeln!(out, "{},Agent Number {i},Welcome@{i},9,18,yes", 100_000 + i).unwrap();
+    }
+}
+
+fn validate(dir: &Path) {
+    // Without phones the mode is update, the one that needs no phone column.
+    for (label, rows, phones) in [
+        ("1,000,000 rows (--mode add)", USERS, true),
+        ("1,000,000 rows without a phone column (--mode update)", USERS, false),
+        ("10,000,000 rows without a phone column (--mode update)", 10 * USERS, false),
+    ] {
+        let sheet = dir.join("validate.csv");
+        if phones {
+            write_sheet(&sheet, rows);
+        } else {
+            write_sheet_without_phones(&sheet, rows);
+        }
+        let floor = parse_floor(&[&sheet]);
+        let m = measure(
+            &[
+                "-q",
+                "validate",
+                sheet.to_str().unwrap(),
+                "--mode",
+                if phones { "add" } else { "update" },
+                "--extension-digits",
+                "2-8",
+            ],
+            &[],
+        );
+        report(&format!("validate {label}"), &m, floor, 2.0, 64.0);
+    }
+}
+
+/// Sync and migrate plans at `users` on each side (a million is the goal; ROSTER_SCALE_PLAN_USERS
+/// sets fewer, as a million takes minutes today), against the list walk they start with (an
+/// export of the same account, timed in the same run).
+fn plans(dir: &Path) {
+    let users: usize = std::env::var("ROSTER_SCALE_PLAN_USERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(USERS);
+    let server = Server::start(SandboxConfig {
+        seed_telecmi: users,
+        seed_smartflo: users,
+        ..SandboxConfig::default()
+    });
+    let mut env = server.env();
+    env.push(("SMARTFLO_TOKEN", roster::sandbox::DEFAULT_TOKEN.to_string()));
+    let fast = ["--rate", "0", "--concurrency", "8", "--page-size", "1000"];
+    let walk = |provider: &str| {
+        let out = dir.join(format!("{provider}.csv"));
+        let mut args = vec!["-q", "export", "--provider", provider, "--output", out.to_str().unwrap()];
+        args.extend(fast);
+        let m = measure(&args, &env);
+        assert_eq!(m.code, 0, "export {provider}");
+        m.seconds
+    };
+    let telecmi_walk = walk("telecmi");
+    let smartflo_walk = walk("smartflo");
+
+    // Seed users are extensions 1001 onwards: the sheet renames every one of them.
+    let sheet = dir.join("sync.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&sheet).unwrap());
+    writeln!(out, "extension,name,phone_number,password").unwrap();
+    for i in 0..users {
+        writeln!(out, "{},Renamed Agent {i},9198{i:08},Welcome@{i}", 1001 + i).unwrap();
+    }
+    drop(out);
+    let plan = dir.join("plan.json");
+    let mut args = vec![
+        "-q",
+        "sync",
+        sheet.to_str().unwrap(),
+        "--plan-out",
+        plan.to_str().unwrap(),
+    ];
+    args.extend(fast);
+    let m = measure(&args, &env);
+    println!(
+        "scale: sync plan, {users} sheet rows vs {users} users: {:.2} s, {:.2} s beyond the {telecmi_walk:.2} s list walk (target <= 3), peak RSS {:.0} MB (target <= 512), exit {}",
+        m.seconds,
+        m.seconds - telecmi_walk,
+        m.peak_rss_mb,
+        m.code
+    );
+
+    let credentials = dir.join("credentials.csv");
+    let mut args = vec![
+        "-q",
+        "migrate",
+        "--from",
+        "smartflo",
+        "--to",
+        "telecmi",
+        "--extension-range",
+        "2000000-9999999",
+        "--extension-digits",
+        "2-7",
+        "--credentials-out",
+        credentials.to_str().unwrap(),
+        "--plan-out",
+        plan.to_str().unwrap(),
+    ];
+    args.extend(fast);
+    let m = measure(&args, &env);
+    let walks = telecmi_walk + smartflo_walk;
+    println!(
+        "scale: migrate plan, {users} Smartflo users into {users} TeleCMI users: {:.2} s, {:.2} s beyond the {walks:.2} s of both list walks (target <= 3), peak RSS {:.0} MB (target <= 512), exit {}",
+        m.seconds,
+        m.seconds - walks,
+        m.peak_rss_mb,
+        m.code
+    );
+    server.stop();
+}
+
 pub fn run() {
     let dir = tempfile::tempdir().unwrap();
     diff(dir.path());
+    validate(dir.path());
+    plans(dir.path());
 }
