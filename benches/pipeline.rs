@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use roster::sandbox::{Faults, Sandbox, SandboxConfig};
 
+mod scale;
+
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
 struct Measured {
@@ -144,20 +146,25 @@ fn latency(ms: u64) -> Faults {
 }
 
 fn main() {
-    // `cargo bench` passes --bench; any other argument names the groups to run.
-    let wanted: Vec<String> = std::env::args()
+    // `cargo bench` passes --bench; other words name the groups to run (default: all), e.g.
+    // `cargo bench --bench pipeline -- pressure`.
+    let groups: Vec<String> = std::env::args()
         .skip(1)
-        .filter(|a| !a.starts_with("--"))
+        .filter(|a| !a.starts_with('-'))
         .collect();
-    let runs = |group: &str| wanted.is_empty() || wanted.iter().any(|w| group.contains(w.as_str()));
-    if runs("throughput") {
+    let wanted = |group: &str| groups.is_empty() || groups.iter().any(|g| g == group);
+    if wanted("scale") {
+        scale::run();
+    }
+    if wanted("throughput") {
         throughput();
     }
-    if runs("pressure") {
+    if wanted("pressure") {
         pressure();
     }
 }
 
+/// The `throughput` group: validate, import and export throughput against the sandbox.
 fn throughput() {
     let dir = tempfile::tempdir().unwrap();
     let big: PathBuf = dir.path().join("agents-1m.csv");

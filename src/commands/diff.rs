@@ -4,15 +4,13 @@ use std::path::Path;
 
 use super::{console_error, Ctx};
 use crate::cli::DiffArgs;
-use crate::plan::diff::{self, Diff};
+use crate::plan::diff::{self, ChangeReport};
 use crate::report::ReportError;
 use crate::{Error, Exit};
 
 pub fn exec(args: &DiffArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
-    let old = diff::read_roster(&args.old)?;
-    let new = diff::read_roster(&args.new)?;
     let phones = args.phones.resolve(&ctx.profile()?);
-    let changes = diff::diff(&old, &new, &phones)?;
+    let changes = diff::compare_paths(&args.old, &args.new, &phones)?;
     if let Some(path) = &args.output {
         write_change_file(&changes, path)?;
     }
@@ -31,7 +29,7 @@ pub fn exec(args: &DiffArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
 }
 
 /// `--output FILE` of `diff` and `export --diff-output`.
-pub(super) fn write_change_file(changes: &Diff, path: &Path) -> Result<(), Error> {
+pub(super) fn write_change_file(changes: &impl ChangeReport, path: &Path) -> Result<(), Error> {
     changes.write_file(path).map_err(|source| {
         Error::Report(ReportError {
             path: path.to_path_buf(),

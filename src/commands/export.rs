@@ -15,7 +15,7 @@ use crate::execute::throttle::TrafficStats;
 use crate::export::{self, Destination, ExportError, RosterWriter, WalkStats};
 use crate::model::{AccountUser, DirectoryUser};
 use crate::phone::PhoneRule;
-use crate::plan::diff::{self, ChangedUser, Member, Roster};
+use crate::plan::diff::{self, ChangeReport, Changes, Listed, OldRoster, RosterFile};
 use crate::progress::Progress;
 use crate::provider::smartflo::{self, Smartflo};
 use crate::provider::telecmi::{self, Telecmi};
@@ -55,28 +55,28 @@ struct ExportSummary<'a> {
 #[derive(Serialize)]
 struct ChangeSummary<'a> {
     headline: String,
-    counts: &'a diff::Counts,
+    counts: diff::Counts,
     /// The export compared with (`--diff-against`).
     since: &'a Path,
     /// The change report with every change (`--diff-output`), when one was written.
     listed_in: Option<&'a Path>,
     /// The first [`LIST_KEPT`] users who joined, who left, and who changed.
-    joined: Vec<Member>,
-    left: Vec<Member>,
-    changed: &'a [ChangedUser],
+    #[serde(flatten)]
+    first: Listed,
 }
 
 impl<'a> ChangeSummary<'a> {
-    fn of(changes: &'a diff::Diff, args: &'a ExportArgs, since: &'a Path) -> ChangeSummary<'a> {
-        let (joined, left) = changes.members(LIST_KEPT);
+    fn of(changes: &Changes, args: &'a ExportArgs, since: &'a Path) -> ChangeSummary<'a> {
+        let first = changes.first(LIST_KEPT).unwrap_or_else(|e| {
+            tracing::warn!("the summary lists no joined, left or changed users: {e}");
+            Listed::default()
+        });
         ChangeSummary {
             headline: changes.headline(),
-            counts: &changes.counts,
+            counts: changes.counts(),
             since,
             listed_in: args.diff_output.as_deref(),
-            joined,
-            left,
-            changed: &changes.changed[..changes.changed.len().min(LIST_KEPT)],
+            first,
         }
     }
 }
@@ -117,11 +117,12 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
             "--diff-against compares files: pass --output FILE".to_string(),
         ));
     }
-    // Read before the walk: the previous file may be the very output this export replaces.
+    // Read before the walk: the previous file may be the very output this export replaces (the
+    // index keeps it open, so its rows can still be read after the rename).
     let previous = args
         .diff_against
         .as_deref()
-        .map(diff::read_roster)
+        .map(|path| RosterFile::open(path).and_then(diff::index))
         .transpose()?;
     check_outputs([&args.diff_output])?;
     let summary_file = args
@@ -148,7 +149,7 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
             context: format!("cannot put the export in place at {}", args.output),
             source,
         })?;
-    let changes = previous.as_ref().and_then(|previous| {
+    let changes = previous.and_then(|previous| {
         changes_since(previous, args, &PhoneRule::new(profile.default_region))
     });
     let since = args.diff_against.as_deref().unwrap_or(Path::new(""));
@@ -301,9 +302,13 @@ async fn walk(
 
 /// The export is in place by now: a change report that cannot be made is a warning, not a failure.
 /// Phone numbers compare under the profile's default region.
-fn changes_since(previous: &Roster, args: &ExportArgs, phones: &PhoneRule) -> Option<diff::Diff> {
-    let compared = diff::read_roster(Path::new(&args.output))
-        .and_then(|current| diff::diff(previous, &current, phones))
+fn changes_since(
+    previous: OldRoster,
+    args: &ExportArgs,
+    phones: &PhoneRule,
+) -> Option<diff::Changes> {
+    let compared = RosterFile::open(Path::new(&args.output))
+        .and_then(|current| previous.compare(current, phones))
         .map_err(Error::from)
         .and_then(|changes| {
             if let Some(path) = &args.diff_output {

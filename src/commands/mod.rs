@@ -140,9 +140,12 @@ impl Ctx<'_, '_> {
 
     /// `value` as pretty JSON on stdout.
     fn json<T: Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        let out = &mut *self.console.out;
-        serde_json::to_writer_pretty(&mut *out, value).map_err(|e| console_error(e.into()))?;
-        writeln!(out).map_err(console_error)
+        // Buffered: a long report (a diff of many users) is otherwise a write per line.
+        let mut out = std::io::BufWriter::new(&mut *self.console.out);
+        serde_json::to_writer_pretty(&mut out, value).map_err(|e| console_error(e.into()))?;
+        writeln!(out)
+            .and_then(|()| out.flush())
+            .map_err(console_error)
     }
 
     fn out(&mut self) -> &mut (dyn Write + Send) {

@@ -7,6 +7,7 @@ mod cli;
 mod diff;
 mod exit_codes;
 mod export;
+mod fast_paths;
 mod hostile;
 mod html;
 mod import;

@@ -21,19 +21,25 @@
 //!   JSONL one, the JSONL text is guarded the same way first, so the same roster shows no changes.
 //!
 //! The stages live apart: `read` turns a file into a [`Roster`], `compare` two rosters into a
-//! [`Diff`], and `render` a diff into a table, CSV or JSON.
+//! [`Diff`], and `render` any [`ChangeReport`] into a table, CSV or JSON. `stream` is the path the
+//! commands take: two CSV exports are compared in memory that does not grow with the users who
+//! did not change, and anything else (JSONL, other encodings) goes through [`read_roster`] and
+//! [`diff`], which hold both rosters whole.
 
 mod compare;
 mod read;
 mod render;
+mod stream;
 
 use std::collections::BTreeMap;
 use std::io;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 pub use compare::diff;
 pub use read::{parse_roster, read_roster};
+pub use render::{ChangeReport, Entry, Json, Listed, Part};
+pub use stream::{compare_paths, index, Changes, OldRoster, RosterFile};
 
 /// The password column: compared only as "changed", never shown.
 const PASSWORD: &str = "password";
@@ -91,11 +97,16 @@ pub struct Roster {
 impl Roster {
     /// `Smartflo` or `TeleCMI`, from the key column.
     pub fn provider(&self) -> &'static str {
-        match self.key_column.as_str() {
-            "id" => "Smartflo",
-            "agent_id" => "TeleCMI",
-            _ => "empty",
-        }
+        provider_name(&self.key_column)
+    }
+}
+
+/// `Smartflo` or `TeleCMI`, from a roster's key column.
+fn provider_name(key_column: &str) -> &'static str {
+    match key_column {
+        "id" => "Smartflo",
+        "agent_id" => "TeleCMI",
+        _ => "empty",
     }
 }
 
@@ -130,8 +141,8 @@ pub struct Counts {
     pub unchanged: usize,
 }
 
-/// The change report; serialises to the contract's `{"counts": {...}, ...}`.
-#[derive(Debug, Clone, Serialize)]
+/// The change report held in memory; serialises to the contract's `{"counts": {...}, ...}`.
+#[derive(Debug, Clone)]
 pub struct Diff {
     pub counts: Counts,
     pub key_column: String,
@@ -141,8 +152,48 @@ pub struct Diff {
     pub removed: Vec<BTreeMap<String, String>>,
     pub changed: Vec<ChangedUser>,
     /// Changed fields in the order they were compared, for the headline.
-    #[serde(skip)]
     field_order: Vec<String>,
+}
+
+impl ChangeReport for Diff {
+    fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    fn key_column(&self) -> &str {
+        &self.key_column
+    }
+
+    fn field_counts(&self) -> Vec<(String, usize)> {
+        let counts: Vec<usize> = self
+            .field_order
+            .iter()
+            .map(|field| {
+                self.changed
+                    .iter()
+                    .filter(|u| u.changes.iter().any(|c| &c.field == field))
+                    .count()
+            })
+            .collect();
+        render::rank_fields(&self.field_order, &counts)
+    }
+
+    fn visit(&self, part: Part, f: &mut dyn FnMut(Entry<'_>) -> io::Result<()>) -> io::Result<()> {
+        match part {
+            Part::Added => self.added.iter().try_for_each(|row| f(Entry::Row(row))),
+            Part::Removed => self.removed.iter().try_for_each(|row| f(Entry::Row(row))),
+            Part::Changed => self
+                .changed
+                .iter()
+                .try_for_each(|user| f(Entry::User(user))),
+        }
+    }
+}
+
+impl Serialize for Diff {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Json(self).serialize(serializer)
+    }
 }
 
 #[cfg(test)]

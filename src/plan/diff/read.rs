@@ -52,7 +52,7 @@ pub fn parse_roster(bytes: &[u8], label: &str) -> Result<Roster, DiffError> {
 }
 
 /// `id` for Smartflo, else `agent_id` for TeleCMI.
-fn key_column(columns: &[String], label: &str) -> Result<String, DiffError> {
+pub(super) fn key_column(columns: &[String], label: &str) -> Result<String, DiffError> {
     for key in ["id", "agent_id"] {
         if columns.iter().any(|c| c == key) {
             return Ok(key.to_string());
@@ -72,11 +72,28 @@ fn key_column(columns: &[String], label: &str) -> Result<String, DiffError> {
 /// A row's key: its key column, or for TeleCMI with an empty `agent_id` the extension (as the
 /// export de-duplicates).
 pub(super) fn row_key<'a>(row: &'a BTreeMap<String, String>, key_column: &str) -> &'a str {
-    let key = row.get(key_column).map_or("", String::as_str);
+    key_of(
+        |column| row.get(column).map_or("", String::as_str),
+        key_column,
+    )
+}
+
+/// [`row_key`] of a row given as `column -> value` (`""` for a missing column).
+pub(super) fn key_of<'a>(cell: impl Fn(&str) -> &'a str, key_column: &str) -> &'a str {
+    let key = cell(key_column);
     if key.is_empty() && key_column == "agent_id" {
-        row.get("extension").map_or("", String::as_str)
+        cell("extension")
     } else {
         key
+    }
+}
+
+/// Why a row's key cannot be used: empty, or seen before on line `first`.
+pub(super) fn key_problem(key_column: &str, key: &str, first: Option<u64>) -> Option<String> {
+    if key.is_empty() {
+        Some(format!("empty {key_column}: every user needs one"))
+    } else {
+        first.map(|first| format!("duplicate {key_column} {key:?} (first on line {first})"))
     }
 }
 
@@ -91,17 +108,7 @@ struct Builder<'a> {
 impl Builder<'_> {
     fn push(&mut self, line: u64, row: BTreeMap<String, String>) -> Result<(), DiffError> {
         let key = row_key(&row, &self.key_column).to_string();
-        let problem = if key.is_empty() {
-            Some(format!("empty {}: every user needs one", self.key_column))
-        } else {
-            self.lines.get(&key).map(|first| {
-                format!(
-                    "duplicate {} {key:?} (first on line {first})",
-                    self.key_column
-                )
-            })
-        };
-        if let Some(problem) = problem {
+        if let Some(problem) = key_problem(&self.key_column, &key, self.lines.get(&key).copied()) {
             return Err(DiffError::Format {
                 path: self.label.to_string(),
                 line,
@@ -112,6 +119,51 @@ impl Builder<'_> {
         self.users.insert(key, row);
         Ok(())
     }
+}
+
+/// A CSV roster's header as column names, refusing empty and repeated names.
+pub(super) fn header_columns(
+    header: &csv::StringRecord,
+    label: &str,
+) -> Result<Vec<String>, DiffError> {
+    let columns: Vec<String> = header.iter().map(normalise).collect();
+    for (i, column) in columns.iter().enumerate() {
+        let problem = if column.is_empty() {
+            format!("header cell {} is empty", i + 1)
+        } else if columns[..i].contains(column) {
+            format!("column `{column}` appears twice")
+        } else {
+            continue;
+        };
+        return Err(DiffError::Format {
+            path: label.to_string(),
+            line: 1,
+            problem,
+        });
+    }
+    Ok(columns)
+}
+
+/// True for a CSV row of empty cells (skipped); an error for one with cells past the header.
+pub(super) fn is_blank(
+    record: &csv::StringRecord,
+    columns: usize,
+    label: &str,
+) -> Result<bool, DiffError> {
+    if record.iter().all(|cell| cell.trim().is_empty()) {
+        return Ok(true);
+    }
+    if record.iter().skip(columns).any(|c| !c.trim().is_empty()) {
+        return Err(DiffError::Format {
+            path: label.to_string(),
+            line: record.position().map_or(0, |p| p.line()),
+            problem: format!(
+                "{} cells but the header has {columns} columns",
+                record.len()
+            ),
+        });
+    }
+    Ok(false)
 }
 
 fn parse_csv(text: &str, label: &str) -> Result<Roster, DiffError> {
@@ -127,17 +179,8 @@ fn parse_csv(text: &str, label: &str) -> Result<Roster, DiffError> {
         .from_reader(text.as_bytes());
     let header = reader
         .headers()
-        .map_err(|e| format_error(1, format!("unreadable header: {e}")))?
-        .clone();
-    let columns: Vec<String> = header.iter().map(normalise).collect();
-    for (i, column) in columns.iter().enumerate() {
-        if column.is_empty() {
-            return Err(format_error(1, format!("header cell {} is empty", i + 1)));
-        }
-        if columns[..i].contains(column) {
-            return Err(format_error(1, format!("column `{column}` appears twice")));
-        }
-    }
+        .map_err(|e| format_error(1, format!("unreadable header: {e}")))?;
+    let columns = header_columns(header, label)?;
     let mut builder = Builder {
         label,
         key_column: key_column(&columns, label)?,
@@ -150,22 +193,8 @@ fn parse_csv(text: &str, label: &str) -> Result<Roster, DiffError> {
             format_error(line, format!("unreadable CSV: {e}"))
         })?;
         let line = record.position().map_or(0, |p| p.line());
-        if record.iter().all(|cell| cell.trim().is_empty()) {
+        if is_blank(&record, columns.len(), label)? {
             continue;
-        }
-        if record
-            .iter()
-            .skip(columns.len())
-            .any(|c| !c.trim().is_empty())
-        {
-            return Err(format_error(
-                line,
-                format!(
-                    "{} cells but the header has {} columns",
-                    record.len(),
-                    columns.len()
-                ),
-            ));
         }
         let row = columns
             .iter()

@@ -1,0 +1,262 @@
+//! The `scale` group (#13): diff, validate, sync and migrate at a million users, each figure a
+//! ratio against a raw csv `ByteRecord` pass over the same files, measured in the same run.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use roster::sandbox::SandboxConfig;
+
+use super::{measure, write_sheet, Measured, Server};
+
+const USERS: usize = 1_000_000;
+const EXPORT_HEADER: &str =
+    "agent_id,extension,name,first_name,last_name,phone_number,password,start_time,end_time,sms_alert";
+
+/// A TeleCMI export of `users` users, sorted by key as the walker writes them. `day` 1 is the
+/// next night: every 200th user left, every 200th other one changed phone, 0.5% more joined.
+/// `shuffled` writes the same users in a scrambled order, as a re-saved sheet might hold them.
+fn write_export(path: &Path, users: usize, day: usize, shuffled: bool) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(out, "{EXPORT_HEADER}").unwrap();
+    let total = users + day * users / 200;
+    let mut order: Vec<usize> = (0..total).collect();
+    if shuffled {
+        // A fixed permutation: multiply by a number prime to the length.
+        let step = (1..)
+            .map(|k| 7919 * k + 1)
+            .find(|s| gcd(*s, total) == 1)
+            .unwrap();
+        order = (0..total).map(|i| i * step % total).collect();
+    }
+    for i in order {
+        if day == 1 && i < users && i % 200 == 0 {
+            continue;
+        }
+        let phone = if day == 1 && i % 200 == 100 {
+            99_000_000 + i
+        } else {
+            i
+        };
+        let extension = 100_000 + i;
+        writeln!(
+            out,
+            "{extension}_1111112,{extension},Agent {i} Rao,Agent {i},Rao,9198{phone:08},,9,18,true"
+        )
+        .unwrap();
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Seconds for a raw csv pass over `paths`: the parse floor every figure is divided by.
+fn parse_floor(paths: &[&Path]) -> f64 {
+    let started = Instant::now();
+    for path in paths {
+        let mut reader = csv::Reader::from_path(path).unwrap();
+        let mut record = csv::ByteRecord::new();
+        while reader.read_byte_record(&mut record).unwrap() {}
+    }
+    started.elapsed().as_secs_f64()
+}
+
+fn report(what: &str, m: &Measured, floor: f64, target: f64, rss_target: f64) {
+    println!(
+        "scale: {what}: {:.2} s = {:.2}x the parse floor ({floor:.2} s; target <= {target}x), peak RSS {:.0} MB (target <= {rss_target:.0}), exit {}",
+        m.seconds,
+        m.seconds / floor,
+        m.peak_rss_mb,
+        m.code
+    );
+}
+
+fn diff(dir: &Path) {
+    let old = dir.join("old.csv");
+    let new = dir.join("new.csv");
+    let shuffled = dir.join("new-shuffled.csv");
+    write_export(&old, USERS, 0, false);
+    write_export(&new, USERS, 1, false);
+    write_export(&shuffled, USERS, 1, true);
+    for (label, new) in [("sorted", &new), ("shuffled", &shuffled)] {
+        let floor = parse_floor(&[&old, new]);
+        let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+        let m = measure(&["-q", "diff", old, new, "--json"], &[]);
+        report(
+            &format!("diff --json, 1,000,000 users vs a night later ({label})"),
+            &m,
+            floor,
+            3.0,
+            256.0,
+        );
+        let changes = dir.join("changes.csv");
+        let m = measure(
+            &[
+                "-q",
+                "diff",
+                old,
+                new,
+                "--output",
+                changes.to_str().unwrap(),
+            ],
+            &[],
+        );
+        report(
+            &format!("diff --output changes.csv ({label})"),
+            &m,
+            floor,
+            3.0,
+            256.0,
+        );
+    }
+}
+
+/// A sheet like `write_sheet`'s without the phone column: what validation costs beside
+/// libphonenumber, which reads each number in tens of microseconds.
+fn write_sheet_without_phones(path: &Path, rows: usize) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(out, "extension,name,password,start_time,end_time,sms_alert").unwrap();
+    for i in 0..rows {
+        writeln!(out, "{},Agent Number {i},Welcome@{i},9,18,yes", 100_000 + i).unwrap();
+    }
+}
+
+fn validate(dir: &Path) {
+    // Without phones the mode is update, the one that needs no phone column.
+    for (label, rows, phones) in [
+        ("1,000,000 rows (--mode add)", USERS, true),
+        (
+            "1,000,000 rows without a phone column (--mode update)",
+            USERS,
+            false,
+        ),
+        (
+            "10,000,000 rows without a phone column (--mode update)",
+            10 * USERS,
+            false,
+        ),
+    ] {
+        let sheet = dir.join("validate.csv");
+        if phones {
+            write_sheet(&sheet, rows);
+        } else {
+            write_sheet_without_phones(&sheet, rows);
+        }
+        let floor = parse_floor(&[&sheet]);
+        let m = measure(
+            &[
+                "-q",
+                "validate",
+                sheet.to_str().unwrap(),
+                "--mode",
+                if phones { "add" } else { "update" },
+                "--extension-digits",
+                "2-8",
+            ],
+            &[],
+        );
+        report(&format!("validate {label}"), &m, floor, 2.0, 64.0);
+    }
+}
+
+/// Sync and migrate plans at `users` on each side (a million is the goal; ROSTER_SCALE_PLAN_USERS
+/// sets fewer, as a million takes minutes today), against the list walk they start with (an
+/// export of the same account, timed in the same run).
+fn plans(dir: &Path) {
+    let users: usize = std::env::var("ROSTER_SCALE_PLAN_USERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(USERS);
+    let server = Server::start(SandboxConfig {
+        seed_telecmi: users,
+        seed_smartflo: users,
+        ..SandboxConfig::default()
+    });
+    let mut env = server.env();
+    env.push(("SMARTFLO_TOKEN", roster::sandbox::DEFAULT_TOKEN.to_string()));
+    let fast = ["--rate", "0", "--concurrency", "8", "--page-size", "1000"];
+    let walk = |provider: &str| {
+        let out = dir.join(format!("{provider}.csv"));
+        let mut args = vec![
+            "-q",
+            "export",
+            "--provider",
+            provider,
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        args.extend(fast);
+        let m = measure(&args, &env);
+        assert_eq!(m.code, 0, "export {provider}");
+        m.seconds
+    };
+    let telecmi_walk = walk("telecmi");
+    let smartflo_walk = walk("smartflo");
+
+    // Seed users are extensions 1001 onwards: the sheet renames every one of them.
+    let sheet = dir.join("sync.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&sheet).unwrap());
+    writeln!(out, "extension,name,phone_number,password").unwrap();
+    for i in 0..users {
+        writeln!(out, "{},Renamed Agent {i},9198{i:08},Welcome@{i}", 1001 + i).unwrap();
+    }
+    drop(out);
+    let plan = dir.join("plan.json");
+    let mut args = vec![
+        "-q",
+        "sync",
+        sheet.to_str().unwrap(),
+        "--plan-out",
+        plan.to_str().unwrap(),
+    ];
+    args.extend(fast);
+    let m = measure(&args, &env);
+    println!(
+        "scale: sync plan, {users} sheet rows vs {users} users: {:.2} s, {:.2} s beyond the {telecmi_walk:.2} s list walk (target <= 3), peak RSS {:.0} MB (target <= 512), exit {}",
+        m.seconds,
+        m.seconds - telecmi_walk,
+        m.peak_rss_mb,
+        m.code
+    );
+
+    let credentials = dir.join("credentials.csv");
+    let mut args = vec![
+        "-q",
+        "migrate",
+        "--from",
+        "smartflo",
+        "--to",
+        "telecmi",
+        "--extension-range",
+        "2000000-9999999",
+        "--extension-digits",
+        "2-7",
+        "--credentials-out",
+        credentials.to_str().unwrap(),
+        "--plan-out",
+        plan.to_str().unwrap(),
+    ];
+    args.extend(fast);
+    let m = measure(&args, &env);
+    let walks = telecmi_walk + smartflo_walk;
+    println!(
+        "scale: migrate plan, {users} Smartflo users into {users} TeleCMI users: {:.2} s, {:.2} s beyond the {walks:.2} s of both list walks (target <= 3), peak RSS {:.0} MB (target <= 512), exit {}",
+        m.seconds,
+        m.seconds - walks,
+        m.peak_rss_mb,
+        m.code
+    );
+    server.stop();
+}
+
+pub fn run() {
+    let dir = tempfile::tempdir().unwrap();
+    diff(dir.path());
+    validate(dir.path());
+    plans(dir.path());
+}
