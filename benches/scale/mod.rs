@@ -130,8 +130,16 @@ fn validate(dir: &Path) {
     // Without phones the mode is update, the one that needs no phone column.
     for (label, rows, phones) in [
         ("1,000,000 rows (--mode add)", USERS, true),
-        ("1,000,000 rows without a phone column (--mode update)", USERS, false),
-        ("10,000,000 rows without a phone column (--mode update)", 10 * USERS, false),
+        (
+            "1,000,000 rows without a phone column (--mode update)",
+            USERS,
+            false,
+        ),
+        (
+            "10,000,000 rows without a phone column (--mode update)",
+            10 * USERS,
+            false,
+        ),
     ] {
         let sheet = dir.join("validate.csv");
         if phones {
@@ -174,7 +182,14 @@ fn plans(dir: &Path) {
     let fast = ["--rate", "0", "--concurrency", "8", "--page-size", "1000"];
     let walk = |provider: &str| {
         let out = dir.join(format!("{provider}.csv"));
-        let mut args = vec!["-q", "export", "--provider", provider, "--output", out.to_str().unwrap()];
+        let mut args = vec![
+            "-q",
+            "export",
+            "--provider",
+            provider,
+            "--output",
+            out.to_str().unwrap(),
+        ];
         args.extend(fast);
         let m = measure(&args, &env);
         assert_eq!(m.code, 0, "export {provider}");
