@@ -433,8 +433,8 @@ impl Validator {
         });
 
         if let Some(ext) = extension {
-            match self.seen.first_or_note(ext, row) {
-                Some(first) => cells.problems.push(Problem {
+            if let Some(first) = self.seen.first_or_note(ext, row) {
+                cells.problems.push(Problem {
                     column: Some((
                         self.columns
                             .index(Column::Extension)
@@ -444,8 +444,7 @@ impl Validator {
                     )),
                     value: Some(ext.to_string()),
                     rule: format!("{DUPLICATE_OF}{first}"),
-                }),
-                None => {}
+                });
             }
         }
 

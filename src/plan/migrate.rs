@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::export::record::ExportRecord;
 use crate::input::header::normalise;
 use crate::input::{Delimiter, InputError, Sheet, TextEncoding};
-use crate::model::{same_name, telecmi_agent_id, AccountUser, Secret, User};
+use crate::model::{telecmi_agent_id, AccountUser, Secret, User};
 use crate::phone::{PhoneRule, Reading};
 use crate::validate::{check_extension, check_phone};
 
@@ -562,6 +562,7 @@ impl MigratePlan {
 mod tests {
     mod people {
         use super::super::*;
+        use crate::model::same_name;
         use proptest::prelude::*;
 
         /// The rule as first written: a walk of the target for the first user with the same

@@ -134,7 +134,7 @@ pub fn compare_paths(old: &Path, new: &Path, phones: &PhoneRule) -> Result<Chang
     let sheet = |path| Sheet::open(RosterFile::open(path).ok()?).ok()?.ok();
     if let (Some(old), Some(new)) = (sheet(old), sheet(new)) {
         if let Ok(Some(merged)) = merge(&old, &new, phones) {
-            return Ok(Changes::Streamed(merged));
+            return Ok(Changes::Streamed(Box::new(merged)));
         }
     }
     index(RosterFile::open(old)?)?.compare(RosterFile::open(new)?, phones)
@@ -186,7 +186,7 @@ impl OldRoster {
                     Err(new) => return held(old.file.read_whole()?, new),
                 };
                 if let Some(merged) = merge(&old, &new, phones)? {
-                    return Ok(Changes::Streamed(merged));
+                    return Ok(Changes::Streamed(Box::new(merged)));
                 }
                 match Indexed::build(old)? {
                     Ok(indexed) => (indexed, new),
@@ -199,7 +199,9 @@ impl OldRoster {
             },
         };
         match indexed.walk_new(&new)? {
-            Some(walked) => walked.finish(indexed, new, phones).map(Changes::Streamed),
+            Some(walked) => walked
+                .finish(indexed, new, phones)
+                .map(|streamed| Changes::Streamed(Box::new(streamed))),
             None => held(indexed.sheet.file.read_whole()?, new.file),
         }
     }
@@ -1001,14 +1003,14 @@ impl ChangeReport for Streamed {
 
 /// A change report from either path.
 pub enum Changes {
-    Streamed(Streamed),
+    Streamed(Box<Streamed>),
     Held(Diff),
 }
 
 impl Changes {
     fn report(&self) -> &dyn ChangeReport {
         match self {
-            Changes::Streamed(streamed) => streamed,
+            Changes::Streamed(streamed) => streamed.as_ref(),
             Changes::Held(diff) => diff,
         }
     }
