@@ -123,7 +123,9 @@ impl PhoneRule {
     }
 
     /// What a number compares by: its reading, else (an account may hold anything) its digits.
-    fn key(&self, text: &str) -> String {
+    /// Two numbers are [`PhoneRule::same`] exactly when their keys are equal, so a key can index
+    /// numbers in a map.
+    pub fn key(&self, text: &str) -> String {
         self.read(text)
             .map(Reading::into_digits)
             .unwrap_or_else(|_| text.chars().filter(char::is_ascii_digit).collect())

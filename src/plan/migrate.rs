@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::export::record::ExportRecord;
 use crate::input::header::normalise;
 use crate::input::{Delimiter, InputError, Sheet, TextEncoding};
-use crate::model::{same_name, telecmi_agent_id, AccountUser, Secret, User};
+use crate::model::{telecmi_agent_id, AccountUser, Secret, User};
 use crate::phone::{PhoneRule, Reading};
 use crate::validate::{check_extension, check_phone};
 
@@ -232,12 +232,36 @@ fn column<'a>(user: &'a SourceUser, name: &str) -> &'a str {
     user.columns.get(name).map(|v| v.trim()).unwrap_or("")
 }
 
-fn same_person(name: &str, phone: &str, target: &User, phones: &PhoneRule) -> bool {
-    target
-        .phone_number
-        .as_deref()
-        .is_some_and(|t| phones.same(t, phone))
-        && target.name.as_deref().is_some_and(|t| same_name(t, name))
+/// The target's users by person (phone key and name words), each the first in list order: a
+/// source user is "already in the target" when a user with the same name and phone number is
+/// (`same_name`, `PhoneRule::same`). One map look-up a source user, not a walk of the target.
+struct People<'t> {
+    first: HashMap<(String, String), &'t AccountUser>,
+}
+
+impl<'t> People<'t> {
+    fn new(target: &'t [AccountUser], phones: &PhoneRule) -> People<'t> {
+        let mut first = HashMap::with_capacity(target.len());
+        for account in target {
+            if let (Some(phone), Some(name)) = (&account.user.phone_number, &account.user.name) {
+                first
+                    .entry((phones.key(phone), name_words(name)))
+                    .or_insert(account);
+            }
+        }
+        People { first }
+    }
+
+    fn find(&self, name: &str, phone: &str, phones: &PhoneRule) -> Option<&'t AccountUser> {
+        self.first
+            .get(&(phones.key(phone), name_words(name)))
+            .copied()
+    }
+}
+
+/// A name's words joined by one space: equal exactly when `same_name` says the names are.
+fn name_words(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Map every source user onto the target account.
@@ -250,6 +274,7 @@ pub fn plan(
     let mut plan = MigratePlan::default();
     let mut taken: HashSet<u32> = target.iter().map(|a| a.user.extension).collect();
     let mut matched_targets = HashSet::new();
+    let people = People::new(target, &options.phones);
     let mut next_free = options.extension_range.0;
     let fields = &mapping.fields;
     // First pass: who can be migrated at all.
@@ -293,10 +318,7 @@ pub fn plan(
                 continue;
             }
         };
-        if let Some(existing) = target
-            .iter()
-            .find(|t| same_person(&name, phone.digits(), &t.user, &options.phones))
-        {
+        if let Some(existing) = people.find(&name, phone.digits(), &options.phones) {
             matched_targets.insert(existing.user.extension);
             plan.unchanged.push(MigrateEntry {
                 source_id: source.id.clone(),
@@ -538,6 +560,70 @@ impl MigratePlan {
 
 #[cfg(test)]
 mod tests {
+    mod people {
+        use super::super::*;
+        use crate::model::same_name;
+        use proptest::prelude::*;
+
+        /// The rule as first written: a walk of the target for the first user with the same
+        /// name and phone number.
+        fn walk<'t>(
+            target: &'t [AccountUser],
+            name: &str,
+            phone: &str,
+            phones: &PhoneRule,
+        ) -> Option<&'t AccountUser> {
+            target.iter().find(|t| {
+                t.user
+                    .phone_number
+                    .as_deref()
+                    .is_some_and(|p| phones.same(p, phone))
+                    && t.user.name.as_deref().is_some_and(|n| same_name(n, name))
+            })
+        }
+
+        fn person() -> impl Strategy<Value = (Option<String>, Option<String>)> {
+            let name = prop::option::of(
+                prop::sample::select(vec!["Asha Rao", " Asha  Rao", "Asha\nRao", "Ravi", ""])
+                    .prop_map(String::from),
+            );
+            let phone = prop::option::of(
+                prop::sample::select(vec![
+                    "+919200000001",
+                    "919200000001",
+                    "092000 00001",
+                    "12",
+                    "+919200000002",
+                    "abc",
+                ])
+                .prop_map(String::from),
+            );
+            (name, phone)
+        }
+
+        proptest! {
+            #[test]
+            fn the_map_finds_whom_the_walk_finds(people in prop::collection::vec(person(), 0..12), (name, phone) in person(), india in any::<bool>()) {
+                let phones = PhoneRule::new(india.then(|| "IN".parse().unwrap()));
+                let target: Vec<AccountUser> = people
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (name, phone_number))| AccountUser {
+                        user: User { extension: 100 + i as u32, name, phone_number, ..User::default() },
+                        first_name: String::new(),
+                        last_name: String::new(),
+                    })
+                    .collect();
+                let (name, phone) = (name.unwrap_or_default(), phone.unwrap_or_default());
+                let map = People::new(&target, &phones);
+                prop_assert_eq!(
+                    map.find(&name, &phone, &phones).map(|t| t.user.extension),
+                    walk(&target, &name, &phone, &phones).map(|t| t.user.extension)
+                );
+            }
+        }
+    }
+
     use super::*;
 
     fn source(id: u64, name: &str, extension: &str, phone: &str, status: &str) -> SourceUser {
