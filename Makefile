@@ -1,7 +1,7 @@
 # The README's commands. Everything they need is installed by cargo from crates.io.
 CARGO ?= cargo
 
-.PHONY: demo test bench torture fuzz install build clean
+.PHONY: demo test bench torture fuzz report-check install build clean
 
 build:
 	$(CARGO) build --release --locked
@@ -28,6 +28,11 @@ torture:
 ## fuzz: the CSV -> validation -> request-body property tests with many cases (about 10 minutes)
 fuzz:
 	ROSTER_FUZZ_CASES=$${ROSTER_FUZZ_CASES:-1250000} $(CARGO) test --release --locked --test fuzz
+
+## report-check: the HTML report in a real browser: pages from the sandbox, rendered by headless
+## Chromium in light and dark mode, failing on an empty or broken page (needs chromium)
+report-check: build
+	ROSTER_BIN=target/release/roster bash scripts/report-check.sh
 
 install:
 	$(CARGO) install --locked --path .

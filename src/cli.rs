@@ -152,6 +152,13 @@ pub enum Command {
         TELECMI_SECRET=sandbox-secret roster export --provider telecmi"
     )]
     Sandbox(SandboxArgs),
+    /// Render the HTML page of a run later, from its JSON summary or plan
+    #[command(
+        after_help = "Reads what --summary, --json or --plan-out wrote (import, export, sync, migrate) and\n\
+        writes the same self-contained page --html-report writes.\n\nExamples:\n  \
+        roster report summary.json --html summary.html\n  roster report plan.json --html plan.html"
+    )]
+    Report(ReportArgs),
     /// Print a shell completion script
     #[command(after_help = "Example:\n  roster completions bash > /etc/bash_completion.d/roster")]
     Completions {
@@ -170,7 +177,7 @@ impl Command {
             Command::Sync(args) => Some(&args.profile),
             Command::Migrate(args) => Some(&args.profile),
             Command::Diff(args) => Some(&args.profile),
-            Command::Sandbox(_) | Command::Completions { .. } => None,
+            Command::Sandbox(_) | Command::Report(_) | Command::Completions { .. } => None,
         }
     }
 }
@@ -338,6 +345,10 @@ pub struct RunArgs {
     /// Print the JSON summary on stdout
     #[arg(long)]
     pub json: bool,
+    /// One self-contained HTML page of the run (a plan's page without --apply): outcomes,
+    /// requests, latency, the rows to fix and the settings; no secret, no password
+    #[arg(long, value_name = "FILE.html")]
+    pub html_report: Option<PathBuf>,
     /// Continue an interrupted or crashed run of the same sheet (for migrate, the same credentials
     /// file) against the same account: rows its journal records as done are reported again, not
     /// sent again
@@ -349,6 +360,16 @@ pub struct RunArgs {
     /// Stop early once this many rows failed or were invalid (N, or P% of the rows so far); off by default
     #[arg(long, value_name = "N|P%", value_parser = parse_failure_limit)]
     pub max_failures: Option<FailureLimit>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A JSON summary (import, export, sync --apply, migrate --apply) or plan (sync, migrate)
+    #[arg(value_name = "SUMMARY.json")]
+    pub document: PathBuf,
+    /// Where the page goes
+    #[arg(long, value_name = "FILE.html")]
+    pub html: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -501,6 +522,10 @@ pub struct ExportArgs {
     /// JSON summary of the export
     #[arg(long, value_name = "OUT.json")]
     pub summary: Option<PathBuf>,
+    /// One self-contained HTML page of the export: users, pages, digest, and with
+    /// --diff-against who joined, left and changed (passwords only as "changed")
+    #[arg(long, value_name = "FILE.html")]
+    pub html_report: Option<PathBuf>,
     /// Print the JSON summary on stdout (not with --output -)
     #[arg(long)]
     pub json: bool,

@@ -34,6 +34,9 @@ pub enum Error {
     Journal(#[from] crate::execute::journal::JournalError),
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// `roster report` was given a JSON document that is no summary or plan.
+    #[error(transparent)]
+    Page(#[from] crate::report::html::pages::NotADocument),
     #[error("interrupted: {0}")]
     Interrupted(String),
     #[error("{context}")]

@@ -7,12 +7,15 @@
 //! - 3, aborted part-way: the run had tried at least one request (authentication rejected,
 //!   provider unreachable, an incomplete export, an interruption, a local write failing mid-run).
 //!
-//! The phase is kept by [`Contact`], which every HTTP core of the run marks before its first try.
+//! The phase is kept by [`Contact`], which every HTTP core of the run marks before its first try
+//! (and which also keeps the latencies of the tries, for the run's report).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::error::Chain;
+use crate::report::latency::{Latency, LatencyRecorder};
 use crate::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -59,22 +62,43 @@ impl Phase {
     }
 }
 
-/// Whether a run has tried a request yet; shared by every HTTP core of the run.
+/// The run's contact with the provider, shared by every HTTP core of the run: whether it has
+/// tried a request yet, and how long the answers took (for the run's summary and HTML page).
 #[derive(Debug, Clone, Default)]
-pub struct Contact(Arc<AtomicBool>);
+pub struct Contact(Arc<Contacts>);
+
+#[derive(Debug, Default)]
+struct Contacts {
+    tried: AtomicBool,
+    latency: LatencyRecorder,
+}
 
 impl Contact {
     /// Called before every try: from here on, a failure is "aborted part-way".
     pub fn mark(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.tried.store(true, Ordering::Relaxed);
     }
 
     pub fn phase(&self) -> Phase {
-        if self.0.load(Ordering::Relaxed) {
+        if self.0.tried.load(Ordering::Relaxed) {
             Phase::Contacted
         } else {
             Phase::Local
         }
+    }
+
+    /// `request` (one try, from handing it to the client to its answer), with its latency
+    /// recorded. The HTTP core wraps each try in it.
+    pub async fn timed<T>(&self, request: impl std::future::Future<Output = T>) -> T {
+        let started = Instant::now();
+        let answer = request.await;
+        self.0.latency.record(started.elapsed());
+        answer
+    }
+
+    /// The latencies of the run's requests so far; `None` before the first answer.
+    pub fn latency(&self) -> Option<Latency> {
+        self.0.latency.summary()
     }
 }
 

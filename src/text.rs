@@ -65,6 +65,59 @@ pub fn listed<T>(items: &[T], limit: usize, line: impl Fn(&T) -> String, rest: &
     text
 }
 
+/// An account id shown without giving it away: its first two characters and its last, the rest
+/// starred (`1111112` → `11****2`); a short id is starred whole.
+pub fn mask(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() < 5 {
+        return "*".repeat(chars.len());
+    }
+    let hidden = "*".repeat(chars.len() - 3);
+    format!("{}{}{hidden}{}", chars[0], chars[1], chars[chars.len() - 1])
+}
+
+/// A UNIX time as `YYYY-MM-DD HH:MM UTC`, for messages.
+pub fn utc(secs: u64) -> String {
+    let (year, month, day, seconds) = civil(secs);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        seconds / 3_600,
+        seconds % 3_600 / 60
+    )
+}
+
+/// A UNIX time as RFC 3339 in UTC (`2026-12-03T07:10:49Z`), for documents.
+pub fn timestamp(secs: u64) -> String {
+    let (year, month, day, seconds) = civil(secs);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds / 3_600,
+        seconds % 3_600 / 60,
+        seconds % 60
+    )
+}
+
+/// This moment as [`timestamp`] writes it.
+pub fn now() -> String {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    timestamp(since.map_or(0, |d| d.as_secs()))
+}
+
+/// The civil date of a UNIX time (Howard Hinnant's algorithm), and the seconds into its day.
+fn civil(secs: u64) -> (i64, i64, i64, u64) {
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rest)
+}
+
 /// `1 page`, `2 pages`: the count and the noun, plural as English wants it.
 pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
     let n = n.into();
@@ -74,6 +127,21 @@ pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_civil_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(1_609_459_199), "2020-12-31 23:59 UTC");
+        assert_eq!(utc(4_107_542_400), "2100-03-01 00:00 UTC");
+        assert_eq!(timestamp(1_609_459_199), "2020-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn an_account_id_is_masked() {
+        assert_eq!(mask("1111112"), "11****2");
+        assert_eq!(mask("33335"), "33**5");
+        assert_eq!(mask("1234"), "****");
+    }
 
     #[test]
     fn a_cut_list_says_how_many_more_and_where() {

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::diff::write_change_file;
-use super::{check_outputs, open_destination, wait_for_shutdown_signal, Ctx};
+use super::{
+    check_outputs, open_destination, reserve_html, wait_for_shutdown_signal, write_html_page, Ctx,
+};
 use crate::cli::{ExportArgs, ExportFormat, Provider};
 use crate::config::{self, process_env, ConfigError, Profile, TelecmiCredentials};
 use crate::error::Chain;
@@ -13,12 +15,13 @@ use crate::execute::throttle::TrafficStats;
 use crate::export::{self, Destination, ExportError, RosterWriter, WalkStats};
 use crate::model::{AccountUser, DirectoryUser};
 use crate::phone::PhoneRule;
-use crate::plan::diff::{self, Roster};
+use crate::plan::diff::{self, ChangedUser, Member, Roster};
 use crate::progress::Progress;
 use crate::provider::smartflo::{self, Smartflo};
 use crate::provider::telecmi::{self, Telecmi};
 use crate::provider::Http;
-use crate::report::ReservedJson;
+use crate::report::latency::Latency;
+use crate::report::{ReservedOutput, LIST_KEPT};
 use crate::text;
 use crate::{Error, Exit};
 
@@ -41,12 +44,41 @@ struct ExportSummary<'a> {
     retries: u64,
     throttled: u64,
     exit_code: Exit,
+    /// The TeleCMI app id, masked (`11****2`); none for Smartflo.
+    account: Option<String>,
+    /// How long the provider took to answer.
+    latency: Option<Latency>,
+    /// When the export ended, RFC 3339 in UTC.
+    finished_at: String,
 }
 
 #[derive(Serialize)]
 struct ChangeSummary<'a> {
     headline: String,
     counts: &'a diff::Counts,
+    /// The export compared with (`--diff-against`).
+    since: &'a Path,
+    /// The change report with every change (`--diff-output`), when one was written.
+    listed_in: Option<&'a Path>,
+    /// The first [`LIST_KEPT`] users who joined, who left, and who changed.
+    joined: Vec<Member>,
+    left: Vec<Member>,
+    changed: &'a [ChangedUser],
+}
+
+impl<'a> ChangeSummary<'a> {
+    fn of(changes: &'a diff::Diff, args: &'a ExportArgs, since: &'a Path) -> ChangeSummary<'a> {
+        let (joined, left) = changes.members(LIST_KEPT);
+        ChangeSummary {
+            headline: changes.headline(),
+            counts: &changes.counts,
+            since,
+            listed_in: args.diff_output.as_deref(),
+            joined,
+            left,
+            changed: &changes.changed[..changes.changed.len().min(LIST_KEPT)],
+        }
+    }
 }
 
 /// A finished walk, its roster still in the temporary file.
@@ -55,6 +87,8 @@ struct Walked {
     digest: String,
     traffic: TrafficStats,
     destination: Destination,
+    /// The TeleCMI app id, masked.
+    account: Option<String>,
 }
 
 impl Walked {
@@ -64,6 +98,7 @@ impl Walked {
             digest,
             traffic: http.throttle().stats(),
             destination,
+            account: None,
         }
     }
 }
@@ -92,8 +127,9 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
     let summary_file = args
         .summary
         .as_deref()
-        .map(ReservedJson::reserve)
+        .map(ReservedOutput::reserve)
         .transpose()?;
+    let page_file = reserve_html(args.html_report.as_deref())?;
     let profile = ctx.profile()?;
     let provider = chosen_provider(args, &profile)?;
     let progress = ctx.progress("export", None);
@@ -115,11 +151,9 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
     let changes = previous.as_ref().and_then(|previous| {
         changes_since(previous, args, &PhoneRule::new(profile.default_region))
     });
+    let since = args.diff_against.as_deref().unwrap_or(Path::new(""));
     let summary = ExportSummary {
-        changes: changes.as_ref().map(|c| ChangeSummary {
-            headline: c.headline(),
-            counts: &c.counts,
-        }),
+        changes: changes.as_ref().map(|c| ChangeSummary::of(c, args, since)),
         command: "export",
         provider: match provider {
             Provider::Telecmi => "telecmi",
@@ -139,9 +173,16 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
         retries: walked.traffic.retries,
         throttled: walked.traffic.throttled,
         exit_code: Exit::Success,
+        account: walked.account,
+        latency: ctx.contact.latency(),
+        finished_at: text::now(),
     };
     if let Some(file) = summary_file {
         file.write(&summary)?;
+    }
+    let page_path = page_file.as_ref().map(|file| file.path().to_path_buf());
+    if let Some(file) = page_file {
+        write_html_page(file, &summary, "")?;
     }
     if args.json {
         ctx.json(&summary)?;
@@ -157,8 +198,10 @@ pub async fn exec(args: &ExportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
         summary.duration_seconds,
         &summary.digest[..16]
     ))?;
+    if let Some(path) = page_path {
+        ctx.say(format_args!("page: {}", path.display()))?;
+    }
     if let Some(changes) = &summary.changes {
-        let since = args.diff_against.as_deref().unwrap_or(Path::new(""));
         ctx.say(format_args!(
             "since {}: {}",
             since.display(),
@@ -229,7 +272,10 @@ async fn walk(
             )
             .await?;
             let digest = writer.finish().map_err(write_error)?;
-            Ok(Walked::new(stats, digest, client.http(), destination))
+            Ok(Walked {
+                account: Some(text::mask(&credentials.app_id.to_string())),
+                ..Walked::new(stats, digest, client.http(), destination)
+            })
         }
         Provider::Smartflo => {
             let token = config::smartflo_token(profile, &process_env)?;

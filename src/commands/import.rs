@@ -16,7 +16,7 @@ pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
     let (input, _spool) = args.sheet.spooled()?;
     let row_count = input.read_through()?;
     let (sheet, validator) = input.open(args.mode, &profile)?;
-    let summary = args
+    let outputs = args
         .run
         .reserve_outputs(&args.sheet.file, sheet.is_workbook())?;
     let (sending, known_users) = if args.dry_run {
@@ -34,7 +34,7 @@ pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Erro
         run: &args.run,
         sending,
         plan: None,
-        summary,
+        outputs,
         rows: Some(row_count),
         known_users: known_users.map(Arc::new),
         // Adds never read; updates read each row's user, unless one walk of the roster is cheaper.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::account::Account;
 use super::plan::{self, PlanView};
-use super::rows::{RowRun, Sending};
+use super::rows::{RowRun, RunOutputs, Sending};
 use super::{check_outputs, Ctx};
 use crate::cli::{ConnectionArgs, MigrateArgs, Provider, SheetArgs};
 use crate::config::{self, process_env, Profile};
@@ -14,7 +14,7 @@ use crate::model::{AccountUser, DirectoryUser, Mode};
 use crate::plan::migrate::{self, Mapping, SourceUser};
 use crate::progress::Progress;
 use crate::provider::smartflo::{self, Smartflo};
-use crate::report::{ReportError, ReservedJson};
+use crate::report::ReportError;
 use crate::{export, phone, Error, Exit};
 
 pub async fn exec(args: &MigrateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
@@ -42,11 +42,21 @@ pub async fn exec(args: &MigrateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Err
     }
     check_outputs([&args.plan.plan_out, &args.credentials_out])?;
     // A credentials file is the CSV roster wrote.
-    let summary = match (args.plan.apply, credentials_path) {
+    let mut outputs = match (args.plan.apply, credentials_path) {
         (true, Some(path)) => args.run.reserve_outputs(path, false)?,
-        _ => None,
+        _ => RunOutputs::page_only(&args.run)?,
     };
-    if !reviewed && !plan_migration(args, &account, &target.profile, credentials_path, ctx).await? {
+    if !reviewed
+        && !plan_migration(
+            args,
+            &account,
+            &target.profile,
+            credentials_path,
+            &mut outputs,
+            ctx,
+        )
+        .await?
+    {
         return Ok(Exit::Success);
     }
     let credentials_path = credentials_path.expect("--apply requires --credentials-out");
@@ -55,7 +65,7 @@ pub async fn exec(args: &MigrateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Err
         account,
         &target.profile,
         credentials_path,
-        summary,
+        outputs,
         ctx,
     )
     .await
@@ -107,6 +117,7 @@ async fn plan_migration(
     account: &Account,
     target: &Profile,
     credentials_path: Option<&Path>,
+    outputs: &mut RunOutputs,
     ctx: &mut Ctx<'_, '_>,
 ) -> Result<bool, Error> {
     let progress = ctx.progress("migrate: reading the rosters", None);
@@ -157,7 +168,9 @@ async fn plan_migration(
         )],
         next_step: "nothing created: run again with --apply to create the users",
     };
-    Ok(!plan::show(&plan, view, &args.plan, &args.run, ctx)?)
+    Ok(!plan::show(
+        &plan, view, &args.plan, &args.run, outputs, ctx,
+    )?)
 }
 
 /// The source roster as columns by name, and the mapping that suits its provider.
@@ -222,7 +235,7 @@ async fn apply(
     account: Account,
     target: &Profile,
     credentials_path: &Path,
-    summary: Option<ReservedJson>,
+    outputs: RunOutputs,
     ctx: &mut Ctx<'_, '_>,
 ) -> Result<Exit, Error> {
     let sheet_args = SheetArgs {
@@ -247,7 +260,7 @@ async fn apply(
         run: &args.run,
         sending: Sending::Live(account),
         plan: None,
-        summary,
+        outputs,
         rows: Some(sheet_args.read_through()?),
         known_users: None,
         read_account_first: false,

@@ -9,6 +9,7 @@ mod export;
 mod import;
 mod migrate;
 mod plan;
+mod report;
 mod rows;
 mod sandbox;
 mod sync;
@@ -31,7 +32,7 @@ use crate::input::{InputError, Limits, Sheet, TextEncoding};
 use crate::model::Mode;
 use crate::progress::Progress;
 use crate::provider::{Http, Trust};
-use crate::report::{self, ReportError};
+use crate::report::{ReportError, ReservedOutput};
 use crate::validate::{Rules, Validator};
 use crate::{Console, Error, Exit};
 
@@ -57,6 +58,7 @@ pub async fn run(cli: Cli, console: &mut Console<'_>) -> Result<Exit, Failure> {
         Command::Migrate(args) => migrate::exec(args, &mut ctx).await,
         Command::Export(args) => export::exec(args, &mut ctx).await,
         Command::Sandbox(args) => sandbox::exec(args, &mut ctx).await,
+        Command::Report(args) => report::exec(args, &mut ctx),
         Command::Completions { shell } => completions::exec(*shell, &mut ctx),
     };
     result.map_err(|error| Failure::new(error, contact.phase()))
@@ -250,9 +252,43 @@ impl SheetArgs {
 /// Each optional output of a command, checked before its first request.
 fn check_outputs<'p>(paths: impl IntoIterator<Item = &'p Option<PathBuf>>) -> Result<(), Error> {
     for path in paths.into_iter().flatten() {
-        report::check_can_create(path)?;
+        crate::report::check_can_create(path)?;
     }
     Ok(())
+}
+
+/// `--html-report FILE`, reserved (directory tried, lock held) before the first request.
+fn reserve_html(path: Option<&Path>) -> Result<Option<ReservedOutput>, Error> {
+    Ok(path.map(ReservedOutput::reserve).transpose()?)
+}
+
+/// Write the HTML page of `document`, a summary or plan this run wrote, to the reserved `file`.
+/// `plan_rest` says where all of a plan's users are. The page is made from the document as
+/// JSON, exactly as `roster report` makes it later.
+fn write_html_page<T: Serialize>(
+    file: ReservedOutput,
+    document: &T,
+    plan_rest: &str,
+) -> Result<(), Error> {
+    let value = serde_json::to_value(document).map_err(|e| {
+        Error::Report(ReportError {
+            path: file.path().to_path_buf(),
+            source: e.into(),
+        })
+    })?;
+    let page = crate::report::html::pages::page_of(&value, plan_rest)?;
+    let secrets = known_secrets();
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    Ok(file.write_html(&page.render(&secrets))?)
+}
+
+/// The secrets in the environment, kept off every page whatever a document holds (a summary
+/// is secret-free when roster writes it; one edited by hand, or rendered later, may not be).
+fn known_secrets() -> Vec<String> {
+    ["TELECMI_SECRET", "SMARTFLO_TOKEN"]
+        .into_iter()
+        .filter_map(config::process_env)
+        .collect()
 }
 
 /// The export's output, `-` for stdout, opened before anything is fetched.

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::Ctx;
+use super::rows::RunOutputs;
+use super::{write_html_page, Ctx};
 use crate::cli::{PlanArgs, RunArgs};
 use crate::{report, Error};
 
@@ -27,19 +28,35 @@ pub struct PlanView {
     pub next_step: &'static str,
 }
 
-/// Write the plan file and show the plan; true when the command ends here (no `--apply`).
+/// Write the plan file (and, when the command ends here, the plan's HTML page) and show the
+/// plan; true when the command ends here (no `--apply`: with it, the page is the run's).
 pub fn show<P: Serialize>(
     plan: &P,
     view: PlanView,
     args: &PlanArgs,
     run: &RunArgs,
+    outputs: &mut RunOutputs,
     ctx: &mut Ctx<'_, '_>,
 ) -> Result<bool, Error> {
     if let Some(path) = &args.plan_out {
         report::write_json_atomically(path, plan)?;
     }
+    let page = match outputs.html.take() {
+        Some(file) if !args.apply => {
+            let path = file.path().to_path_buf();
+            write_html_page(file, plan, &rest_of_list(args))?;
+            Some(path)
+        }
+        kept => {
+            outputs.html = kept;
+            None
+        }
+    };
     ctx.say(format_args!("{}", view.description.trim_end_matches('\n')))?;
-    let files = std::iter::once(("plan", args.plan_out.clone())).chain(view.files);
+    let files = [("plan", args.plan_out.clone())]
+        .into_iter()
+        .chain(view.files)
+        .chain([("page", page)]);
     for (label, path) in files {
         if let Some(path) = path {
             ctx.say(format_args!("  {label}: {}", path.display()))?;

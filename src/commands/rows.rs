@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::account::Account;
-use super::{check_outputs, console_error, wait_for_shutdown_signal, Ctx, STDIN};
+use super::{
+    check_outputs, console_error, reserve_html, wait_for_shutdown_signal, write_html_page, Ctx,
+    STDIN,
+};
 use crate::cli::RunArgs;
 use crate::execute::journal::{self, Journal, JournalHeader, Replay};
 use crate::execute::{self, ImportSettings, RunControl};
@@ -14,9 +17,9 @@ use crate::input::{InputError, Sheet};
 use crate::model::{Mode, Status, User};
 use crate::plan::sync::Planned;
 use crate::report::summary::{Counts, RunSummary};
-use crate::report::ReservedJson;
+use crate::report::ReservedOutput;
 use crate::validate::Validator;
-use crate::{report, Error, Exit};
+use crate::{report, text, Error, Exit};
 
 /// Whether rows reach an account.
 pub enum Sending {
@@ -41,8 +44,9 @@ pub struct RowRun<'a> {
     pub sending: Sending,
     /// A sync plan: what each extension needs (none for a plain import).
     pub plan: Option<Arc<HashMap<u32, Planned>>>,
-    /// `--summary`, reserved by [`RunArgs::reserve_outputs`] before the first request.
-    pub summary: Option<ReservedJson>,
+    /// `--summary` and `--html-report`, reserved by [`RunArgs::reserve_outputs`] before the
+    /// first request.
+    pub outputs: RunOutputs,
     /// The sheet's data rows, when it was read through first: progress then shows the total.
     pub rows: Option<u64>,
     /// The account's users, when a dry run read them (see [`ImportSettings::known_users`]).
@@ -63,7 +67,8 @@ impl RowRun<'_> {
         let report_path = run.report_path(self.named);
         let mut known_users = self.known_users.clone();
         let mut stopped = None;
-        let (dry_run, client, app_id, concurrency, rate, journal, replay) = match &self.sending {
+        let (dry_run, client, account_id, concurrency, rate, journal, replay) = match &self.sending
+        {
             Sending::DryRun { app_id } => (true, None, app_id.clone(), 1, None, None, None),
             Sending::Live(account) => {
                 let (journal, replay) = self.open_journal(&report_path, account)?;
@@ -111,7 +116,7 @@ impl RowRun<'_> {
         let settings = ImportSettings {
             mode: self.mode,
             client,
-            app_id,
+            app_id: account_id.clone(),
             workers: concurrency,
             max_failures: run.max_failures,
             report: report_path.clone(),
@@ -158,10 +163,27 @@ impl RowRun<'_> {
             report: report_path,
             failed_rows: result.failed_rows.clone(),
             exit_code: exit,
+            account: account_id.as_deref().map(text::mask),
+            latency: ctx.contact.latency(),
+            failures_total: tally.count(Status::Failed) + tally.count(Status::Invalid),
+            failures: tally.failures.clone(),
+            finished_at: text::now(),
         };
-        let summary_path = self.summary.as_ref().map(|file| file.path().to_path_buf());
-        if let Some(file) = self.summary {
+        let summary_path = self
+            .outputs
+            .summary
+            .as_ref()
+            .map(|file| file.path().to_path_buf());
+        if let Some(file) = self.outputs.summary {
             file.write(&summary)?;
+        }
+        let page_path = self
+            .outputs
+            .html
+            .as_ref()
+            .map(|file| file.path().to_path_buf());
+        if let Some(file) = self.outputs.html {
+            write_html_page(file, &summary, "")?;
         }
         if run.json {
             ctx.json(&summary)?;
@@ -172,6 +194,9 @@ impl RowRun<'_> {
             summary
                 .write_text(ctx.err(), summary_path.as_deref())
                 .map_err(console_error)?;
+            if let Some(path) = page_path {
+                ctx.say(format_args!("  page: {}", path.display()))?;
+            }
         }
         Ok(exit)
     }
@@ -236,20 +261,35 @@ impl RunArgs {
         }))
     }
 
-    /// Every file a run of `input` writes, checked before its first request; the summary is
-    /// reserved (and locked) from here to the end of the run.
-    pub fn reserve_outputs(
-        &self,
-        input: &Path,
-        workbook: bool,
-    ) -> Result<Option<ReservedJson>, Error> {
+    /// Every file a run of `input` writes, checked before its first request; the summary and
+    /// the HTML page are reserved (and locked) from here to the end of the run.
+    pub fn reserve_outputs(&self, input: &Path, workbook: bool) -> Result<RunOutputs, Error> {
         let report = self.report_path(input);
         let journal = self.journal_path(&report);
         report::check_can_create(&report)?;
         report::check_can_create(&journal)?;
         check_outputs([&self.failed_path(input, workbook)])?;
-        let summary = self.summary.as_deref().map(ReservedJson::reserve);
-        Ok(summary.transpose()?)
+        let summary = self.summary.as_deref().map(ReservedOutput::reserve);
+        Ok(RunOutputs {
+            summary: summary.transpose()?,
+            html: reserve_html(self.html_report.as_deref())?,
+        })
+    }
+}
+
+/// The documents a row run writes when it ends.
+pub struct RunOutputs {
+    pub summary: Option<ReservedOutput>,
+    pub html: Option<ReservedOutput>,
+}
+
+impl RunOutputs {
+    /// A plan's outputs, when it is not carried out: only its HTML page.
+    pub fn page_only(run: &RunArgs) -> Result<RunOutputs, Error> {
+        Ok(RunOutputs {
+            summary: None,
+            html: reserve_html(run.html_report.as_deref())?,
+        })
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::account::Account;
 use super::plan::{self, PlanView, SHOWN};
-use super::rows::{RowRun, Sending};
+use super::rows::{RowRun, RunOutputs, Sending};
 use super::{check_outputs, Ctx};
 use crate::cli::SyncArgs;
 use crate::model::Mode;
@@ -27,11 +27,11 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
         tracing::warn!("{warning}");
     }
     check_outputs([&args.plan.plan_out])?;
-    let summary = match args.plan.apply {
+    let mut outputs = match args.plan.apply {
         true => args
             .run
             .reserve_outputs(&args.sheet.file, sheet.is_workbook())?,
-        false => None,
+        false => RunOutputs::page_only(&args.run)?,
     };
     let live = account
         .read_users("sync: reading the account", args.plan.page_size, ctx)
@@ -48,7 +48,7 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
         files: Vec::new(),
         next_step: "nothing sent: run again with --apply to carry the plan out",
     };
-    if plan::show(&plan, view, &args.plan, &args.run, ctx)? {
+    if plan::show(&plan, view, &args.plan, &args.run, &mut outputs, ctx)? {
         // Nothing was sent: a plan, invalid rows included, is a finished job.
         return Ok(Exit::Success);
     }
@@ -62,7 +62,7 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
         run: &args.run,
         sending: Sending::Live(account),
         plan: Some(Arc::new(plan.actions)),
-        summary,
+        outputs,
         rows: Some(row_count),
         known_users: None,
         read_account_first: false,

@@ -139,7 +139,9 @@ impl Http {
             let (outcome, sent_at) = {
                 let slot = self.throttle.acquire().await;
                 (
-                    self.send_once(build(&self.client), replay).await,
+                    self.contact
+                        .timed(self.send_once(build(&self.client), replay))
+                        .await,
                     slot.sent_at(),
                 )
             };

@@ -373,7 +373,10 @@ pub fn explain(error: &rustls::Error, host: &str) -> String {
         ),
         CertificateError::Expired => ("its certificate has expired".to_string(), CLOCK_OR_RENEW),
         CertificateError::ExpiredContext { not_after, .. } => (
-            format!("its certificate expired on {}", utc(*not_after)),
+            format!(
+                "its certificate expired on {}",
+                crate::text::utc(not_after.as_secs())
+            ),
             CLOCK_OR_RENEW,
         ),
         CertificateError::NotValidYet => (
@@ -381,7 +384,10 @@ pub fn explain(error: &rustls::Error, host: &str) -> String {
             "Check this machine's clock.",
         ),
         CertificateError::NotValidYetContext { not_before, .. } => (
-            format!("its certificate is not valid until {}", utc(*not_before)),
+            format!(
+                "its certificate is not valid until {}",
+                crate::text::utc(not_before.as_secs())
+            ),
             "Check this machine's clock.",
         ),
         CertificateError::NotValidForName => (
@@ -445,27 +451,6 @@ const CLOCK_OR_RENEW: &str = "Check this machine's clock; if it is right, the ce
 
 const NAME_FIX: &str = "Check --base-url; behind a TLS-inspecting proxy, the proxy presented a \
     certificate for another name.";
-
-/// A UNIX time as `YYYY-MM-DD HH:MM UTC`.
-fn utc(time: UnixTime) -> String {
-    let secs = time.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rest / 3_600,
-        rest % 3_600 / 60
-    )
-}
 
 /// A private CA and the certificates it signs, made with rcgen for tests.
 #[cfg(test)]
@@ -706,18 +691,6 @@ mod tests {
         assert_eq!(san("DirectoryName"), None);
         assert_eq!(san("UniformResourceIdentifier(\"x\")"), None);
         assert_eq!(san("plain.example").as_deref(), Some("plain.example"));
-    }
-
-    #[test]
-    fn dates_are_civil_utc() {
-        let at = |secs| {
-            utc(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
-                secs,
-            )))
-        };
-        assert_eq!(at(0), "1970-01-01 00:00 UTC");
-        assert_eq!(at(1_609_459_199), "2020-12-31 23:59 UTC");
-        assert_eq!(at(4_107_542_400), "2100-03-01 00:00 UTC");
     }
 
     #[test]

@@ -16,6 +16,8 @@ use crate::export::record::{neutralise_formula, without_formula_guard};
 use crate::export::xlsx;
 use crate::model::{Outcome, Status};
 
+pub mod html;
+pub mod latency;
 pub mod summary;
 
 pub const RESULT_COLUMNS: [&str; 10] = [
@@ -35,6 +37,9 @@ pub const RESULT_COLUMNS: [&str; 10] = [
 /// How many distinct reasons the summary keeps before lumping the rest together.
 const MAX_REASONS: usize = 200;
 const EXAMPLE_ROWS: usize = 5;
+/// Entries a summary keeps of each of its lists (failed rows, joined users, a plan's users): what
+/// an HTML page shows; the page says how many more there are and which file holds them all.
+pub const LIST_KEPT: usize = 1_000;
 
 /// A report file that could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -347,6 +352,21 @@ pub struct Tally {
     pub counts: BTreeMap<Status, u64>,
     pub actions: BTreeMap<&'static str, u64>,
     reasons: HashMap<String, Reason>,
+    /// The first [`LIST_KEPT`] rows that failed or were invalid, in the order they finished.
+    pub failures: Vec<FailedRow>,
+}
+
+/// A row that failed or was invalid, as the results report has it (no cell of the sheet, so
+/// never a password).
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedRow {
+    pub row: u64,
+    pub extension: String,
+    pub agent_id: String,
+    pub action: &'static str,
+    pub outcome: &'static str,
+    pub http_status: Option<u16>,
+    pub message: String,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -362,6 +382,19 @@ impl Tally {
     /// failing for the same cause group together.
     pub fn record(&mut self, outcome: &Outcome, reason: Option<&str>) {
         *self.counts.entry(outcome.status).or_default() += 1;
+        if matches!(outcome.status, Status::Failed | Status::Invalid)
+            && self.failures.len() < LIST_KEPT
+        {
+            self.failures.push(FailedRow {
+                row: outcome.row,
+                extension: outcome.extension.clone(),
+                agent_id: outcome.agent_id.clone(),
+                action: outcome.action.as_str(),
+                outcome: outcome.status.as_str(),
+                http_status: outcome.http_status,
+                message: outcome.message.clone(),
+            });
+        }
         if outcome.status != Status::Skipped || outcome.action != crate::model::Action::None {
             *self.actions.entry(outcome.action.as_str()).or_default() += 1;
         }
@@ -439,21 +472,22 @@ pub fn check_can_create(path: &Path) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// A JSON document written when a run ends, reserved when it starts: its directory is tried and
-/// its lock held from the first moment, so a mistake shows before anything is sent and two runs
-/// sharing one `--summary` cannot both finish. Whole or absent, like every atomic output.
-pub struct ReservedJson {
+/// A document written when a run ends (its JSON summary, its HTML page), reserved when it starts:
+/// its directory is tried and its lock held from the first moment, so a mistake shows before
+/// anything is sent and two runs sharing one `--summary` cannot both finish. Whole or absent, like
+/// every atomic output.
+pub struct ReservedOutput {
     path: PathBuf,
     file: AtomicFile,
 }
 
-impl ReservedJson {
-    pub fn reserve(path: &Path) -> Result<ReservedJson, ReportError> {
+impl ReservedOutput {
+    pub fn reserve(path: &Path) -> Result<ReservedOutput, ReportError> {
         let file = AtomicFile::create(path, false).map_err(|source| ReportError {
             path: path.to_path_buf(),
             source,
         })?;
-        Ok(ReservedJson {
+        Ok(ReservedOutput {
             path: path.to_path_buf(),
             file,
         })
@@ -477,9 +511,23 @@ impl ReservedJson {
     }
 }
 
+impl ReservedOutput {
+    /// The HTML page `html` (see [`html`]) put in place instead of a JSON document.
+    pub fn write_html(mut self, html: &str) -> Result<(), ReportError> {
+        let out = self.file.writer();
+        let written = out
+            .write_all(html.as_bytes())
+            .and_then(|()| self.file.commit());
+        written.map_err(|source| ReportError {
+            path: self.path,
+            source,
+        })
+    }
+}
+
 /// Write `value` as pretty JSON to `path` through a temporary file, so the document is whole or absent.
 pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), ReportError> {
-    ReservedJson::reserve(path)?.write(value)
+    ReservedOutput::reserve(path)?.write(value)
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Reason, Tally};
+use super::latency::Latency;
+use super::{FailedRow, Reason, Tally};
 use crate::execute::throttle::TrafficStats;
 use crate::model::Status;
 use crate::Exit;
@@ -64,6 +65,16 @@ pub struct RunSummary {
     pub report: PathBuf,
     pub failed_rows: Option<PathBuf>,
     pub exit_code: Exit,
+    /// The TeleCMI app id, masked (`11****2`); none for a dry run without credentials.
+    pub account: Option<String>,
+    /// How long the provider took to answer; none when no request was sent.
+    pub latency: Option<Latency>,
+    /// The first [`super::LIST_KEPT`] rows that failed or were invalid (all are in `report`).
+    pub failures: Vec<FailedRow>,
+    /// How many rows failed or were invalid in all.
+    pub failures_total: u64,
+    /// When the run ended, RFC 3339 in UTC.
+    pub finished_at: String,
 }
 
 impl RunSummary {

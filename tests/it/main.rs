@@ -8,6 +8,7 @@ mod diff;
 mod exit_codes;
 mod export;
 mod hostile;
+mod html;
 mod import;
 mod migrate;
 mod network;

@@ -115,6 +115,13 @@ pub struct ChangedUser {
     pub changes: Vec<Change>,
 }
 
+/// A user who joined or left, by key and name: what a summary keeps of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub key: String,
+    pub name: String,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub added: usize,

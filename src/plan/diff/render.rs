@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::compare::display_name;
 use super::read::row_key;
-use super::{Diff, TABLE_WIDTH};
+use super::{Diff, Member, TABLE_WIDTH};
 use crate::export::record::neutralise_formula;
 
 /// One line of the report: change, key, name, field, old, new (`None` for a hidden password).
@@ -85,6 +85,20 @@ impl Diff {
     }
 
     /// One line for a cron mail: `3 joined, 1 left, 2 changed (2 phone_number, 1 name)`, or `no changes`.
+    /// The first `limit` users who joined and the first `limit` who left.
+    pub fn members(&self, limit: usize) -> (Vec<Member>, Vec<Member>) {
+        let of = |rows: &[std::collections::BTreeMap<String, String>]| {
+            rows.iter()
+                .take(limit)
+                .map(|row| Member {
+                    key: row_key(row, &self.key_column).to_string(),
+                    name: display_name(row).unwrap_or_default(),
+                })
+                .collect()
+        };
+        (of(&self.added), of(&self.removed))
+    }
+
     pub fn headline(&self) -> String {
         if self.is_empty() {
             return "no changes".to_string();

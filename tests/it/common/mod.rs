@@ -5,6 +5,7 @@
 
 mod case;
 mod hostile;
+mod html;
 mod network;
 mod process;
 mod ran;
@@ -16,6 +17,7 @@ use std::process::Command;
 
 pub use case::Case;
 pub use hostile::{Answer, HostileServer};
+pub use html::HtmlPage;
 pub use network::*;
 pub use process::{run_at_most, run_measured, send_signal, wait_at_most, wait_until};
 pub use ran::{run, Ran};
