@@ -17,14 +17,15 @@
 //!   last second (a run held back by its concurrency sends less than its limit) or, when the pace
 //!   held requests back, the rate in force; `accepted` = `sent` × the share of answers that were
 //!   not 429 (since the first 429 of the window), or the answers per second that were not 429
-//!   over the last second if fewer. The new rate is `β·sent` ([`BETA`]), or [`MARGIN`]·`accepted`
+//!   over the last [`ACCEPTED_SPAN`] if fewer. The new rate is `β·sent` ([`BETA`]), or [`MARGIN`]·`accepted`
 //!   when that is lower (a large overshoot), but never below `β²·sent` in one step.
 //! - **Regrowth.** Along a cubic, `w_max + C·(t − K)³` ([`CUBIC`]), which rises quickly at first,
 //!   flattens at `w_max` (the estimate of the ceiling: what the provider accepted when it
 //!   throttled) so that a ceiling just found is probed seldom, then rises past it. Finding the
-//!   same ceiling again halves `C`: a steady ceiling is probed ever more seldom. After
-//!   [`QUIET`] past the plateau without a ceiling, slow start doubles the rate every second: the
-//!   ceiling has probably moved up, and the cubic alone would take many seconds to find it.
+//!   same ceiling again halves `C`: a steady ceiling is probed ever more seldom. After [`QUIET`]
+//!   past the plateau without a ceiling (longer for a ceiling found again), slow start doubles
+//!   the rate every second: the ceiling has probably moved up, and the cubic alone would take
+//!   many seconds to find it.
 //! - **Growth only where it binds.** The rate never grows above [`HEADROOM`] times the send rate
 //!   measured over the last second: a limit the run does not reach (too few rows in flight, an
 //!   idle spell) is not a limit worth raising.
@@ -64,12 +65,17 @@ const CEILING_THROTTLES: u32 = 5;
 /// throttled request alone waits for its `Retry-After`.
 const RECENT: usize = 20;
 const PAUSE_THROTTLES: usize = 15;
-/// Past the cubic's plateau, this long without a ceiling starts slow start.
-const QUIET: Duration = Duration::from_secs(3);
+/// Past the cubic's plateau, this long without a ceiling starts slow start (longer each time the
+/// same ceiling was found again).
+const QUIET: Duration = Duration::from_secs(5);
 /// The send rate is measured over this span.
 const SEND_SPAN: Duration = Duration::from_secs(1);
 /// The share of recent requests that waited for the pace above which the pace is binding.
 const PACED_SHARE: f64 = 0.25;
+/// What the provider accepted is measured over this span: a provider that stores a second's worth
+/// of tokens lets a burst through after a quiet spell, which a one-second measure would take for
+/// its rate.
+const ACCEPTED_SPAN: Duration = Duration::from_secs(3);
 /// A run younger than this has no measured send rate yet.
 const SETTLING: Duration = Duration::from_millis(250);
 /// The rate never drops below this many requests per second.
@@ -152,7 +158,7 @@ pub struct Controller {
     /// When each request of the last [`SEND_SPAN`] went out, and whether it had waited for the pace.
     sends: VecDeque<(Instant, bool)>,
     paced_sends: usize,
-    /// When each answer of the last [`SEND_SPAN`] that was not a 429 came.
+    /// When each answer of the last [`ACCEPTED_SPAN`] that was not a 429 came.
     accepted: VecDeque<Instant>,
     started: Instant,
     lowest: Option<f64>,
@@ -208,7 +214,9 @@ impl Controller {
             Phase::Holding => return Some(current),
             Phase::Cubic { since, w_max, k, c } => {
                 let t = now.saturating_duration_since(since).as_secs_f64();
-                if t > k + QUIET.as_secs_f64() {
+                // A ceiling found again and again is probed past ever more seldom.
+                let quiet = QUIET.as_secs_f64() * f64::from(1 + self.repeats);
+                if t > k + quiet {
                     self.phase = Phase::SlowStart {
                         since: now,
                         from: current,
@@ -283,12 +291,12 @@ impl Controller {
         Some(self.sends.len() as f64 / span.max(SETTLING).as_secs_f64())
     }
 
-    /// Answers that were not 429s, per second over the last [`SEND_SPAN`] (`None` while settling).
+    /// Answers that were not 429s, per second over the last [`ACCEPTED_SPAN`] (`None` while settling).
     fn accepted_rate(&mut self, now: Instant) -> Option<f64> {
         while self
             .accepted
             .front()
-            .is_some_and(|&at| now.saturating_duration_since(at) > SEND_SPAN)
+            .is_some_and(|&at| now.saturating_duration_since(at) > ACCEPTED_SPAN)
         {
             self.accepted.pop_front();
         }
@@ -298,7 +306,7 @@ impl Controller {
                 now.saturating_duration_since(oldest)
             }
             _ if since_start < SETTLING => return None,
-            _ => since_start.min(SEND_SPAN),
+            _ => since_start.min(ACCEPTED_SPAN),
         };
         Some(self.accepted.len() as f64 / span.max(SETTLING).as_secs_f64())
     }

@@ -457,6 +457,7 @@ mod tests {
     struct Provider {
         schedule: Vec<(f64, f64)>,
         throttle_share: f64,
+        error_share: f64,
         latency: Duration,
         start: Instant,
         state: Mutex<(f64, f64, Instant, u64, Option<f64>)>,
@@ -468,6 +469,7 @@ mod tests {
             Arc::new(Provider {
                 schedule: schedule.to_vec(),
                 throttle_share,
+                error_share: 0.0,
                 latency: Duration::from_millis(latency_ms),
                 start,
                 state: Mutex::new((0.0, 0.0, start, 0x9E37_79B9_7F4A_7C15, None)),
@@ -482,8 +484,14 @@ mod tests {
                 .map_or(f64::INFINITY, |(_, limit)| *limit)
         }
 
-        /// True: accepted.
-        fn judge(&self, now: Instant) -> bool {
+        fn with_errors(self: Arc<Provider>, error_share: f64) -> Arc<Provider> {
+            let mut provider = Arc::into_inner(self).expect("not shared yet");
+            provider.error_share = error_share;
+            Arc::new(provider)
+        }
+
+        /// What the provider answers a request arriving at `now`.
+        fn judge(&self, now: Instant) -> Answer {
             let t = now.saturating_duration_since(self.start).as_secs_f64();
             let limit = self.limit_at(t);
             let mut state = self.state.lock().unwrap();
@@ -500,19 +508,25 @@ mod tests {
             *seed ^= *seed >> 7;
             *seed ^= *seed << 17;
             let random = (*seed % 1_000_000) as f64 / 1e6;
+            let throttled = Answer::Throttled {
+                retry_in: Duration::from_secs(1),
+            };
             if random < self.throttle_share {
-                return false;
+                return throttled;
+            }
+            if random < self.throttle_share + self.error_share {
+                return Answer::ServerError;
             }
             if *tokens >= 1.0 {
                 *tokens -= 1.0;
-                true
+                Answer::Status(200)
             } else {
-                false
+                throttled
             }
         }
     }
 
-    /// `workers` tasks each send `requests / workers` requests (429s retried after 1 s) through
+    /// `workers` tasks send `rows` requests between them (429s retried after 1 s, 5xx after 0.1 s) through
     /// `throttle`; returns the series of the run.
     async fn simulate(
         throttle: Arc<Throttle>,
@@ -527,19 +541,20 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 while next.fetch_add(1, Ordering::SeqCst) < rows as u64 {
                     loop {
-                        let (sent_at, accepted) = {
+                        let (sent_at, answer) = {
                             let slot = throttle.acquire().await;
-                            let accepted = provider.judge(slot.sent_at());
+                            let answer = provider.judge(slot.sent_at());
                             tokio::time::sleep(provider.latency).await;
-                            (slot.sent_at(), accepted)
+                            (slot.sent_at(), answer)
                         };
-                        if accepted {
-                            throttle.answered(sent_at, Answer::Status(200));
-                            break;
+                        throttle.answered(sent_at, answer);
+                        match answer {
+                            Answer::Throttled { retry_in } => tokio::time::sleep(retry_in).await,
+                            Answer::ServerError => {
+                                tokio::time::sleep(Duration::from_millis(100)).await
+                            }
+                            _ => break,
                         }
-                        let retry_in = Duration::from_secs(1);
-                        throttle.answered(sent_at, Answer::Throttled { retry_in });
-                        tokio::time::sleep(retry_in).await;
                     }
                 }
             }));
@@ -607,5 +622,16 @@ mod tests {
         let share = share_throttled(&points);
         assert!(share <= 0.05, "{share} of requests throttled: {points:?}");
         assert!(throttle.stats().highest_rate.unwrap() >= 60.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fault_mix_lowers_the_rate_for_429s_only() {
+        let throttle = Arc::new(Throttle::new(RateMode::Fixed(100.0), None, None, 8));
+        let provider = Provider::new(&[], 0.03, 5).with_errors(0.2);
+        let points = simulate(throttle.clone(), provider, 8, 1000).await;
+        let errors: u64 = points.iter().map(|p| p.server_errors).sum();
+        assert!(errors > 100, "{errors}");
+        assert_eq!(throttle.stats().lowest_rate, Some(100.0), "{points:?}");
+        assert!(points.len() <= 15, "1,000 rows in {} s", points.len());
     }
 }
