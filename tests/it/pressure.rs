@@ -24,27 +24,33 @@ fn assert_series_consistent(summary: &serde_json::Value) {
     }
 }
 
-#[test]
-fn rate_auto_probes_up_from_a_safe_start_and_the_summary_shows_how() {
+/// Adds `rows` users with `--rate RATE --concurrency 8` to a sandbox that accepts `limit`
+/// requests a second; every row must end `ok`. Returns the run's summary.
+fn import_behind_a_limit(limit: f64, rows: u32, rate: &str) -> serde_json::Value {
     let case = Case::with_faults(Faults {
-        rate_limit: Some(40.0),
+        rate_limit: Some(limit),
         ..Faults::default()
     });
-    let input = case.write("users.csv", add_rows(1000, 150));
+    let input = case.write("users.csv", add_rows(1000, rows));
     let report = case.path("report.csv");
     let ran = run_at_most(
         case.roster(&import_args(
             &input,
             "add",
             &report,
-            &["--rate", "auto", "--concurrency", "8", "--json"],
+            &["--rate", rate, "--concurrency", "8", "--json"],
         )),
         Duration::from_secs(120),
-        "import --rate auto",
+        "import",
     );
     ran.assert_code(0);
     assert_all_ok(&read_csv(&report));
-    let summary = ran.stdout_json();
+    ran.stdout_json()
+}
+
+#[test]
+fn rate_auto_probes_up_from_a_safe_start_and_the_summary_shows_how() {
+    let summary = import_behind_a_limit(40.0, 150, "auto");
     assert_eq!(summary["rate_mode"], "auto", "{summary}");
     assert_eq!(summary["configured_rate"], serde_json::Value::Null);
     let highest = summary["highest_rate"].as_f64().unwrap();
@@ -77,25 +83,7 @@ fn rate_max_caps_the_probe() {
 
 #[test]
 fn rate_0_takes_a_limit_when_the_provider_throttles() {
-    let case = Case::with_faults(Faults {
-        rate_limit: Some(20.0),
-        ..Faults::default()
-    });
-    let input = case.write("users.csv", add_rows(1000, 120));
-    let report = case.path("report.csv");
-    let ran = run_at_most(
-        case.roster(&import_args(
-            &input,
-            "add",
-            &report,
-            &["--rate", "0", "--concurrency", "8", "--json"],
-        )),
-        Duration::from_secs(120),
-        "import --rate 0",
-    );
-    ran.assert_code(0);
-    assert_all_ok(&read_csv(&report));
-    let summary = ran.stdout_json();
+    let summary = import_behind_a_limit(20.0, 120, "0");
     assert_eq!(summary["rate_mode"], "unlimited", "{summary}");
     assert!(summary["throttled"].as_u64().unwrap() > 0, "{summary}");
     assert!(
