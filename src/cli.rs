@@ -634,6 +634,22 @@ pub enum RateArg {
     PerSecond(f64),
 }
 
+/// A profile's `rate`: a number, or `"auto"`.
+impl<'de> serde::Deserialize<'de> for RateArg {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Number(f64),
+            Text(String),
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Number(rate) => Ok(RateArg::PerSecond(rate)),
+            Written::Text(text) => parse_rate(&text).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 fn parse_rate(s: &str) -> Result<RateArg, String> {
     if s.trim().eq_ignore_ascii_case("auto") {
         return Ok(RateArg::Auto);

@@ -74,8 +74,8 @@ pub struct Profile {
     pub token: Option<String>,
     pub token_env: Option<String>,
     pub token_file: Option<PathBuf>,
-    /// Requests per second.
-    pub rate: Option<f64>,
+    /// Requests per second, or `"auto"`.
+    pub rate: Option<RateArg>,
     /// Requests in flight.
     pub concurrency: Option<usize>,
     /// PEM file of extra certificate authorities to trust (e.g. a TLS-inspecting proxy's CA).
@@ -267,10 +267,10 @@ impl ConnectionArgs {
                 )))
             }
         }
-        let rate = match self.rate {
+        let rate = match self.rate.or(profile.rate) {
             Some(RateArg::Auto) => RateMode::Auto,
             Some(RateArg::PerSecond(rate)) => fixed_rate(rate)?,
-            None => fixed_rate(profile.rate.unwrap_or(cli::DEFAULT_RATE))?,
+            None => fixed_rate(cli::DEFAULT_RATE)?,
         };
         if let Some(max) = self.rate_max {
             if !(max.is_finite() && max > 0.0) {
@@ -420,6 +420,22 @@ mod tests {
     }
 
     #[test]
+    fn a_profile_rate_is_a_number_or_auto() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.toml");
+        std::fs::write(&path, "[profiles.auto]\nrate = \"auto\"\n").unwrap();
+        let auto = load_profile(Some(&path), Some("auto")).unwrap();
+        assert_eq!(auto.rate, Some(RateArg::Auto));
+        let settings = connection(&[]).resolve(&auto, "https://default.example");
+        assert_eq!(settings.unwrap().rate, RateMode::Auto);
+        std::fs::write(&path, "[profiles.fast]\nrate = \"fast\"\n").unwrap();
+        let error = load_profile(Some(&path), Some("fast"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("roster.toml"), "{error}");
+    }
+
+    #[test]
     fn profiles_load_from_toml() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("roster.toml");
@@ -430,7 +446,7 @@ mod tests {
         )
         .unwrap();
         let prod = load_profile(Some(&path), Some("prod")).unwrap();
-        assert_eq!(prod.rate, Some(3.5));
+        assert_eq!(prod.rate, Some(RateArg::PerSecond(3.5)));
         assert_eq!(prod.default_region, Some("IN".parse().unwrap()));
         assert_eq!(
             prod.ca_cert.as_deref(),
@@ -491,7 +507,7 @@ mod tests {
     fn connection_flags_win_over_the_profile_over_the_defaults() {
         let profile = Profile {
             base_url: Some("http://profile.example".into()),
-            rate: Some(2.0),
+            rate: Some(RateArg::PerSecond(2.0)),
             concurrency: Some(3),
             ..Profile::default()
         };
