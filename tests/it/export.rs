@@ -10,19 +10,6 @@ use std::time::Duration;
 use crate::common::*;
 use roster::sandbox::{Faults, SandboxConfig};
 
-const TELECMI_COLUMNS: [&str; 10] = [
-    "agent_id",
-    "extension",
-    "name",
-    "first_name",
-    "last_name",
-    "phone_number",
-    "password",
-    "start_time",
-    "end_time",
-    "sms_alert",
-];
-
 const SMARTFLO_COLUMNS: [&str; 11] = [
     "id",
     "name",

@@ -6,17 +6,7 @@ use proptest::prelude::*;
 use roster::phone::PhoneRule;
 use roster::plan::diff::{self, ChangeReport, RosterFile};
 
-const COLUMNS: [&str; 9] = [
-    "agent_id",
-    "extension",
-    "name",
-    "first_name",
-    "last_name",
-    "phone_number",
-    "password",
-    "start_time",
-    "sms_alert",
-];
+use crate::common::TELECMI_COLUMNS as COLUMNS;
 
 /// Cell values drawn from small pools, so that the two files share many and differ in some.
 fn value(column: &'static str) -> BoxedStrategy<String> {

@@ -39,16 +39,7 @@ fn lying_account(held: u32, count: u64) -> HostileServer {
 }
 
 fn export_from(server: &HostileServer, out: &std::path::Path, extra: &[&str]) -> Ran {
-    let mut args = vec![
-        "export",
-        "--provider",
-        "telecmi",
-        "-o",
-        arg(out),
-        "--rate",
-        "0",
-    ];
-    args.extend_from_slice(extra);
+    let args = export_args("telecmi", out, &[&["--rate", "0"], extra].concat());
     run_at_most(
         roster_at(&server.url, &args),
         Duration::from_secs(60),
@@ -80,16 +71,7 @@ fn a_redirect_is_reported_and_nothing_follows_it_to_the_other_host() {
         let report = case.path("r.csv");
         let ran = run(roster_at(
             &server.url,
-            &[
-                "import",
-                arg(&sheet),
-                "--mode",
-                "add",
-                "--report",
-                arg(&report),
-                "--rate",
-                "0",
-            ],
+            &import_args(&sheet, "add", &report, &["--rate", "0"]),
         ));
         ran.assert_code_because(3, "a redirect stops the run");
         assert!(
@@ -192,19 +174,12 @@ fn a_provider_that_echoes_the_request_leaks_no_secret_anywhere() {
     let (report, summary, failed) = (case.path("r.csv"), case.path("s.json"), case.path("f.csv"));
     let ran = run(roster_at(
         &server.url,
-        &[
-            "import",
-            arg(&sheet),
-            "--mode",
+        &import_args(
+            &sheet,
             "add",
-            "--report",
-            arg(&report),
-            "--summary",
-            arg(&summary),
-            "--rate",
-            "0",
-            "-vv",
-        ],
+            &report,
+            &["--summary", arg(&summary), "--rate", "0", "-vv"],
+        ),
     ));
     ran.assert_code_because(1, "every row was refused");
     assert!(ran.stderr.contains("Validation failed"), "{ran}");

@@ -222,9 +222,14 @@ fn a_migration_plan_page_lists_the_unmappable_users_with_reasons() {
     case.sandbox()
         .insert_smartflo(roster::sandbox::SmartfloRecord {
             follow_me_number: None,
-            ..smartflo_user(5, HOSTILE_NAME)
+            ..smartflo_user(5, HOSTILE_NAME, Some("305"), Some("919800000005"))
         });
-    case.sandbox().insert_smartflo(smartflo_user(6, "Fay Iyer"));
+    case.sandbox().insert_smartflo(smartflo_user(
+        6,
+        "Fay Iyer",
+        Some("306"),
+        Some("919800000006"),
+    ));
     let (creds, page_path) = (case.path("creds.csv"), case.path("migrate.html"));
     case.run(&[
         "migrate",
@@ -251,25 +256,6 @@ fn a_migration_plan_page_lists_the_unmappable_users_with_reasons() {
         .assert_says("1 unmappable")
         .assert_says(&format!("5 {HOSTILE_NAME}"))
         .assert_says("Fay Iyer");
-}
-
-fn smartflo_user(id: u64, name: &str) -> roster::sandbox::SmartfloRecord {
-    roster::sandbox::SmartfloRecord {
-        id,
-        name: name.to_string(),
-        login_id: format!("user{id}@example.com"),
-        agent_id: Some(format!("05028{id}")),
-        agent_name: Some(name.to_string()),
-        agent_status: 0,
-        follow_me_number: Some(format!("91980000000{id}")),
-        extension: Some(format!("30{id}")),
-        user_status: 1,
-        role_id: 1,
-        role_name: "Agent".to_string(),
-        is_login_based_calling_enabled: false,
-        is_international_outbound_enabled: false,
-        is_web_login_enabled: true,
-    }
 }
 
 #[test]

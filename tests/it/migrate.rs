@@ -6,30 +6,6 @@ use std::path::Path;
 use crate::common::*;
 use roster::sandbox::SmartfloRecord;
 
-fn smartflo_user(
-    id: u64,
-    name: &str,
-    extension: Option<&str>,
-    phone: Option<&str>,
-) -> SmartfloRecord {
-    SmartfloRecord {
-        id,
-        name: name.to_string(),
-        login_id: format!("user{id}@example.com"),
-        agent_id: Some(format!("05028{id}")),
-        agent_name: Some(name.to_string()),
-        agent_status: 0,
-        follow_me_number: phone.map(str::to_string),
-        extension: extension.map(str::to_string),
-        user_status: 1,
-        role_id: 1,
-        role_name: "Agent".to_string(),
-        is_login_based_calling_enabled: false,
-        is_international_outbound_enabled: false,
-        is_web_login_enabled: true,
-    }
-}
-
 fn accounts() -> Case {
     let case = Case::new();
     let s = case.sandbox();

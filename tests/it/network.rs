@@ -23,17 +23,10 @@ fn seeded() -> Case {
 /// `roster export --provider telecmi -o OUT --rate 1000 EXTRA...` against `url`, with none of
 /// the machine's proxy or certificate settings.
 fn export(url: &str, out: &Path, extra: &[&str]) -> Command {
-    let mut args = vec![
-        "export",
-        "--provider",
-        "telecmi",
-        "-o",
-        arg(out),
-        "--rate",
-        "1000",
-    ];
-    args.extend_from_slice(extra);
-    roster_at(url, &args)
+    roster_at(
+        url,
+        &export_args("telecmi", out, &[&["--rate", "1000"], extra].concat()),
+    )
 }
 
 /// The export the sandbox gives over plain HTTP, to compare with one made another way.
@@ -401,16 +394,12 @@ fn an_import_stops_at_the_first_tls_failure() {
     let report = tls.dir.path().join("results.csv");
     let ran = run(roster_at(
         &tls.front.url,
-        &[
-            "import",
-            arg(&sheet),
-            "--report",
-            arg(&report),
-            "--rate",
-            "0",
-            "--concurrency",
-            "1",
-        ],
+        &import_args(
+            &sheet,
+            "upsert",
+            &report,
+            &["--rate", "0", "--concurrency", "1"],
+        ),
     ));
     assert_eq!(ran.code, 3, "{}", ran.stderr);
     assert!(

@@ -73,14 +73,7 @@ fn a_cut_list_says_how_many_more_and_where_they_are() {
     );
     let sheet = case.write("six.csv", rows);
     let report = case.path("r.csv");
-    let ran = case.run(&[
-        "import",
-        arg(&sheet),
-        "--report",
-        arg(&report),
-        "--rate",
-        "0",
-    ]);
+    let ran = case.run(&import_args(&sheet, "upsert", &report, &["--rate", "0"]));
     ran.assert_code(1);
     ran.assert_stderr_contains("… and 1 more reason (every row's reason is in");
 }

@@ -120,17 +120,12 @@ fn a_sheet_on_standard_input_is_read_whole_and_can_be_resumed() {
     let sheet = add_rows(201, 3);
     let report = case.path("r.csv");
     let import = |extra: &[&str]| {
-        let mut args = vec![
-            "import",
-            "-",
-            "--mode",
+        let args = import_args(
+            std::path::Path::new("-"),
             "add",
-            "--report",
-            arg(&report),
-            "--rate",
-            "0",
-        ];
-        args.extend_from_slice(extra);
+            &report,
+            &[&["--rate", "0"], extra].concat(),
+        );
         let mut child = case
             .roster(&args)
             .stdin(std::process::Stdio::piped())

@@ -125,6 +125,45 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     json(&text)
 }
 
+/// A Smartflo agent for `insert_smartflo`: an enabled agent with web login.
+pub fn smartflo_user(
+    id: u64,
+    name: &str,
+    extension: Option<&str>,
+    phone: Option<&str>,
+) -> roster::sandbox::SmartfloRecord {
+    roster::sandbox::SmartfloRecord {
+        id,
+        name: name.to_string(),
+        login_id: format!("user{id}@example.com"),
+        agent_id: Some(format!("05028{id}")),
+        agent_name: Some(name.to_string()),
+        agent_status: 0,
+        follow_me_number: phone.map(str::to_string),
+        extension: extension.map(str::to_string),
+        user_status: 1,
+        role_id: 1,
+        role_name: "Agent".to_string(),
+        is_login_based_calling_enabled: false,
+        is_international_outbound_enabled: false,
+        is_web_login_enabled: true,
+    }
+}
+
+/// The columns of a TeleCMI export, as the contract fixes them.
+pub const TELECMI_COLUMNS: [&str; 10] = [
+    "agent_id",
+    "extension",
+    "name",
+    "first_name",
+    "last_name",
+    "phone_number",
+    "password",
+    "start_time",
+    "end_time",
+    "sms_alert",
+];
+
 /// A TeleCMI user for `insert_telecmi`, without shift times and with SMS alerts off.
 pub fn telecmi_user(
     extension: u32,
