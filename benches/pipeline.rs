@@ -435,10 +435,10 @@ fn pressure() {
     let last = stats.creations.last().map_or(0.0, Duration::as_secs_f64);
     let adds = creations_per_second(&stats.creations, 10.0, last + 1e-9);
     println!(
-        "pressure 4, limit 60 req/s unknown, --rate auto --concurrency 8, 1,300 rows: {adds:.1} adds/s after the first 10 s = {:.3} of 60 (target >= 0.85), {:.3} of requests 429 (target <= 0.05), highest rate {}, exit {}",
+        "pressure 4, limit 60 req/s unknown, --rate auto --concurrency 8, 1,300 rows: {adds:.1} adds/s after the first 10 s = {:.3} of 60 (target >= 0.85), {:.3} of requests 429 (target <= 0.05), highest rate {:.1}, exit {}",
         adds / 60.0,
         throttled_share(&summary),
-        summary["highest_rate"],
+        summary["highest_rate"].as_f64().unwrap_or_default(),
         m.code
     );
 
