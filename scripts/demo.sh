@@ -11,15 +11,8 @@ out=${DEMO_DIR:-target/demo}
 mkdir -p "$out"
 
 if [ -z "${ROSTER_BASE_URL:-}" ]; then
-  "$bin" sandbox --listen 127.0.0.1:0 --seed-smartflo 40 >"$out/sandbox.url" 2>"$out/sandbox.log" &
-  sandbox_pid=$!
-  trap 'kill "$sandbox_pid" 2>/dev/null; wait "$sandbox_pid" 2>/dev/null || true' EXIT
-  for _ in $(seq 100); do
-    [ -s "$out/sandbox.url" ] && break
-    kill -0 "$sandbox_pid" 2>/dev/null || { cat "$out/sandbox.log" >&2; exit 2; }
-    sleep 0.05
-  done
-  ROSTER_BASE_URL=$(head -n 1 "$out/sandbox.url")
+  source scripts/sandbox.sh
+  start_sandbox "$out" --seed-smartflo 40
   echo "== sandbox running at $ROSTER_BASE_URL (pid $sandbox_pid)"
 fi
 export ROSTER_BASE_URL

@@ -16,17 +16,11 @@ command -v "$browser" >/dev/null || { echo "report-check needs $browser (apt-get
 rm -rf "$out" && mkdir -p "$out"
 
 # A sandbox that throttles and fails now and then, so the pages have something to show.
-"$bin" sandbox --listen 127.0.0.1:0 --seed-telecmi 20 --seed-smartflo 40 \
-  --throttle-rate 0.05 --error-rate 0.03 --jitter-ms 30 >"$out/sandbox.url" 2>"$out/sandbox.log" &
-sandbox_pid=$!
 profile=$(mktemp -d)
-trap 'kill "$sandbox_pid" 2>/dev/null; wait "$sandbox_pid" 2>/dev/null || true; rm -rf "$profile"' EXIT
-for _ in $(seq 100); do
-  [ -s "$out/sandbox.url" ] && break
-  kill -0 "$sandbox_pid" 2>/dev/null || { cat "$out/sandbox.log" >&2; exit 2; }
-  sleep 0.05
-done
-export ROSTER_BASE_URL=$(head -n 1 "$out/sandbox.url")
+on_exit='rm -rf "$profile"'
+source scripts/sandbox.sh
+start_sandbox "$out" --seed-telecmi 20 --seed-smartflo 40 \
+  --throttle-rate 0.05 --error-rate 0.03 --jitter-ms 30
 export TELECMI_APP_ID=1111112 TELECMI_SECRET=sandbox-secret SMARTFLO_TOKEN=sandbox-token
 
 # Exit 1 (rows to fix) is what the sample earns; anything above is a failure.
