@@ -120,18 +120,12 @@ async fn plan_migration(
     outputs: &mut RunOutputs,
     ctx: &mut Ctx<'_, '_>,
 ) -> Result<bool, Error> {
-    let progress = ctx.progress("migrate: reading the rosters", None);
+    let progress = ctx.progress("migrate: reading the source", None);
     let (sources, base_mapping) = read_source(args, ctx, &progress).await?;
-    let mut live = export::Collected::<AccountUser>::default();
-    export::walk_telecmi(
-        &account.client,
-        &mut live,
-        args.plan.page_size,
-        account.settings.concurrency,
-        &progress,
-    )
-    .await?;
     progress.finish();
+    let live = account
+        .read_users("migrate: reading the target", args.plan.page_size, ctx)
+        .await?;
     let mapping = match &args.mapping {
         Some(path) => Mapping::load(path, base_mapping).map_err(Error::Usage)?,
         None => base_mapping,
@@ -150,7 +144,7 @@ async fn plan_migration(
         app_id: account.app_id.clone(),
         phones: args.phones.resolve(target),
     };
-    let plan = migrate::plan(&sources, &live.users, &mapping, &options);
+    let plan = migrate::plan(&sources, &live, &mapping, &options);
     if let (false, Some(warning)) = (
         args.plan.apply,
         phone::unplaced_warning(plan.unplaced_phones),

@@ -169,22 +169,7 @@ impl RowRun<'_> {
             failures: tally.failures.clone(),
             finished_at: text::now(),
         };
-        let summary_path = self
-            .outputs
-            .summary
-            .as_ref()
-            .map(|file| file.path().to_path_buf());
-        if let Some(file) = self.outputs.summary {
-            file.write(&summary)?;
-        }
-        let page_path = self
-            .outputs
-            .html
-            .as_ref()
-            .map(|file| file.path().to_path_buf());
-        if let Some(file) = self.outputs.html {
-            write_html_page(file, &summary, "")?;
-        }
+        let (summary_path, page_path) = self.outputs.write(&summary)?;
         if run.json {
             ctx.json(&summary)?;
         }
@@ -284,6 +269,19 @@ pub struct RunOutputs {
 }
 
 impl RunOutputs {
+    /// Write the summary and the page that were asked for; their paths, for the closing lines.
+    fn write(self, summary: &RunSummary) -> Result<(Option<PathBuf>, Option<PathBuf>), Error> {
+        let path = |file: &Option<ReservedOutput>| file.as_ref().map(|f| f.path().to_path_buf());
+        let paths = (path(&self.summary), path(&self.html));
+        if let Some(file) = self.summary {
+            file.write(summary)?;
+        }
+        if let Some(file) = self.html {
+            write_html_page(file, summary, "")?;
+        }
+        Ok(paths)
+    }
+
     /// A plan's outputs, when it is not carried out: only its HTML page.
     pub fn page_only(run: &RunArgs) -> Result<RunOutputs, Error> {
         Ok(RunOutputs {

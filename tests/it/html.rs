@@ -292,6 +292,13 @@ fn report_refuses_a_document_that_is_no_summary() {
     let missing = case.path("missing.json");
     case.run(&["report", arg(&missing), "--html", arg(&page)])
         .assert_code(2);
+    // A document that never ends is refused at the cap, in bounded memory.
+    let (code, peak_bytes, stderr) =
+        run_measured(case.roster(&["report", "/dev/zero", "--html", arg(&page)]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("over 256 MiB"), "{stderr}");
+    assert!(peak_bytes < 400 << 20, "peak RSS {peak_bytes} bytes");
+    assert!(!page.exists(), "no page for it");
 }
 
 #[test]
