@@ -3,17 +3,25 @@
 use crate::common::*;
 
 fn export(case: &Case, out: &std::path::Path, extra: &[&str]) -> Ran {
-    let mut args = vec![
-        "export",
-        "--provider",
+    case.run(&export_args(
         "telecmi",
-        "--output",
-        arg(out),
-        "--rate",
-        "0",
-    ];
-    args.extend_from_slice(extra);
-    case.run(&args)
+        out,
+        &[&["--rate", "0"], extra].concat(),
+    ))
+}
+
+#[test]
+fn a_device_or_pipe_is_refused_at_once_instead_of_read_forever() {
+    let case = Case::seeded(3, 0);
+    let roster = case.path("roster.csv");
+    export(&case, &roster, &[]).assert_code(0);
+    let ran = run_at_most(
+        roster_command(&["diff", "/dev/zero", arg(&roster)]),
+        std::time::Duration::from_secs(10),
+        "diff of /dev/zero",
+    );
+    ran.assert_code(2)
+        .assert_stderr_contains("/dev/zero: not a regular file");
 }
 
 #[test]

@@ -77,6 +77,17 @@ impl RosterFile {
             path: label.clone(),
             source,
         })?;
+        // An export is a file: a device or a pipe may never end, and is read more than once.
+        let kind = file.metadata().map_err(|source| DiffError::Io {
+            path: label.clone(),
+            source,
+        })?;
+        if !kind.is_file() {
+            return Err(DiffError::Io {
+                path: label,
+                source: io::Error::other("not a regular file (an export roster wrote is one)"),
+            });
+        }
         Ok(RosterFile { file, label })
     }
 
