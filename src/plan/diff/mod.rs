@@ -231,6 +231,24 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    #[test]
+    fn a_summary_lists_the_first_entries_of_each_list_and_no_more() {
+        let old = roster(&format!("{TELECMI_HEADER}\n"));
+        let mut today = format!("{TELECMI_HEADER}\n");
+        for extension in 201..=205 {
+            today.push_str(&format!(
+                "{extension}_1,{extension},Agent {extension},Agent,{extension},919200000{extension},,,,false\n"
+            ));
+        }
+        let report = diff(&old, &roster(&today), &PhoneRule::default()).unwrap();
+        let first = report.first(2).unwrap();
+        let keys: Vec<&str> = first.joined.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(keys, ["201_1", "202_1"]);
+        assert_eq!(first.joined[0].name, "Agent 201");
+        assert!(first.left.is_empty() && first.changed.is_empty());
+        assert_eq!(report.first(10).unwrap().joined.len(), 5);
+    }
+
     /// Yesterday: 101, 102, 103. Today: 102 left, 103 changed phone and password, 104 joined.
     fn old_and_new() -> (Roster, Roster) {
         let old = roster(&format!(

@@ -29,6 +29,32 @@ pub enum Entry<'a> {
     User(&'a ChangedUser),
 }
 
+/// Call `f` with the first `limit` entries of `part`, and read no further: a spilled list of a
+/// million changes is not read back to list a thousand.
+fn visit_first<R: ChangeReport + ?Sized>(
+    report: &R,
+    part: Part,
+    limit: usize,
+    f: &mut dyn FnMut(Entry<'_>),
+) -> io::Result<()> {
+    #[derive(Debug, thiserror::Error)]
+    #[error("enough entries")]
+    struct Enough;
+    let mut seen = 0;
+    let visited = report.visit(part, &mut |entry| {
+        if seen == limit {
+            return Err(io::Error::other(Enough));
+        }
+        seen += 1;
+        f(entry);
+        Ok(())
+    });
+    match visited {
+        Err(stop) if stop.get_ref().is_some_and(|inner| inner.is::<Enough>()) => Ok(()),
+        other => other,
+    }
+}
+
 /// The heads of a report's three lists.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Listed {
@@ -55,21 +81,19 @@ pub trait ChangeReport {
             (Part::Added, &mut listed.joined),
             (Part::Removed, &mut listed.left),
         ] {
-            self.visit(part, &mut |entry| {
-                if let (Entry::Row(row), true) = (entry, members.len() < limit) {
+            visit_first(self, part, limit, &mut |entry| {
+                if let Entry::Row(row) = entry {
                     members.push(Member {
                         key: row_key(row, &key_column).to_string(),
                         name: display_name(row).unwrap_or_default(),
                     });
                 }
-                Ok(())
             })?;
         }
-        self.visit(Part::Changed, &mut |entry| {
-            if let (Entry::User(user), true) = (entry, listed.changed.len() < limit) {
+        visit_first(self, Part::Changed, limit, &mut |entry| {
+            if let Entry::User(user) = entry {
                 listed.changed.push(user.clone());
             }
-            Ok(())
         })?;
         Ok(listed)
     }
