@@ -43,8 +43,9 @@ struct Pace {
     window: (Instant, u64),
     per_second: Option<f64>,
     last_log: Instant,
-    /// The rate limit in force as last printed.
+    /// The rate limit in force as last printed, and when it was last looked at.
     rate_printed: Option<f64>,
+    rate_looked: Option<Instant>,
 }
 
 impl Progress {
@@ -74,6 +75,7 @@ impl Progress {
                 per_second: None,
                 last_log: now,
                 rate_printed: None,
+                rate_looked: None,
             }),
             enabled: show,
         }
@@ -110,13 +112,21 @@ impl Progress {
     }
 
     /// Say so when the rate limit in force has moved by more than a fifth since it was last said
-    /// (the first call only remembers it).
-    pub fn rate_in_force(&self, rate: Option<f64>) {
-        let Some(rate) = rate else { return };
+    /// (the first look only remembers it). `rate` is asked at most once per [`RATE_WINDOW`]: it
+    /// takes the lock every request takes.
+    pub fn rate_in_force(&self, rate: impl FnOnce() -> Option<f64>) {
         if !self.enabled {
             return;
         }
         let mut pace = self.pace.lock().expect("progress lock");
+        if pace
+            .rate_looked
+            .is_some_and(|at| at.elapsed() < RATE_WINDOW)
+        {
+            return;
+        }
+        pace.rate_looked = Some(Instant::now());
+        let Some(rate) = rate() else { return };
         match pace.rate_printed {
             None => pace.rate_printed = Some(rate),
             Some(printed) if (rate - printed).abs() > RATE_CHANGE_SHOWN * printed => {

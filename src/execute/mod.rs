@@ -287,7 +287,7 @@ pub async fn import(
                     ));
                 }
             }
-            progress.rate_in_force(rate_in_force());
+            progress.rate_in_force(rate_in_force);
             progress.update(tally.total(), || {
                 format!(
                     "{} ok, {} failed, {} invalid, {} skipped",
