@@ -1,9 +1,11 @@
 //! `make bench`: throughput and memory of the real binary against the in-process sandbox.
 //! Prints one line per figure; the targets come from the issues.
 //!
-//! Two groups: `throughput` (issue 2: validation, imports and exports at full speed) and
+//! Three groups: `scale` (issue 13: diff, validate and plans at a million users, against the
+//! parse floor), `throughput` (issue 2: validation, imports and exports at full speed) and
 //! `pressure` (issue 9: a provider that throttles, a ceiling that moves, faults). Name one to run
-//! only it: `cargo bench --bench pipeline -- pressure`.
+//! only it: `cargo bench --bench pipeline -- pressure`; `diff`, `validate` and `plans` name the
+//! parts of `scale`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -147,15 +149,13 @@ fn latency(ms: u64) -> Faults {
 
 fn main() {
     // `cargo bench` passes --bench; other words name the groups to run (default: all), e.g.
-    // `cargo bench --bench pipeline -- pressure`.
+    // `cargo bench --bench pipeline -- pressure`, or a part of `scale`: `diff`, `validate`, `plans`.
     let groups: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
     let wanted = |group: &str| groups.is_empty() || groups.iter().any(|g| g == group);
-    if wanted("scale") {
-        scale::run();
-    }
+    scale::run(|part| wanted("scale") || wanted(part));
     if wanted("throughput") {
         throughput();
     }

@@ -4,6 +4,7 @@ pub mod decode;
 pub mod header;
 pub mod workbook;
 
+use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
@@ -264,8 +265,8 @@ impl Sheet {
         let mut header = ByteRecord::new();
         let has_header = reader
             .read_byte_record(&mut header)
-            .map_err(|e| read_error(path, e, "the header row", limits))?;
-        check_size(path, &header, "the header row", limits)?;
+            .map_err(|e| read_error(path, e, &"the header row", limits))?;
+        check_size(path, &header, &"the header row", limits)?;
         if header.len() > limits.columns {
             return Err(InputError::Header {
                 path: path.to_path_buf(),
@@ -338,7 +339,7 @@ impl Sheet {
             .read_to_end(&mut bytes)
             .map_err(io_error)?;
         let rows = workbook::WorkbookRows::open(path, &bytes, sheet, limits.columns)?;
-        check_size(path, &rows.header, "the header row", limits)?;
+        check_size(path, &rows.header, &"the header row", limits)?;
         Ok(Sheet {
             path: path.to_path_buf(),
             limits,
@@ -394,7 +395,7 @@ impl Sheet {
         &mut self,
         record: &mut ByteRecord,
     ) -> Result<Option<RowPosition>, InputError> {
-        let at = format!("row {}", self.rows_read + 1);
+        let at = RowNumber(self.rows_read + 1);
         let (source_row, unit) = match &mut self.source {
             Source::Text {
                 reader,
@@ -438,7 +439,16 @@ impl Sheet {
 /// What the CSV parser reads ahead of the record it is on: the slack on top of the record limit.
 const PARSER_BUFFER: usize = 256 * 1024;
 
-fn read_error(path: &Path, error: csv::Error, at: &str, limits: Limits) -> InputError {
+/// "row N" in a message, written only when there is one to write.
+struct RowNumber(u64);
+
+impl fmt::Display for RowNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "row {}", self.0)
+    }
+}
+
+fn read_error(path: &Path, error: csv::Error, at: &dyn fmt::Display, limits: Limits) -> InputError {
     let source = match error.into_kind() {
         csv::ErrorKind::Io(e) => e,
         other => io::Error::other(format!("{other:?}")),
@@ -456,7 +466,12 @@ fn read_error(path: &Path, error: csv::Error, at: &str, limits: Limits) -> Input
     }
 }
 
-fn record_too_large(path: &Path, at: &str, limits: Limits, problem: String) -> InputError {
+fn record_too_large(
+    path: &Path,
+    at: &dyn fmt::Display,
+    limits: Limits,
+    problem: String,
+) -> InputError {
     InputError::TooLarge {
         path: path.to_path_buf(),
         at: at.to_string(),
@@ -470,7 +485,7 @@ fn record_too_large(path: &Path, at: &str, limits: Limits, problem: String) -> I
 fn check_size(
     path: &Path,
     record: &ByteRecord,
-    at: &str,
+    at: &dyn fmt::Display,
     limits: Limits,
 ) -> Result<(), InputError> {
     let size = record.as_slice().len() as u64;
