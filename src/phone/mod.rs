@@ -14,6 +14,8 @@
 //! - **Compared** (sync, the update-mode skip, migrate's "already there", diff): both sides read by
 //!   the same rule; text that cannot be read at all compares by its digits.
 
+mod validity;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -189,7 +191,7 @@ impl Written {
 /// The E.164 digits of `text` read in `region`, when libphonenumber finds it a valid number.
 fn valid_e164(region: Option<country::Id>, text: &str) -> Result<String, String> {
     let number = phonenumber::parse(region, text).map_err(|e| parse_failure(&e))?;
-    if !phonenumber::is_valid(&number) {
+    if !validity::is_valid(&number) {
         return Err(invalid(&number));
     }
     Ok(e164_digits(&number))
