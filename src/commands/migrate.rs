@@ -121,15 +121,11 @@ async fn plan_migration(
     ctx: &mut Ctx<'_, '_>,
 ) -> Result<bool, Error> {
     let progress = ctx.progress("migrate: reading the source", None);
-    let (sources, base_mapping) = read_source(args, ctx, &progress).await?;
+    let (sources, mapping) = read_source(args, ctx, &progress).await?;
     progress.finish();
     let live = account
         .read_users("migrate: reading the target", args.plan.page_size, ctx)
         .await?;
-    let mapping = match &args.mapping {
-        Some(path) => Mapping::load(path, base_mapping).map_err(Error::Usage)?,
-        None => base_mapping,
-    };
     let options = migrate::Options {
         extension_range: args.extension_range,
         extension_digits: args.extension_digits,
@@ -167,7 +163,8 @@ async fn plan_migration(
     )?)
 }
 
-/// The source roster as columns by name, and the mapping that suits its provider.
+/// The source roster as the columns the mapping reads, and the mapping: the one that suits its
+/// provider, under `--mapping`'s overrides (read before the first request).
 async fn read_source(
     args: &MigrateArgs,
     ctx: &Ctx<'_, '_>,
@@ -179,8 +176,13 @@ async fn read_source(
         args.from_profile.as_deref(),
         args.from_base_url.as_ref(),
     )?;
+    let mapping = |base: Mapping| match &args.mapping {
+        Some(path) => Mapping::load(path, base).map_err(Error::Usage),
+        None => Ok(base),
+    };
     match args.from {
         Provider::Smartflo => {
+            let mapping = mapping(Mapping::default())?;
             let token = config::smartflo_token(&source.profile, source.env())?;
             let settings = source
                 .connection
@@ -189,11 +191,12 @@ async fn read_source(
             let mut users = export::Collected::<DirectoryUser>::default();
             export::walk_smartflo(&client, &mut users, args.plan.page_size, &[], progress).await?;
             Ok((
-                migrate::source_users(&users.users, "login_id"),
-                Mapping::default(),
+                migrate::source_users(users.users, "login_id", &mapping.fields),
+                mapping,
             ))
         }
         Provider::Telecmi => {
+            let mapping = mapping(Mapping::telecmi_source())?;
             let account =
                 Account::open_with(&source.connection, &source.profile, source.env(), ctx)?;
             let mut users = export::Collected::<AccountUser>::default();
@@ -206,8 +209,8 @@ async fn read_source(
             )
             .await?;
             Ok((
-                migrate::source_users(&users.users, "agent_id"),
-                Mapping::telecmi_source(),
+                migrate::source_users(users.users, "agent_id", &mapping.fields),
+                mapping,
             ))
         }
     }

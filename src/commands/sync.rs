@@ -42,6 +42,7 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
         &live,
         &account.app_id,
         &validator.phones(),
+        args.plan.apply,
     );
     let view = PlanView {
         description: plan.describe(SHOWN, &plan::rest_of_list(&args.plan)),

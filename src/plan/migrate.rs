@@ -140,11 +140,13 @@ pub struct Options {
     pub phones: PhoneRule,
 }
 
-/// One source user: its id and its export columns by name.
+/// One source user: its id and its export columns, the values in `columns` order (the names are
+/// the provider's, shared by every user: a million users hold only their values).
 pub struct SourceUser {
     pub id: String,
     pub login_id: String,
-    pub columns: BTreeMap<String, String>,
+    pub columns: &'static [&'static str],
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,7 +231,11 @@ fn column<'a>(user: &'a SourceUser, name: &str) -> &'a str {
     if name.is_empty() {
         return "";
     }
-    user.columns.get(name).map(|v| v.trim()).unwrap_or("")
+    user.columns
+        .iter()
+        .position(|column| *column == name)
+        .and_then(|at| user.values.get(at))
+        .map_or("", |v| v.trim())
 }
 
 /// The target's users by person (phone key and name words), each the first in list order: a
@@ -470,24 +476,49 @@ pub fn read_passwords(path: &Path) -> Result<HashMap<String, String>, InputError
     Ok(passwords)
 }
 
-/// Source users by their export columns, so a mapping can name any column.
-pub fn source_users<R: ExportRecord>(users: &[R], login_column: &str) -> Vec<SourceUser> {
-    users
+/// Source users by their export columns, so a mapping can name any column; only the columns
+/// `fields` reads keep their values, and each record is dropped as it is read, so the walk's
+/// records and every column of every user are never all held at once.
+pub fn source_users<R: ExportRecord>(
+    users: Vec<R>,
+    login_column: &str,
+    fields: &FieldSources,
+) -> Vec<SourceUser> {
+    let login_at = R::COLUMNS.iter().position(|c| *c == login_column);
+    let read = [
+        &fields.name,
+        &fields.fallback_name,
+        &fields.phone_number,
+        &fields.extension,
+        &fields.password,
+        &fields.status,
+    ];
+    let kept: Vec<bool> = R::COLUMNS
         .iter()
+        .enumerate()
+        .map(|(at, column)| Some(at) == login_at || read.iter().any(|name| name == column))
+        .collect();
+    users
+        .into_iter()
         .map(|user| {
-            let columns: BTreeMap<String, String> = R::COLUMNS
-                .iter()
-                .map(|c| c.to_string())
-                .zip(user.values(true).iter().map(|v| match v {
+            let values: Vec<String> = user
+                .values(true)
+                .into_iter()
+                .zip(&kept)
+                .map(|(v, kept)| match v {
+                    _ if !kept => String::new(),
                     serde_json::Value::Null => String::new(),
-                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::String(s) => s,
                     other => other.to_string(),
-                }))
+                })
                 .collect();
             SourceUser {
                 id: user.key(),
-                login_id: columns.get(login_column).cloned().unwrap_or_default(),
-                columns,
+                login_id: login_at
+                    .and_then(|at| values.get(at).cloned())
+                    .unwrap_or_default(),
+                columns: R::COLUMNS,
+                values,
             }
         })
         .collect()
@@ -627,19 +658,13 @@ mod tests {
     use super::*;
 
     fn source(id: u64, name: &str, extension: &str, phone: &str, status: &str) -> SourceUser {
-        let columns = [
-            ("name", name),
-            ("extension", extension),
-            ("follow_me_number", phone),
-            ("user_status", status),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
         SourceUser {
             id: id.to_string(),
             login_id: format!("user{id}@example.com"),
-            columns,
+            columns: &["name", "extension", "follow_me_number", "user_status"],
+            values: [name, extension, phone, status]
+                .map(str::to_string)
+                .to_vec(),
         }
     }
 

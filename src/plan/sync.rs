@@ -167,12 +167,15 @@ pub fn read_sheet(sheet: &mut Sheet, validator: &mut Validator) -> Result<SheetR
 }
 
 /// Match valid sheet rows to the live roster by extension and sort them into the plan.
+/// `applying` keeps [`SyncPlan::actions`], each update's whole user among them, which a plan
+/// that is only shown never reads.
 pub fn plan(
     rows: Vec<(u64, User)>,
     invalid: Vec<InvalidRow>,
     live: &[AccountUser],
     app_id: &str,
     phones: &PhoneRule,
+    applying: bool,
 ) -> SyncPlan {
     let by_extension: HashMap<u32, &AccountUser> =
         live.iter().map(|a| (a.user.extension, a)).collect();
@@ -194,38 +197,38 @@ pub fn plan(
             name,
             changes,
         };
-        match by_extension.get(&user.extension) {
+        let planned = match by_extension.get(&user.extension) {
             None if !user.missing_required().is_empty() => {
                 let message = format!(
                     "extension {} is not in the account; to create it the row needs {}",
                     user.extension,
                     user.missing_required().join(", ")
                 );
-                plan.actions
-                    .insert(user.extension, Planned::Invalid(message.clone()));
                 plan.invalid.push(InvalidRow {
                     row,
                     extension: Some(user.extension),
-                    message,
+                    message: message.clone(),
                 });
+                Some(Planned::Invalid(message))
             }
             None => {
                 plan.create.push(entry(Vec::new(), user.name.clone()));
-                plan.actions.insert(user.extension, Planned::Create);
+                Some(Planned::Create)
             }
             Some(current) => {
                 let found = changes(&user, &current.user, phones);
                 let name = current.user.name.clone();
                 if found.is_empty() {
                     plan.unchanged.push(entry(found, name));
-                    plan.actions.insert(user.extension, Planned::Unchanged);
+                    Some(Planned::Unchanged)
                 } else {
-                    let merged = user.merged_over(&current.user);
                     plan.update.push(entry(found, name));
-                    plan.actions
-                        .insert(user.extension, Planned::Update(Box::new(merged)));
+                    applying.then(|| Planned::Update(Box::new(user.merged_over(&current.user))))
                 }
             }
+        };
+        if let Some(planned) = planned.filter(|_| applying) {
+            plan.actions.insert(user.extension, planned);
         }
     }
     let mut only: Vec<&AccountUser> = live
@@ -362,7 +365,7 @@ mod tests {
             (4, row(105, Some("Eve"), None, None)),
         ];
         let india = PhoneRule::new(Some("IN".parse().unwrap()));
-        let plan = plan(rows, Vec::new(), &account, "1", &india);
+        let plan = plan(rows, Vec::new(), &account, "1", &india, true);
         assert_eq!(
             plan.counts,
             PlanCounts {
