@@ -37,7 +37,7 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
         .read_users("sync: reading the account", args.plan.page_size, ctx)
         .await?;
     let plan = sync::plan(
-        rows.valid,
+        &rows.valid,
         rows.invalid,
         &live,
         &account.app_id,

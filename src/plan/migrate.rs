@@ -140,13 +140,17 @@ pub struct Options {
     pub phones: PhoneRule,
 }
 
-/// One source user: its id and its export columns, the values in `columns` order (the names are
-/// the provider's, shared by every user: a million users hold only their values).
+/// One source user: its ids, and the value (trimmed) of each column its mapping reads.
+#[derive(Debug, Default)]
 pub struct SourceUser {
     pub id: String,
     pub login_id: String,
-    pub columns: &'static [&'static str],
-    pub values: Vec<String>,
+    pub name: String,
+    pub fallback_name: String,
+    pub phone_number: String,
+    pub extension: String,
+    pub password: String,
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -193,8 +197,9 @@ pub struct MigratePlan {
     pub unchanged: Vec<MigrateEntry>,
     pub only_in_account: Vec<TargetOnly>,
     pub unmappable: Vec<Unmappable>,
+    /// The users of `create`, in its order, with passwords and each one's source login id.
     #[serde(skip)]
-    pub users: Vec<(MigrateEntry, User, String)>,
+    pub users: Vec<(User, String)>,
     /// Users to create whose phone number has no known country (no `--default-region`).
     #[serde(skip)]
     pub unplaced_phones: u64,
@@ -225,17 +230,6 @@ pub fn generate_password(length: usize) -> String {
             return password;
         }
     }
-}
-
-fn column<'a>(user: &'a SourceUser, name: &str) -> &'a str {
-    if name.is_empty() {
-        return "";
-    }
-    user.columns
-        .iter()
-        .position(|column| *column == name)
-        .and_then(|at| user.values.get(at))
-        .map_or("", |v| v.trim())
 }
 
 /// The target's users by person (phone key and name words), each the first in list order: a
@@ -286,9 +280,9 @@ pub fn plan(
     // First pass: who can be migrated at all.
     let mut candidates: Vec<(&SourceUser, String, Reading)> = Vec::new();
     for source in sources {
-        let mut name = column(source, &fields.name).to_string();
+        let mut name = source.name.clone();
         if name.is_empty() {
-            name = column(source, &fields.fallback_name).to_string();
+            name = source.fallback_name.clone();
         }
         let unmappable = |reason: String| Unmappable {
             source_id: source.id.clone(),
@@ -297,7 +291,7 @@ pub fn plan(
         };
         if !fields.status.is_empty()
             && !options.include_disabled
-            && column(source, &fields.status) != fields.enabled_value
+            && source.status != fields.enabled_value
         {
             plan.unmappable.push(unmappable(
                 "disabled in the source (pass --include-disabled to migrate it)".into(),
@@ -308,7 +302,7 @@ pub fn plan(
             plan.unmappable.push(unmappable("no name".into()));
             continue;
         }
-        let raw_phone = column(source, &fields.phone_number);
+        let raw_phone = source.phone_number.as_str();
         if raw_phone.is_empty() {
             plan.unmappable.push(unmappable(format!(
                 "no phone number ({} is empty)",
@@ -342,7 +336,7 @@ pub fn plan(
     let kept: Vec<Option<u32>> = candidates
         .iter()
         .map(|(source, _, _)| {
-            check_extension(column(source, &fields.extension), options.extension_digits)
+            check_extension(source.extension.as_str(), options.extension_digits)
                 .ok()
                 .filter(|extension| taken.insert(*extension))
         })
@@ -353,7 +347,7 @@ pub fn plan(
             name: name.clone(),
             reason,
         };
-        let wanted = column(source, &fields.extension);
+        let wanted = source.extension.as_str();
         let (extension, note) = match kept {
             Some(extension) => (extension, None),
             None => {
@@ -383,9 +377,7 @@ pub fn plan(
             .get(&source.id)
             .or_else(|| options.passwords.get(&source.login_id))
             .cloned()
-            .or_else(|| {
-                Some(column(source, &fields.password).to_string()).filter(|p| !p.is_empty())
-            })
+            .or_else(|| Some(source.password.clone()).filter(|p| !p.is_empty()))
             .unwrap_or_else(|| generate_password(options.password_length));
         let agent_id = telecmi_agent_id(extension, &options.app_id);
         if let Reading::Unplaced(_) = phone {
@@ -408,8 +400,8 @@ pub fn plan(
             name,
             note,
         };
-        plan.create.push(entry.clone());
-        plan.users.push((entry, user, source.login_id.clone()));
+        plan.create.push(entry);
+        plan.users.push((user, source.login_id.clone()));
     }
     plan.only_in_account = target
         .iter()
@@ -476,49 +468,42 @@ pub fn read_passwords(path: &Path) -> Result<HashMap<String, String>, InputError
     Ok(passwords)
 }
 
-/// Source users by their export columns, so a mapping can name any column; only the columns
-/// `fields` reads keep their values, and each record is dropped as it is read, so the walk's
+/// Source users by their export columns, so a mapping can name any column; each user keeps
+/// only the values its mapping reads, and each record is dropped as it is read, so the walk's
 /// records and every column of every user are never all held at once.
 pub fn source_users<R: ExportRecord>(
     users: Vec<R>,
     login_column: &str,
     fields: &FieldSources,
 ) -> Vec<SourceUser> {
-    let login_at = R::COLUMNS.iter().position(|c| *c == login_column);
-    let read = [
-        &fields.name,
-        &fields.fallback_name,
-        &fields.phone_number,
-        &fields.extension,
-        &fields.password,
-        &fields.status,
-    ];
-    let kept: Vec<bool> = R::COLUMNS
-        .iter()
-        .enumerate()
-        .map(|(at, column)| Some(at) == login_at || read.iter().any(|name| name == column))
-        .collect();
+    let at = |name: &str| R::COLUMNS.iter().position(|column| *column == name);
+    let (login, name, fallback_name, phone_number, extension, password, status) = (
+        at(login_column),
+        at(&fields.name),
+        at(&fields.fallback_name),
+        at(&fields.phone_number),
+        at(&fields.extension),
+        at(&fields.password),
+        at(&fields.status),
+    );
     users
         .into_iter()
         .map(|user| {
-            let values: Vec<String> = user
-                .values(true)
-                .into_iter()
-                .zip(&kept)
-                .map(|(v, kept)| match v {
-                    _ if !kept => String::new(),
-                    serde_json::Value::Null => String::new(),
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                })
-                .collect();
+            let values = user.values(true);
+            let value = |at: Option<usize>| match at.and_then(|at| values.get(at)) {
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(serde_json::Value::String(text)) => text.trim().to_string(),
+                Some(other) => other.to_string(),
+            };
             SourceUser {
                 id: user.key(),
-                login_id: login_at
-                    .and_then(|at| values.get(at).cloned())
-                    .unwrap_or_default(),
-                columns: R::COLUMNS,
-                values,
+                login_id: value(login),
+                name: value(name),
+                fallback_name: value(fallback_name),
+                phone_number: value(phone_number),
+                extension: value(extension),
+                password: value(password),
+                status: value(status),
             }
         })
         .collect()
@@ -529,7 +514,7 @@ pub fn write_credentials(out: &mut dyn std::io::Write, plan: &MigratePlan) -> st
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(CREDENTIAL_COLUMNS)?;
     let text = |v: Option<u8>| v.map(|v| v.to_string()).unwrap_or_default();
-    for (entry, user, login_id) in &plan.users {
+    for (entry, (user, login_id)) in plan.create.iter().zip(&plan.users) {
         writer.write_record([
             entry.agent_id.as_str(),
             &user.extension.to_string(),
@@ -661,10 +646,11 @@ mod tests {
         SourceUser {
             id: id.to_string(),
             login_id: format!("user{id}@example.com"),
-            columns: &["name", "extension", "follow_me_number", "user_status"],
-            values: [name, extension, phone, status]
-                .map(str::to_string)
-                .to_vec(),
+            name: name.into(),
+            extension: extension.into(),
+            phone_number: phone.into(),
+            status: status.into(),
+            ..SourceUser::default()
         }
     }
 
@@ -680,6 +666,29 @@ mod tests {
             first_name: String::new(),
             last_name: String::new(),
         }
+    }
+
+    #[test]
+    fn a_source_user_keeps_the_columns_its_mapping_names() {
+        let fields = FieldSources {
+            name: "last_name".into(),
+            fallback_name: "name".into(),
+            phone_number: "phone_number".into(),
+            password: String::new(),
+            status: String::new(),
+            ..FieldSources::default()
+        };
+        let mut account = target(101, "Asha Rao", "919812300001");
+        account.last_name = " Rao ".into();
+        let [source]: [SourceUser; 1] = source_users(vec![account], "agent_id", &fields)
+            .try_into()
+            .unwrap();
+        assert_eq!(source.name, "Rao", "trimmed");
+        assert_eq!(source.fallback_name, "Asha Rao");
+        assert_eq!(source.phone_number, "919812300001");
+        assert_eq!(source.extension, "101");
+        assert_eq!(source.login_id, telecmi_agent_id(101, "7"));
+        assert_eq!((source.password.as_str(), source.status.as_str()), ("", ""));
     }
 
     fn options() -> Options {
@@ -740,19 +749,19 @@ mod tests {
             "already migrated: same name and phone"
         );
         assert_eq!(plan.counts.only_in_account, 1);
-        let asha = &plan.users[0].1;
+        let asha = &plan.users[0].0;
         assert_eq!(
             asha.phone_number.as_deref(),
             Some("919800000001"),
             "sent as E.164 digits without the +"
         );
         assert_eq!(asha.sms_alert, Some(false));
-        let cara_password = plan.users[2].1.password.as_ref().unwrap().expose();
+        let cara_password = plan.users[2].0.password.as_ref().unwrap().expose();
         assert_eq!(
             cara_password, "Given#Pass3",
             "passwords from --passwords by login id"
         );
-        let generated = plan.users[0].1.password.as_ref().unwrap().expose();
+        let generated = plan.users[0].0.password.as_ref().unwrap().expose();
         assert_eq!(generated.len(), 12);
         assert!(
             !serde_json::to_string(&plan).unwrap().contains(generated),

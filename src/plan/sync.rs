@@ -1,5 +1,6 @@
 //! `roster sync`: what it takes to make the account look like the sheet.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
@@ -21,24 +22,25 @@ pub enum Planned {
     Invalid(String),
 }
 
-/// One field a plan changes. Passwords are compared, never shown.
+/// One field a plan changes. Passwords are compared, never shown. Values are borrowed from
+/// the sheet and the account: a plan of a million users holds no copies of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldChange {
+pub struct FieldChange<'a> {
     pub field: &'static str,
-    pub old: Option<String>,
-    pub new: Option<String>,
+    pub old: Option<Cow<'a, str>>,
+    pub new: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PlanEntry {
+pub struct PlanEntry<'a> {
     /// The sheet row (absent for users only in the account).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub row: Option<u64>,
     pub extension: u32,
-    pub agent_id: String,
-    pub name: Option<String>,
+    pub agent_id: Cow<'a, str>,
+    pub name: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<FieldChange>,
+    pub changes: Vec<FieldChange<'a>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,12 +63,12 @@ pub struct PlanCounts {
 
 /// The plan file: counts, then one entry per user under the same names.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct SyncPlan {
+pub struct SyncPlan<'a> {
     pub counts: PlanCounts,
-    pub create: Vec<PlanEntry>,
-    pub update: Vec<PlanEntry>,
-    pub unchanged: Vec<PlanEntry>,
-    pub only_in_account: Vec<PlanEntry>,
+    pub create: Vec<PlanEntry<'a>>,
+    pub update: Vec<PlanEntry<'a>>,
+    pub unchanged: Vec<PlanEntry<'a>>,
+    pub only_in_account: Vec<PlanEntry<'a>>,
     pub invalid: Vec<InvalidRow>,
     /// What to do per extension, for `--apply`.
     #[serde(skip)]
@@ -74,26 +76,33 @@ pub struct SyncPlan {
 }
 
 /// The fields the sheet gives that differ from the account; phone numbers compare by `phones`.
-pub fn changes(wanted: &User, current: &User, phones: &PhoneRule) -> Vec<FieldChange> {
+pub fn changes<'a>(
+    wanted: &'a User,
+    current: &'a User,
+    phones: &PhoneRule,
+) -> Vec<FieldChange<'a>> {
     let mut changes = Vec::new();
-    let mut compare =
-        |field: &'static str, new: Option<String>, old: Option<String>, differs: bool| {
-            if differs {
-                changes.push(FieldChange { field, old, new });
-            }
-        };
+    let mut compare = |field: &'static str,
+                       new: Option<Cow<'a, str>>,
+                       old: Option<Cow<'a, str>>,
+                       differs: bool| {
+        if differs {
+            changes.push(FieldChange { field, old, new });
+        }
+    };
+    let text = |value: &'a Option<String>| value.as_deref().map(Cow::Borrowed);
     if let Some(name) = &wanted.name {
         let differs = !current
             .name
             .as_deref()
             .is_some_and(|old| same_name(old, name));
-        compare("name", Some(name.clone()), current.name.clone(), differs);
+        compare("name", text(&wanted.name), text(&current.name), differs);
     }
     if let Some(phone) = &wanted.phone_number {
         compare(
             "phone_number",
-            Some(phone.clone()),
-            current.phone_number.clone(),
+            text(&wanted.phone_number),
+            text(&current.phone_number),
             !current
                 .phone_number
                 .as_deref()
@@ -108,7 +117,7 @@ pub fn changes(wanted: &User, current: &User, phones: &PhoneRule) -> Vec<FieldCh
             current.password.as_ref() != Some(password),
         );
     }
-    let hour = |h: Option<u8>| h.map(|h| h.to_string());
+    let hour = |h: Option<u8>| h.map(|h| Cow::Owned(h.to_string()));
     if wanted.start_time.is_some() {
         compare(
             "start_time",
@@ -126,7 +135,7 @@ pub fn changes(wanted: &User, current: &User, phones: &PhoneRule) -> Vec<FieldCh
         );
     }
     if let Some(alert) = wanted.sms_alert {
-        let shown = |v: Option<bool>| v.map(|v| v.to_string());
+        let shown = |v: Option<bool>| v.map(|v| Cow::Borrowed(if v { "true" } else { "false" }));
         compare(
             "sms_alert",
             shown(Some(alert)),
@@ -163,20 +172,22 @@ pub fn read_sheet(sheet: &mut Sheet, validator: &mut Validator) -> Result<SheetR
             }),
         }
     }
+    // Grown by doubling: up to half of it would be slack, held through the plan.
+    rows.valid.shrink_to_fit();
     Ok(rows)
 }
 
 /// Match valid sheet rows to the live roster by extension and sort them into the plan.
 /// `applying` keeps [`SyncPlan::actions`], each update's whole user among them, which a plan
 /// that is only shown never reads.
-pub fn plan(
-    rows: Vec<(u64, User)>,
+pub fn plan<'a>(
+    rows: &'a [(u64, User)],
     invalid: Vec<InvalidRow>,
-    live: &[AccountUser],
+    live: &'a [AccountUser],
     app_id: &str,
     phones: &PhoneRule,
     applying: bool,
-) -> SyncPlan {
+) -> SyncPlan<'a> {
     let by_extension: HashMap<u32, &AccountUser> =
         live.iter().map(|a| (a.user.extension, a)).collect();
     let mut plan = SyncPlan {
@@ -185,12 +196,13 @@ pub fn plan(
     };
     let mut in_sheet: HashSet<u32> = plan.invalid.iter().filter_map(|i| i.extension).collect();
     for (row, user) in rows {
+        let row = *row;
         in_sheet.insert(user.extension);
-        let agent_id = user
-            .agent_id
-            .clone()
-            .unwrap_or_else(|| telecmi_agent_id(user.extension, app_id));
-        let entry = |changes: Vec<FieldChange>, name: Option<String>| PlanEntry {
+        let agent_id: Cow<'a, str> = match &user.agent_id {
+            Some(id) => Cow::Borrowed(id),
+            None => Cow::Owned(telecmi_agent_id(user.extension, app_id)),
+        };
+        let entry = |changes: Vec<FieldChange<'a>>, name: Option<&'a str>| PlanEntry {
             row: Some(row),
             extension: user.extension,
             agent_id: agent_id.clone(),
@@ -212,12 +224,12 @@ pub fn plan(
                 Some(Planned::Invalid(message))
             }
             None => {
-                plan.create.push(entry(Vec::new(), user.name.clone()));
+                plan.create.push(entry(Vec::new(), user.name.as_deref()));
                 Some(Planned::Create)
             }
             Some(current) => {
-                let found = changes(&user, &current.user, phones);
-                let name = current.user.name.clone();
+                let found = changes(user, &current.user, phones);
+                let name = current.user.name.as_deref();
                 if found.is_empty() {
                     plan.unchanged.push(entry(found, name));
                     Some(Planned::Unchanged)
@@ -241,8 +253,8 @@ pub fn plan(
         .map(|a| PlanEntry {
             row: None,
             extension: a.user.extension,
-            agent_id: a.user.agent_id.clone().unwrap_or_default(),
-            name: a.user.name.clone(),
+            agent_id: Cow::Borrowed(a.user.agent_id.as_deref().unwrap_or_default()),
+            name: a.user.name.as_deref(),
             changes: Vec::new(),
         })
         .collect();
@@ -256,7 +268,7 @@ pub fn plan(
     plan
 }
 
-impl SyncPlan {
+impl SyncPlan<'_> {
     /// A few lines for the terminal: counts, then the first entries of each kind.
     /// The plan for the terminal: counts, then up to `limit` entries of each list; `rest` says
     /// where a cut list can be read whole.
@@ -266,7 +278,7 @@ impl SyncPlan {
             "plan: {} to create, {} to update, {} unchanged, {} only in the account (left alone: the API has no delete), {}\n",
             c.create, c.update, c.unchanged, c.only_in_account, text::count(c.invalid, "invalid row", "invalid rows")
         );
-        let name = |entry: &PlanEntry| entry.name.clone().unwrap_or_default();
+        let name = |entry: &PlanEntry| entry.name.unwrap_or_default().to_string();
         text += &text::listed(
             &self.create,
             limit,
@@ -365,7 +377,7 @@ mod tests {
             (4, row(105, Some("Eve"), None, None)),
         ];
         let india = PhoneRule::new(Some("IN".parse().unwrap()));
-        let plan = plan(rows, Vec::new(), &account, "1", &india, true);
+        let plan = plan(&rows, Vec::new(), &account, "1", &india, true);
         assert_eq!(
             plan.counts,
             PlanCounts {
