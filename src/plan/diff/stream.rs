@@ -608,9 +608,10 @@ impl<'s> Cursor<'s> {
     /// On to the next user; `false` when the file cannot be merged from here: a key out of
     /// order or repeated, or anything the other ways must report in their order.
     fn advance(&mut self) -> bool {
-        if let Some(key) = self.key() {
-            let key = key.to_string();
-            self.previous = Some(key);
+        if self.here {
+            let previous = self.previous.get_or_insert_with(String::new);
+            previous.clear();
+            previous.push_str(self.sheet.key(&self.record));
         }
         loop {
             match self.reader.read_record(&mut self.record) {
