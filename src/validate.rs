@@ -606,10 +606,13 @@ fn check_hour(value: &str) -> Result<u8, String> {
 
 /// true/false, yes/no, 1/0, in any case.
 pub fn parse_bool(value: &str) -> Option<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" => Some(true),
-        "false" | "no" | "0" => Some(false),
-        _ => None,
+    let is = |word: &str| value.eq_ignore_ascii_case(word);
+    if is("true") || is("yes") || value == "1" {
+        Some(true)
+    } else if is("false") || is("no") || value == "0" {
+        Some(false)
+    } else {
+        None
     }
 }
 

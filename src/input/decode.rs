@@ -129,12 +129,15 @@ impl Utf8Evidence {
     pub fn of(head: &[u8], more: &mut impl Read) -> io::Result<Utf8Evidence> {
         let mut evidence = Utf8Evidence::default();
         let mut carry = evidence.scan(head, false);
-        let mut chunk = vec![0; 64 * 1024];
+        let mut chunk = vec![0; 1024 * 1024];
         loop {
             let n = more.read(&mut chunk)?;
-            let mut joined = std::mem::take(&mut carry);
-            joined.extend_from_slice(&chunk[..n]);
-            carry = evidence.scan(&joined, n == 0);
+            carry = if carry.is_empty() {
+                evidence.scan(&chunk[..n], n == 0)
+            } else {
+                carry.extend_from_slice(&chunk[..n]);
+                evidence.scan(&carry, n == 0)
+            };
             if n == 0 {
                 return Ok(evidence);
             }
@@ -144,6 +147,10 @@ impl Utf8Evidence {
     /// Count `bytes`; returns an unfinished sequence at the end to carry into the next chunk
     /// (none when `last`).
     fn scan(&mut self, mut bytes: &[u8], last: bool) -> Vec<u8> {
+        // Most sheets are ASCII throughout, which this tells several times faster than decoding.
+        if bytes.is_ascii() {
+            return Vec::new();
+        }
         loop {
             let (valid, rest) = match std::str::from_utf8(bytes) {
                 Ok(text) => (text.as_bytes(), &[][..]),
