@@ -4,8 +4,8 @@
 //! Three groups: `scale` (issue 13: diff, validate and plans at a million users, against the
 //! parse floor), `throughput` (issue 2: validation, imports and exports at full speed) and
 //! `pressure` (issue 9: a provider that throttles, a ceiling that moves, faults). Name one to run
-//! only it: `cargo bench --bench pipeline -- pressure`; `diff`, `validate` and `plans` name the
-//! parts of `scale`.
+//! only it: `cargo bench --bench pipeline -- pressure`; `phones`, `diff`, `validate` and `plans`
+//! name the parts of `scale`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -149,7 +149,8 @@ fn latency(ms: u64) -> Faults {
 
 fn main() {
     // `cargo bench` passes --bench; other words name the groups to run (default: all), e.g.
-    // `cargo bench --bench pipeline -- pressure`, or a part of `scale`: `diff`, `validate`, `plans`.
+    // `cargo bench --bench pipeline -- pressure`, or a part of `scale`: `phones`, `diff`, `validate`,
+    // `plans`.
     let groups: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))

@@ -254,11 +254,44 @@ fn plans(dir: &Path) {
     server.stop();
 }
 
-/// The parts `wanted` names: `diff`, `validate`, `plans`.
+/// What reading one phone number costs, in process (the figures of vendor/regex-cache/ROSTER.md).
+fn phones(_: &Path) {
+    use roster::phone::PhoneRule;
+    let rule = |region: &str| PhoneRule::new(Some(region.parse().unwrap()));
+    let numbers = 300_000u32;
+    type Written = fn(u32) -> String;
+    let forms: [(&str, PhoneRule, Written); 3] = [
+        ("Indian, 9198xxxxxxxx, region IN", rule("IN"), |i| {
+            format!("9198{i:08}")
+        }),
+        ("Indian, 98xxxxxxxx, region IN", rule("IN"), |i| {
+            format!("98{i:08}")
+        }),
+        ("US, (202) 555-xxxx, region US", rule("US"), |i| {
+            format!("(202) 555-{:04}", i % 10_000)
+        }),
+    ];
+    for (label, rule, text) in forms {
+        let texts: Vec<String> = (0..numbers).map(text).collect();
+        let started = Instant::now();
+        let read = texts.iter().filter(|t| rule.read(t).is_ok()).count();
+        println!(
+            "scale: phone numbers, {label}: {:.2} us a reading ({read} of {numbers} read)",
+            started.elapsed().as_secs_f64() * 1e6 / f64::from(numbers)
+        );
+    }
+}
+
+/// The parts `wanted` names: `phones`, `diff`, `validate`, `plans`.
 pub fn run(wanted: impl Fn(&str) -> bool) {
     let dir = tempfile::tempdir().unwrap();
     type Part = fn(&Path);
-    let parts: [(&str, Part); 3] = [("diff", diff), ("validate", validate), ("plans", plans)];
+    let parts: [(&str, Part); 4] = [
+        ("phones", phones),
+        ("diff", diff),
+        ("validate", validate),
+        ("plans", plans),
+    ];
     for (name, part) in parts {
         if wanted(name) {
             part(dir.path());
