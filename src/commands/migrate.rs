@@ -140,7 +140,7 @@ async fn plan_migration(
         app_id: account.app_id.clone(),
         phones: args.phones.resolve(target),
     };
-    let plan = migrate::plan(&sources, &live, &mapping, &options);
+    let plan = migrate::plan(sources, &live, &mapping, &options);
     if let (false, Some(warning)) = (
         args.plan.apply,
         phone::unplaced_warning(plan.unplaced_phones),

@@ -264,9 +264,10 @@ fn name_words(name: &str) -> String {
     name.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Map every source user onto the target account.
+/// Map every source user onto the target account. Each source user is dropped once its entry
+/// is made, so the plan never holds the whole source beside every user it creates.
 pub fn plan(
-    sources: &[SourceUser],
+    sources: Vec<SourceUser>,
     target: &[AccountUser],
     mapping: &Mapping,
     options: &Options,
@@ -278,7 +279,7 @@ pub fn plan(
     let mut next_free = options.extension_range.0;
     let fields = &mapping.fields;
     // First pass: who can be migrated at all.
-    let mut candidates: Vec<(&SourceUser, String, Reading)> = Vec::new();
+    let mut candidates: Vec<(SourceUser, String, Reading)> = Vec::new();
     for source in sources {
         let mut name = source.name.clone();
         if name.is_empty() {
@@ -394,14 +395,14 @@ pub fn plan(
             sms_alert: mapping.defaults.sms_alert,
         };
         let entry = MigrateEntry {
-            source_id: source.id.clone(),
+            source_id: source.id,
             extension,
             agent_id,
             name,
             note,
         };
         plan.create.push(entry);
-        plan.users.push((user, source.login_id.clone()));
+        plan.users.push((user, source.login_id));
     }
     plan.only_in_account = target
         .iter()
@@ -722,7 +723,7 @@ mod tests {
             target(100, "Someone", "919811111111"),
             target(300, "Old  Hand", "+91 98000 00008"),
         ];
-        let plan = plan(&sources, &targets, &Mapping::default(), &options());
+        let plan = plan(sources, &targets, &Mapping::default(), &options());
         let extensions: Vec<(String, u32)> = plan
             .create
             .iter()
@@ -775,7 +776,7 @@ mod tests {
             source(1, "No Extension", "", "919800000001", "1"),
             source(2, "Brings 100", "100", "919800000002", "1"),
         ];
-        let plan = plan(&sources, &[], &Mapping::default(), &options());
+        let plan = plan(sources, &[], &Mapping::default(), &options());
         let extensions: Vec<u32> = plan.create.iter().map(|e| e.extension).collect();
         assert_eq!(extensions, [101, 100]);
     }
