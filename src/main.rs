@@ -4,6 +4,12 @@ use clap::Parser;
 use roster::cli::Cli;
 use roster::Console;
 
+// Reading phone numbers and planning allocate millions of small strings: under glibc's malloc a
+// million-user sync spent a third of its time in the allocator (13.3 s, 1,018 MB; with mimalloc
+// 10.0 s, 876 MB).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     roster::init_logging(&cli.global);
