@@ -19,7 +19,9 @@ pub fn exec(args: &ReportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
         path: args.document.clone(),
         source,
     };
-    let mut bytes = Vec::new();
+    // Room for the whole cap up front: pages never written are never backed by memory, and a
+    // vector grown by doubling past the cap would hold the copy it grew from beside its new self.
+    let mut bytes = Vec::with_capacity(MAX_DOCUMENT_BYTES as usize + 1);
     std::fs::File::open(&args.document)
         .and_then(|file| file.take(MAX_DOCUMENT_BYTES + 1).read_to_end(&mut bytes))
         .map_err(unreadable)?;
