@@ -36,11 +36,12 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
     let live = account
         .read_users("sync: reading the account", args.plan.page_size, ctx)
         .await?;
+    let app_id = account.app_id.clone();
     let plan = sync::plan(
         &rows.valid,
         rows.invalid,
         &live,
-        &account.app_id,
+        &app_id,
         &validator.phones(),
         args.plan.apply,
     );

@@ -31,16 +31,67 @@ pub struct FieldChange<'a> {
     pub new: Option<Cow<'a, str>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One user of a plan, written out as `row`, `extension`, `agent_id`, `name` and `changes`. It
+/// points into the sheet and the account and keeps only which fields differ: a plan of a million
+/// users holds no copies of their names, ids or values.
+#[derive(Debug, Clone, Copy)]
 pub struct PlanEntry<'a> {
     /// The sheet row (absent for users only in the account).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub row: Option<u64>,
-    pub extension: u32,
-    pub agent_id: Cow<'a, str>,
-    pub name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<FieldChange<'a>>,
+    /// The sheet's user; the account's for a user only in the account.
+    user: &'a User,
+    /// The account's user beside the sheet's, when it has one.
+    current: Option<&'a User>,
+    changed: Changed,
+    /// For a sheet row without an agent_id, the account it is made from (TeleCMI's agent ids
+    /// are `EXTENSION_APPID`); `None` for a user only in the account.
+    app_id: Option<&'a str>,
+}
+
+impl<'a> PlanEntry<'a> {
+    pub fn extension(&self) -> u32 {
+        self.user.extension
+    }
+
+    pub fn agent_id(&self) -> Cow<'a, str> {
+        match (&self.user.agent_id, self.app_id) {
+            (Some(id), _) => Cow::Borrowed(id),
+            (None, Some(app_id)) => Cow::Owned(telecmi_agent_id(self.user.extension, app_id)),
+            (None, None) => Cow::Borrowed(""),
+        }
+    }
+
+    /// The account's name when the account has the user, else the sheet's.
+    pub fn name(&self) -> Option<&'a str> {
+        self.current.unwrap_or(self.user).name.as_deref()
+    }
+
+    pub fn changes(&self) -> Vec<FieldChange<'a>> {
+        match self.current {
+            Some(current) => self.changed.list(self.user, current),
+            None => Vec::new(),
+        }
+    }
+}
+
+impl Serialize for PlanEntry<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let changes = self.changes();
+        let mut entry = serializer.serialize_struct("PlanEntry", 5)?;
+        match self.row {
+            Some(row) => entry.serialize_field("row", &row)?,
+            None => entry.skip_field("row")?,
+        }
+        entry.serialize_field("extension", &self.extension())?;
+        entry.serialize_field("agent_id", &self.agent_id())?;
+        entry.serialize_field("name", &self.name())?;
+        match changes.is_empty() {
+            true => entry.skip_field("changes")?,
+            false => entry.serialize_field("changes", &changes)?,
+        }
+        entry.end()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,75 +126,78 @@ pub struct SyncPlan<'a> {
     pub actions: HashMap<u32, Planned>,
 }
 
-/// The fields the sheet gives that differ from the account; phone numbers compare by `phones`.
-pub fn changes<'a>(
-    wanted: &'a User,
-    current: &'a User,
-    phones: &PhoneRule,
-) -> Vec<FieldChange<'a>> {
-    let mut changes = Vec::new();
-    let mut compare = |field: &'static str,
-                       new: Option<Cow<'a, str>>,
-                       old: Option<Cow<'a, str>>,
-                       differs: bool| {
-        if differs {
-            changes.push(FieldChange { field, old, new });
-        }
-    };
-    let text = |value: &'a Option<String>| value.as_deref().map(Cow::Borrowed);
-    if let Some(name) = &wanted.name {
-        let differs = !current
-            .name
-            .as_deref()
-            .is_some_and(|old| same_name(old, name));
-        compare("name", text(&wanted.name), text(&current.name), differs);
-    }
-    if let Some(phone) = &wanted.phone_number {
-        compare(
-            "phone_number",
-            text(&wanted.phone_number),
-            text(&current.phone_number),
+/// Which fields the sheet gives that differ from the account, a bit each in [`Changed::FIELDS`]
+/// order; phone numbers compare by `phones`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changed(u8);
+
+impl Changed {
+    const FIELDS: [&'static str; 6] = [
+        "name",
+        "phone_number",
+        "password",
+        "start_time",
+        "end_time",
+        "sms_alert",
+    ];
+
+    pub fn of(wanted: &User, current: &User, phones: &PhoneRule) -> Changed {
+        let name = wanted.name.as_deref().is_some_and(|name| {
+            !current
+                .name
+                .as_deref()
+                .is_some_and(|old| same_name(old, name))
+        });
+        let phone = wanted.phone_number.as_deref().is_some_and(|phone| {
             !current
                 .phone_number
                 .as_deref()
-                .is_some_and(|old| phones.same(old, phone)),
-        );
+                .is_some_and(|old| phones.same(old, phone))
+        });
+        let password = wanted
+            .password
+            .as_ref()
+            .is_some_and(|password| current.password.as_ref() != Some(password));
+        let start = wanted.start_time.is_some() && wanted.start_time != current.start_time;
+        let end = wanted.end_time.is_some() && wanted.end_time != current.end_time;
+        let alert = wanted
+            .sms_alert
+            .is_some_and(|alert| current.sms_alert != Some(alert));
+        let bits = [name, phone, password, start, end, alert];
+        Changed(
+            bits.iter()
+                .enumerate()
+                .fold(0, |mask, (i, &bit)| mask | (u8::from(bit) << i)),
+        )
     }
-    if let Some(password) = &wanted.password {
-        compare(
-            "password",
-            None,
-            None,
-            current.password.as_ref() != Some(password),
-        );
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
     }
-    let hour = |h: Option<u8>| h.map(|h| Cow::Owned(h.to_string()));
-    if wanted.start_time.is_some() {
-        compare(
-            "start_time",
-            hour(wanted.start_time),
-            hour(current.start_time),
-            wanted.start_time != current.start_time,
-        );
+
+    /// The changes with their values, borrowed from the two users. Passwords are compared,
+    /// never shown.
+    pub fn list<'a>(self, wanted: &'a User, current: &'a User) -> Vec<FieldChange<'a>> {
+        let text = |value: &'a Option<String>| value.as_deref().map(Cow::Borrowed);
+        let hour = |h: Option<u8>| h.map(|h| Cow::Owned(h.to_string()));
+        let alert = |v: Option<bool>| v.map(|v| Cow::Borrowed(if v { "true" } else { "false" }));
+        Self::FIELDS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, &field)| {
+                let (new, old) = match field {
+                    "name" => (text(&wanted.name), text(&current.name)),
+                    "phone_number" => (text(&wanted.phone_number), text(&current.phone_number)),
+                    "password" => (None, None),
+                    "start_time" => (hour(wanted.start_time), hour(current.start_time)),
+                    "end_time" => (hour(wanted.end_time), hour(current.end_time)),
+                    _ => (alert(wanted.sms_alert), alert(current.sms_alert)),
+                };
+                FieldChange { field, old, new }
+            })
+            .collect()
     }
-    if wanted.end_time.is_some() {
-        compare(
-            "end_time",
-            hour(wanted.end_time),
-            hour(current.end_time),
-            wanted.end_time != current.end_time,
-        );
-    }
-    if let Some(alert) = wanted.sms_alert {
-        let shown = |v: Option<bool>| v.map(|v| Cow::Borrowed(if v { "true" } else { "false" }));
-        compare(
-            "sms_alert",
-            shown(Some(alert)),
-            shown(current.sms_alert),
-            current.sms_alert != Some(alert),
-        );
-    }
-    changes
 }
 
 /// A sheet read whole before the plan.
@@ -184,7 +238,7 @@ pub fn plan<'a>(
     rows: &'a [(u64, User)],
     invalid: Vec<InvalidRow>,
     live: &'a [AccountUser],
-    app_id: &str,
+    app_id: &'a str,
     phones: &PhoneRule,
     applying: bool,
 ) -> SyncPlan<'a> {
@@ -198,16 +252,12 @@ pub fn plan<'a>(
     for (row, user) in rows {
         let row = *row;
         in_sheet.insert(user.extension);
-        let agent_id: Cow<'a, str> = match &user.agent_id {
-            Some(id) => Cow::Borrowed(id),
-            None => Cow::Owned(telecmi_agent_id(user.extension, app_id)),
-        };
-        let entry = |changes: Vec<FieldChange<'a>>, name: Option<&'a str>| PlanEntry {
+        let entry = |current: Option<&'a User>, changed: Changed| PlanEntry {
             row: Some(row),
-            extension: user.extension,
-            agent_id: agent_id.clone(),
-            name,
-            changes,
+            user,
+            current,
+            changed,
+            app_id: Some(app_id),
         };
         let planned = match by_extension.get(&user.extension) {
             None if !user.missing_required().is_empty() => {
@@ -224,17 +274,17 @@ pub fn plan<'a>(
                 Some(Planned::Invalid(message))
             }
             None => {
-                plan.create.push(entry(Vec::new(), user.name.as_deref()));
+                plan.create.push(entry(None, Changed::default()));
                 Some(Planned::Create)
             }
             Some(current) => {
-                let found = changes(user, &current.user, phones);
-                let name = current.user.name.as_deref();
-                if found.is_empty() {
-                    plan.unchanged.push(entry(found, name));
+                let changed = Changed::of(user, &current.user, phones);
+                let entry = entry(Some(&current.user), changed);
+                if changed.is_empty() {
+                    plan.unchanged.push(entry);
                     Some(Planned::Unchanged)
                 } else {
-                    plan.update.push(entry(found, name));
+                    plan.update.push(entry);
                     applying.then(|| Planned::Update(Box::new(user.merged_over(&current.user))))
                 }
             }
@@ -252,10 +302,10 @@ pub fn plan<'a>(
         .into_iter()
         .map(|a| PlanEntry {
             row: None,
-            extension: a.user.extension,
-            agent_id: Cow::Borrowed(a.user.agent_id.as_deref().unwrap_or_default()),
-            name: a.user.name.as_deref(),
-            changes: Vec::new(),
+            user: &a.user,
+            current: None,
+            changed: Changed::default(),
+            app_id: None,
         })
         .collect();
     plan.counts = PlanCounts {
@@ -278,11 +328,11 @@ impl SyncPlan<'_> {
             "plan: {} to create, {} to update, {} unchanged, {} only in the account (left alone: the API has no delete), {}\n",
             c.create, c.update, c.unchanged, c.only_in_account, text::count(c.invalid, "invalid row", "invalid rows")
         );
-        let name = |entry: &PlanEntry| entry.name.unwrap_or_default().to_string();
+        let name = |entry: &PlanEntry| entry.name().unwrap_or_default().to_string();
         text += &text::listed(
             &self.create,
             limit,
-            |e| format!("create {} {}", e.extension, name(e)),
+            |e| format!("create {} {}", e.extension(), name(e)),
             rest,
         );
         text += &text::listed(
@@ -290,7 +340,7 @@ impl SyncPlan<'_> {
             limit,
             |entry| {
                 let fields: Vec<String> = entry
-                    .changes
+                    .changes()
                     .iter()
                     .map(|change| match (&change.old, &change.new) {
                         (None, None) => format!("{} changed", change.field),
@@ -302,14 +352,14 @@ impl SyncPlan<'_> {
                         ),
                     })
                     .collect();
-                format!("update {} {}", entry.extension, fields.join(", "))
+                format!("update {} {}", entry.extension(), fields.join(", "))
             },
             rest,
         );
         text += &text::listed(
             &self.only_in_account,
             limit,
-            |e| format!("only in the account {} {}", e.extension, name(e)),
+            |e| format!("only in the account {} {}", e.extension(), name(e)),
             rest,
         );
         text += &text::listed(
@@ -389,9 +439,9 @@ mod tests {
             }
         );
         let update = &plan.update[0];
-        assert_eq!(update.extension, 102);
+        assert_eq!(update.extension(), 102);
         assert_eq!(
-            update.changes[0],
+            update.changes()[0],
             FieldChange {
                 field: "phone_number",
                 old: Some("919200000102".into()),
@@ -399,7 +449,7 @@ mod tests {
             }
         );
         assert_eq!(
-            update.changes[1],
+            update.changes()[1],
             FieldChange {
                 field: "password",
                 old: None,
@@ -415,7 +465,7 @@ mod tests {
             "cells left empty keep the account's value"
         );
         assert_eq!(plan.actions[&104], Planned::Create);
-        assert_eq!(plan.only_in_account[0].extension, 103);
+        assert_eq!(plan.only_in_account[0].extension(), 103);
         assert!(
             plan.invalid[0]
                 .message
