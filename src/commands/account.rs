@@ -7,7 +7,7 @@ use super::{wait_for_shutdown_signal, Ctx};
 use crate::cli::{ConnectionArgs, DEFAULT_PAGE_SIZE};
 use crate::config::{self, ConnectionSettings, Profile, TelecmiCredentials};
 use crate::error::Chain;
-use crate::model::{AccountUser, User};
+use crate::model::User;
 use crate::provider::telecmi::{self, Telecmi};
 use crate::{export, Error};
 
@@ -58,7 +58,7 @@ impl Account {
         let users = self.read_users(what, DEFAULT_PAGE_SIZE, ctx).await?;
         Ok(users
             .into_iter()
-            .map(|known| (known.user.extension, known.user))
+            .map(|known| (known.extension, known))
             .collect())
     }
 
@@ -101,9 +101,9 @@ impl Account {
         what: &'static str,
         page_size: u64,
         ctx: &Ctx<'_, '_>,
-    ) -> Result<Vec<AccountUser>, Error> {
+    ) -> Result<Vec<User>, Error> {
         let progress = ctx.progress(what, None);
-        let mut live = export::Collected::<AccountUser>::default();
+        let mut live = export::Collected::<User>::default();
         tokio::select! {
             walked = export::walk_telecmi(&self.client, &mut live, page_size, self.settings.concurrency, &progress) => { walked?; }
             () = wait_for_shutdown_signal() => return Err(Error::Interrupted(format!("{what}: stopped by a signal; nothing was changed"))),

@@ -16,7 +16,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::cli::ExportFormat;
-use crate::model::{AccountUser, DirectoryUser};
+use crate::model::{AccountUser, DirectoryUser, User};
 use crate::progress::Progress;
 use crate::provider::smartflo::Smartflo;
 use crate::provider::telecmi::Telecmi;
@@ -71,14 +71,34 @@ pub trait RosterSink<R> {
     fn duplicates(&self) -> u64;
 }
 
-/// Keeps a walk's users in memory (a plan needs the whole live roster).
-pub struct Collected<R> {
-    pub users: Vec<R>,
+/// Keeps a walk's users in memory (a plan needs the whole live roster), each as a `T`: the
+/// record itself, or what a plan reads of it.
+pub struct Collected<T> {
+    pub users: Vec<T>,
     seen: HashSet<String>,
     duplicates: u64,
 }
 
-impl<R> Default for Collected<R> {
+/// What [`Collected`] keeps of a walked record `R`.
+pub trait Kept<R> {
+    fn kept(record: &R) -> Self;
+}
+
+impl<R: Clone> Kept<R> for R {
+    fn kept(record: &R) -> R {
+        record.clone()
+    }
+}
+
+/// The user a plan compares: TeleCMI's first and last name halves, which the whole name holds,
+/// are let go as each page is read (112 bytes a user: a million-user sync's margin).
+impl Kept<AccountUser> for User {
+    fn kept(record: &AccountUser) -> User {
+        record.user.clone()
+    }
+}
+
+impl<T> Default for Collected<T> {
     fn default() -> Self {
         Collected {
             users: Vec::new(),
@@ -88,7 +108,7 @@ impl<R> Default for Collected<R> {
     }
 }
 
-impl<R: ExportRecord + Clone> RosterSink<R> for Collected<R> {
+impl<R: ExportRecord, T: Kept<R>> RosterSink<R> for Collected<T> {
     fn restart(&mut self) -> io::Result<()> {
         *self = Collected::default();
         Ok(())
@@ -99,7 +119,7 @@ impl<R: ExportRecord + Clone> RosterSink<R> for Collected<R> {
             self.duplicates += 1;
             return Ok(false);
         }
-        self.users.push(record.clone());
+        self.users.push(T::kept(record));
         Ok(true)
     }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::export::record::ExportRecord;
 use crate::input::header::normalise;
 use crate::input::{Delimiter, InputError, Sheet, TextEncoding};
-use crate::model::{telecmi_agent_id, AccountUser, Secret, User};
+use crate::model::{telecmi_agent_id, Secret, User};
 use crate::phone::{PhoneRule, Reading};
 use crate::validate::{check_extension, check_phone};
 
@@ -236,14 +236,14 @@ pub fn generate_password(length: usize) -> String {
 /// source user is "already in the target" when a user with the same name and phone number is
 /// (`same_name`, `PhoneRule::same`). One map look-up a source user, not a walk of the target.
 struct People<'t> {
-    first: HashMap<(String, String), &'t AccountUser>,
+    first: HashMap<(String, String), &'t User>,
 }
 
 impl<'t> People<'t> {
-    fn new(target: &'t [AccountUser], phones: &PhoneRule) -> People<'t> {
+    fn new(target: &'t [User], phones: &PhoneRule) -> People<'t> {
         let mut first = HashMap::with_capacity(target.len());
         for account in target {
-            if let (Some(phone), Some(name)) = (&account.user.phone_number, &account.user.name) {
+            if let (Some(phone), Some(name)) = (&account.phone_number, &account.name) {
                 first
                     .entry((phones.key(phone), name_words(name)))
                     .or_insert(account);
@@ -252,7 +252,7 @@ impl<'t> People<'t> {
         People { first }
     }
 
-    fn find(&self, name: &str, phone: &str, phones: &PhoneRule) -> Option<&'t AccountUser> {
+    fn find(&self, name: &str, phone: &str, phones: &PhoneRule) -> Option<&'t User> {
         self.first
             .get(&(phones.key(phone), name_words(name)))
             .copied()
@@ -268,12 +268,12 @@ fn name_words(name: &str) -> String {
 /// is made, so the plan never holds the whole source beside every user it creates.
 pub fn plan(
     sources: Vec<SourceUser>,
-    target: &[AccountUser],
+    target: &[User],
     mapping: &Mapping,
     options: &Options,
 ) -> MigratePlan {
     let mut plan = MigratePlan::default();
-    let mut taken: HashSet<u32> = target.iter().map(|a| a.user.extension).collect();
+    let mut taken: HashSet<u32> = target.iter().map(|a| a.extension).collect();
     let mut matched_targets = HashSet::new();
     let people = People::new(target, &options.phones);
     let mut next_free = options.extension_range.0;
@@ -320,11 +320,11 @@ pub fn plan(
             }
         };
         if let Some(existing) = people.find(&name, phone.digits(), &options.phones) {
-            matched_targets.insert(existing.user.extension);
+            matched_targets.insert(existing.extension);
             plan.unchanged.push(MigrateEntry {
                 source_id: source.id.clone(),
-                extension: existing.user.extension,
-                agent_id: existing.user.agent_id.clone().unwrap_or_default(),
+                extension: existing.extension,
+                agent_id: existing.agent_id.clone().unwrap_or_default(),
                 name,
                 note: Some("already in the target (same name and phone number)".into()),
             });
@@ -406,11 +406,11 @@ pub fn plan(
     }
     plan.only_in_account = target
         .iter()
-        .filter(|t| !matched_targets.contains(&t.user.extension))
+        .filter(|t| !matched_targets.contains(&t.extension))
         .map(|t| TargetOnly {
-            extension: t.user.extension,
-            agent_id: t.user.agent_id.clone().unwrap_or_default(),
-            name: t.user.name.clone(),
+            extension: t.extension,
+            agent_id: t.agent_id.clone().unwrap_or_default(),
+            name: t.name.clone(),
         })
         .collect();
     plan.counts = MigrateCounts {
@@ -585,17 +585,16 @@ mod tests {
         /// The rule as first written: a walk of the target for the first user with the same
         /// name and phone number.
         fn walk<'t>(
-            target: &'t [AccountUser],
+            target: &'t [User],
             name: &str,
             phone: &str,
             phones: &PhoneRule,
-        ) -> Option<&'t AccountUser> {
+        ) -> Option<&'t User> {
             target.iter().find(|t| {
-                t.user
-                    .phone_number
+                t.phone_number
                     .as_deref()
                     .is_some_and(|p| phones.same(p, phone))
-                    && t.user.name.as_deref().is_some_and(|n| same_name(n, name))
+                    && t.name.as_deref().is_some_and(|n| same_name(n, name))
             })
         }
 
@@ -622,26 +621,23 @@ mod tests {
             #[test]
             fn the_map_finds_whom_the_walk_finds(people in prop::collection::vec(person(), 0..12), (name, phone) in person(), india in any::<bool>()) {
                 let phones = PhoneRule::new(india.then(|| "IN".parse().unwrap()));
-                let target: Vec<AccountUser> = people
+                let target: Vec<User> = people
                     .into_iter()
                     .enumerate()
-                    .map(|(i, (name, phone_number))| AccountUser {
-                        user: User { extension: 100 + i as u32, name, phone_number, ..User::default() },
-                        first_name: String::new(),
-                        last_name: String::new(),
-                    })
+                    .map(|(i, (name, phone_number))| User { extension: 100 + i as u32, name, phone_number, ..User::default() })
                     .collect();
                 let (name, phone) = (name.unwrap_or_default(), phone.unwrap_or_default());
                 let map = People::new(&target, &phones);
                 prop_assert_eq!(
-                    map.find(&name, &phone, &phones).map(|t| t.user.extension),
-                    walk(&target, &name, &phone, &phones).map(|t| t.user.extension)
+                    map.find(&name, &phone, &phones).map(|t| t.extension),
+                    walk(&target, &name, &phone, &phones).map(|t| t.extension)
                 );
             }
         }
     }
 
     use super::*;
+    use crate::model::AccountUser;
 
     fn source(id: u64, name: &str, extension: &str, phone: &str, status: &str) -> SourceUser {
         SourceUser {
@@ -655,17 +651,13 @@ mod tests {
         }
     }
 
-    fn target(extension: u32, name: &str, phone: &str) -> AccountUser {
-        AccountUser {
-            user: User {
-                agent_id: Some(telecmi_agent_id(extension, "7")),
-                extension,
-                name: Some(name.into()),
-                phone_number: Some(phone.into()),
-                ..User::default()
-            },
-            first_name: String::new(),
-            last_name: String::new(),
+    fn target(extension: u32, name: &str, phone: &str) -> User {
+        User {
+            agent_id: Some(telecmi_agent_id(extension, "7")),
+            extension,
+            name: Some(name.into()),
+            phone_number: Some(phone.into()),
+            ..User::default()
         }
     }
 
@@ -679,8 +671,11 @@ mod tests {
             status: String::new(),
             ..FieldSources::default()
         };
-        let mut account = target(101, "Asha Rao", "919812300001");
-        account.last_name = " Rao ".into();
+        let account = AccountUser {
+            user: target(101, "Asha Rao", "919812300001"),
+            first_name: String::new(),
+            last_name: " Rao ".into(),
+        };
         let [source]: [SourceUser; 1] = source_users(vec![account], "agent_id", &fields)
             .try_into()
             .unwrap();

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::input::{Column, InputError, Sheet};
-use crate::model::{same_name, telecmi_agent_id, AccountUser, User};
+use crate::model::{same_name, telecmi_agent_id, User};
 use crate::phone::PhoneRule;
 use crate::text;
 use crate::validate::{self, Validator};
@@ -237,13 +237,12 @@ pub fn read_sheet(sheet: &mut Sheet, validator: &mut Validator) -> Result<SheetR
 pub fn plan<'a>(
     rows: &'a [(u64, User)],
     invalid: Vec<InvalidRow>,
-    live: &'a [AccountUser],
+    live: &'a [User],
     app_id: &'a str,
     phones: &PhoneRule,
     applying: bool,
 ) -> SyncPlan<'a> {
-    let by_extension: HashMap<u32, &AccountUser> =
-        live.iter().map(|a| (a.user.extension, a)).collect();
+    let by_extension: HashMap<u32, &User> = live.iter().map(|a| (a.extension, a)).collect();
     let mut plan = SyncPlan {
         invalid,
         ..SyncPlan::default()
@@ -278,14 +277,14 @@ pub fn plan<'a>(
                 Some(Planned::Create)
             }
             Some(current) => {
-                let changed = Changed::of(user, &current.user, phones);
-                let entry = entry(Some(&current.user), changed);
+                let changed = Changed::of(user, current, phones);
+                let entry = entry(Some(current), changed);
                 if changed.is_empty() {
                     plan.unchanged.push(entry);
                     Some(Planned::Unchanged)
                 } else {
                     plan.update.push(entry);
-                    applying.then(|| Planned::Update(Box::new(user.merged_over(&current.user))))
+                    applying.then(|| Planned::Update(Box::new(user.merged_over(current))))
                 }
             }
         };
@@ -293,16 +292,16 @@ pub fn plan<'a>(
             plan.actions.insert(user.extension, planned);
         }
     }
-    let mut only: Vec<&AccountUser> = live
+    let mut only: Vec<&User> = live
         .iter()
-        .filter(|a| !in_sheet.contains(&a.user.extension))
+        .filter(|a| !in_sheet.contains(&a.extension))
         .collect();
-    only.sort_by_key(|a| a.user.extension);
+    only.sort_by_key(|a| a.extension);
     plan.only_in_account = only
         .into_iter()
         .map(|a| PlanEntry {
             row: None,
-            user: &a.user,
+            user: a,
             current: None,
             changed: Changed::default(),
             app_id: None,
@@ -377,20 +376,16 @@ mod tests {
     use super::*;
     use crate::model::Secret;
 
-    fn live(extension: u32, name: &str, phone: &str, password: &str) -> AccountUser {
-        AccountUser {
-            user: User {
-                agent_id: Some(telecmi_agent_id(extension, "1")),
-                extension,
-                name: Some(name.into()),
-                phone_number: Some(phone.into()),
-                password: Some(Secret::new(password)),
-                start_time: Some(9),
-                end_time: Some(18),
-                sms_alert: Some(true),
-            },
-            first_name: String::new(),
-            last_name: String::new(),
+    fn live(extension: u32, name: &str, phone: &str, password: &str) -> User {
+        User {
+            agent_id: Some(telecmi_agent_id(extension, "1")),
+            extension,
+            name: Some(name.into()),
+            phone_number: Some(phone.into()),
+            password: Some(Secret::new(password)),
+            start_time: Some(9),
+            end_time: Some(18),
+            sms_alert: Some(true),
         }
     }
 
