@@ -132,13 +132,13 @@ pub struct SyncPlan<'a> {
 pub struct Changed(u8);
 
 impl Changed {
-    const FIELDS: [&'static str; 6] = [
-        "name",
-        "phone_number",
-        "password",
-        "start_time",
-        "end_time",
-        "sms_alert",
+    const FIELDS: [Column; 6] = [
+        Column::Name,
+        Column::PhoneNumber,
+        Column::Password,
+        Column::StartTime,
+        Column::EndTime,
+        Column::SmsAlert,
     ];
 
     pub fn of(wanted: &User, current: &User, phones: &PhoneRule) -> Changed {
@@ -185,16 +185,23 @@ impl Changed {
             .iter()
             .enumerate()
             .filter(|(i, _)| self.0 & (1 << i) != 0)
-            .map(|(_, &field)| {
-                let (new, old) = match field {
-                    "name" => (text(&wanted.name), text(&current.name)),
-                    "phone_number" => (text(&wanted.phone_number), text(&current.phone_number)),
-                    "password" => (None, None),
-                    "start_time" => (hour(wanted.start_time), hour(current.start_time)),
-                    "end_time" => (hour(wanted.end_time), hour(current.end_time)),
-                    _ => (alert(wanted.sms_alert), alert(current.sms_alert)),
+            .map(|(_, &column)| {
+                let (new, old) = match column {
+                    Column::Name => (text(&wanted.name), text(&current.name)),
+                    Column::PhoneNumber => {
+                        (text(&wanted.phone_number), text(&current.phone_number))
+                    }
+                    Column::StartTime => (hour(wanted.start_time), hour(current.start_time)),
+                    Column::EndTime => (hour(wanted.end_time), hour(current.end_time)),
+                    Column::SmsAlert => (alert(wanted.sms_alert), alert(current.sms_alert)),
+                    // The password: compared, never shown.
+                    _ => (None, None),
                 };
-                FieldChange { field, old, new }
+                FieldChange {
+                    field: column.name(),
+                    old,
+                    new,
+                }
             })
             .collect()
     }
