@@ -109,8 +109,6 @@ impl Account {
             () = wait_for_shutdown_signal() => return Err(Error::Interrupted(format!("{what}: stopped by a signal; nothing was changed"))),
         }
         progress.finish();
-        // Grown by doubling: up to half of it would be slack, tens of MB at a million users.
-        live.users.shrink_to_fit();
         Ok(live.users)
     }
 }

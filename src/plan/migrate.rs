@@ -491,14 +491,15 @@ pub fn source_users<R: ExportRecord>(
         .into_iter()
         .map(|user| {
             let values = user.values(true);
-            let value = |at: Option<usize>| match at.and_then(|at| values.get(at)) {
+            let as_written = |at: Option<usize>| match at.and_then(|at| values.get(at)) {
                 None | Some(serde_json::Value::Null) => String::new(),
-                Some(serde_json::Value::String(text)) => text.trim().to_string(),
+                Some(serde_json::Value::String(text)) => text.clone(),
                 Some(other) => other.to_string(),
             };
+            let value = |at: Option<usize>| as_written(at).trim().to_string();
             SourceUser {
                 id: user.key(),
-                login_id: value(login),
+                login_id: as_written(login),
                 name: value(name),
                 fallback_name: value(fallback_name),
                 phone_number: value(phone_number),

@@ -233,8 +233,6 @@ pub fn read_sheet(sheet: &mut Sheet, validator: &mut Validator) -> Result<SheetR
             }),
         }
     }
-    // Grown by doubling: up to half of it would be slack, held through the plan.
-    rows.valid.shrink_to_fit();
     Ok(rows)
 }
 
