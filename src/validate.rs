@@ -112,25 +112,23 @@ pub struct Validator {
 /// The first row of each extension seen. While extensions have at most 8 digits, a table indexed
 /// by the extension, in pages of [`FirstRows::PAGE`] slots of 4 bytes made when first written:
 /// 10 million rows of dense 8-digit extensions hold 40 MB, and a 6-digit profile never more than
-/// 4 MB. Sparse extensions would make a page for a row, so pages stop at [`FirstRows::MAX_PAGES`]
-/// (64 MB); extensions past that, longer ones and rows past `u32` go to a map.
+/// 4 MB. Sparse extensions would make a page a row, so a new page is made only while the table
+/// has at most four slots for each first row noted (16 bytes, what a map entry costs); the rest,
+/// longer extensions and rows past `u32` go to a map.
 struct FirstRows {
     /// Row + 1 by extension; 0 when not seen.
     pages: Vec<Option<Box<[u32; FirstRows::PAGE]>>>,
-    pages_left: usize,
+    slots_made: usize,
+    noted: usize,
     map: HashMap<u32, u64>,
 }
 
 impl FirstRows {
     const TABLE_DIGITS: usize = 8;
     const PAGE: usize = 1024;
-    const MAX_PAGES: usize = 16 * 1024;
+    const SLOTS_A_ROW: usize = 4;
 
     fn new(max_digits: usize) -> FirstRows {
-        Self::with_page_cap(max_digits, Self::MAX_PAGES)
-    }
-
-    fn with_page_cap(max_digits: usize, pages_left: usize) -> FirstRows {
         let pages = if max_digits <= Self::TABLE_DIGITS {
             10usize.pow(max_digits as u32).div_ceil(Self::PAGE)
         } else {
@@ -138,7 +136,8 @@ impl FirstRows {
         };
         FirstRows {
             pages: std::iter::repeat_with(|| None).take(pages).collect(),
-            pages_left,
+            slots_made: 0,
+            noted: 0,
             map: HashMap::new(),
         }
     }
@@ -151,7 +150,8 @@ impl FirstRows {
         );
         let FirstRows {
             pages,
-            pages_left,
+            slots_made,
+            noted,
             map,
         } = self;
         let page = pages.get_mut(page);
@@ -163,14 +163,16 @@ impl FirstRows {
         if let Some(&first) = map.get(&extension) {
             return Some(first);
         }
-        let page = page.filter(|page| page.is_some() || *pages_left > 0);
+        let dense_enough = *slots_made <= Self::SLOTS_A_ROW * *noted;
+        let page = page.filter(|page| page.is_some() || dense_enough);
+        *noted += 1;
         match (page, u32::try_from(row + 1)) {
-            (Some(page), Ok(noted)) => {
+            (Some(page), Ok(first)) => {
                 let slots = page.get_or_insert_with(|| {
-                    *pages_left -= 1;
+                    *slots_made += Self::PAGE;
                     Box::new([0; Self::PAGE])
                 });
-                slots[slot] = noted;
+                slots[slot] = first;
             }
             _ => {
                 map.insert(extension, row);
@@ -639,16 +641,15 @@ mod tests {
     use proptest::prelude::*;
 
     proptest::proptest! {
-        /// The table answers as a plain map of first rows does, rows past `u32` and pages past the
-        /// cap included.
+        /// The table answers as a plain map of first rows does, sparse extensions (kept in the
+        /// map) and rows past `u32` included.
         #[test]
         fn first_rows_answer_as_a_map_does(
             digits in 1usize..6,
-            page_cap in 0usize..4,
             extensions in proptest::collection::vec(proptest::prop_oneof![0u32..3000, 0u32..200_000], 0..300),
             start in proptest::prop_oneof![proptest::strategy::Just(1u64), proptest::strategy::Just(u64::from(u32::MAX) - 50)],
         ) {
-            let mut fast = FirstRows::with_page_cap(digits, page_cap);
+            let mut fast = FirstRows::new(digits);
             let mut simple: HashMap<u32, u64> = HashMap::new();
             for (row, extension) in (start..).zip(extensions) {
                 let expected = simple.get(&extension).copied();
