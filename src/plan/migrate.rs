@@ -496,7 +496,13 @@ pub fn source_users<R: ExportRecord>(
                 Some(serde_json::Value::String(text)) => text.clone(),
                 Some(other) => other.to_string(),
             };
-            let value = |at: Option<usize>| as_written(at).trim().to_string();
+            let value = |at: Option<usize>| {
+                let text = as_written(at);
+                match text.trim() {
+                    trimmed if trimmed.len() == text.len() => text,
+                    trimmed => trimmed.to_string(),
+                }
+            };
             SourceUser {
                 id: user.key(),
                 login_id: as_written(login),

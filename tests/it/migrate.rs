@@ -212,6 +212,16 @@ fn apply_needs_a_credentials_file() {
 }
 
 #[test]
+fn a_mapping_file_that_cannot_be_read_stops_the_run_before_any_request() {
+    let case = accounts();
+    let mapping = case.write("mapping.toml", "[fields]\nname = 7\n");
+    migrate(&case, &["--mapping", arg(&mapping)])
+        .assert_code(2)
+        .assert_stderr_contains("mapping.toml");
+    assert_eq!(case.sandbox().stats().requests, 0);
+}
+
+#[test]
 fn a_national_follow_me_number_is_read_by_the_default_region() {
     let case = Case::new();
     case.sandbox().insert_smartflo(smartflo_user(
