@@ -121,7 +121,15 @@ impl PhoneRule {
 
     /// True when `a` and `b` are one number under this rule (`+91 98123 00001` and `919812300001`).
     pub fn same(&self, a: &str, b: &str) -> bool {
-        a == b || self.key(a) == self.key(b)
+        if a == b {
+            return true;
+        }
+        if let (Some(a_tail), Some(b_tail)) = (kept_tail(a), kept_tail(b)) {
+            if a_tail != b_tail {
+                return false;
+            }
+        }
+        self.key(a) == self.key(b)
     }
 
     /// What a number compares by: its reading, else (an account may hold anything) its digits.
@@ -132,6 +140,22 @@ impl PhoneRule {
             .map(Reading::into_digits)
             .unwrap_or_else(|_| text.chars().filter(char::is_ascii_digit).collect())
     }
+}
+
+/// Digits at the end of a number that every key keeps: libphonenumber strips or rewrites only
+/// what comes first (`+`, `00`, a country code, a trunk or carrier prefix), and text it cannot
+/// read compares by all its digits. Two numbers that end differently are therefore never the
+/// same, and telling so needs no reading: a sync of a million changed numbers reads none twice.
+const KEPT_TAIL: usize = 4;
+
+/// The last [`KEPT_TAIL`] ASCII digits of `text`, when it has that many.
+fn kept_tail(text: &str) -> Option<[u8; KEPT_TAIL]> {
+    let mut tail = [0; KEPT_TAIL];
+    let mut digits = text.bytes().rev().filter(u8::is_ascii_digit);
+    for slot in tail.iter_mut().rev() {
+        *slot = digits.next()?;
+    }
+    Some(tail)
 }
 
 /// The warning for numbers sent without a known country, once per run; `None` when there were none.
@@ -263,6 +287,84 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Holds [`KEPT_TAIL`] to what it claims: a key ends with the digits its text ends with.
+    fn assert_key_keeps_the_tail(rule: PhoneRule, text: &str) {
+        if let Some(tail) = kept_tail(text) {
+            let key = rule.key(text);
+            assert!(
+                key.as_bytes().ends_with(&tail),
+                "{text:?} under {:?} has the key {key}",
+                rule.region
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn a_key_ends_as_its_number_ends(
+            text in "(\\+|00)?[0-9 ().-]{1,20}",
+            region in prop::sample::select(vec![None, Some("IN"), Some("US"), Some("GB"), Some("IT"), Some("DE"), Some("AR"), Some("MX"), Some("BR"), Some("RU"), Some("FR"), Some("CN")]),
+        ) {
+            let rule = PhoneRule::new(region.map(|r| r.parse().unwrap()));
+            assert_key_keeps_the_tail(rule, &text);
+        }
+    }
+
+    /// Every example number of the metadata, in every way a sheet writes one, read with and
+    /// without its region: trunk prefixes, transform rules (AR's `15`, MX's `1`) and carrier
+    /// codes all come first.
+    #[test]
+    fn every_example_number_keeps_its_tail_in_every_written_form() {
+        let mut read = 0;
+        for meta in DATABASE.iter() {
+            let d = meta.descriptors();
+            let region = meta.id().parse::<Region>().ok();
+            let code = meta.country_code();
+            let prefix = meta.national_prefix().unwrap_or("");
+            for descriptor in [
+                Some(d.general()),
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.voip(),
+                d.uan(),
+                d.pager(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let Some(national) = descriptor.example() else {
+                    continue;
+                };
+                for text in [
+                    format!("+{code} {national}"),
+                    format!("00{code}{national}"),
+                    format!("{code}{national}"),
+                    format!("{prefix}{national}"),
+                    national.to_string(),
+                ] {
+                    for rule in [PhoneRule::default(), PhoneRule::new(region)] {
+                        assert_key_keeps_the_tail(rule, &text);
+                        read += usize::from(rule.read(&text).is_ok());
+                    }
+                }
+            }
+        }
+        assert!(read > 5000, "most example numbers read: {read}");
+    }
+
+    #[test]
+    fn numbers_that_end_differently_are_not_the_same_and_the_rest_are_read() {
+        let rule = india();
+        assert!(!rule.same("919812300001", "+91 98123 00002"));
+        assert!(rule.same("919812300001", "+91 98123 00001"));
+        assert!(rule.same("919812300001", "098123 00001"));
+        // Too few digits to tell by the end: both are read.
+        assert!(!rule.same("001", "+91 98123 00001"));
     }
 
     fn india() -> PhoneRule {
