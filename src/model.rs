@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::phone::PhoneRule;
@@ -43,10 +44,10 @@ impl fmt::Display for Secret {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct User {
     /// Provider user id, `EXTENSION_APPID` on TeleCMI.
-    pub agent_id: Option<String>,
+    pub agent_id: Option<CompactString>,
     pub extension: u32,
-    pub name: Option<String>,
-    pub phone_number: Option<String>,
+    pub name: Option<CompactString>,
+    pub phone_number: Option<CompactString>,
     pub password: Option<Secret>,
     pub start_time: Option<u8>,
     pub end_time: Option<u8>,

@@ -403,7 +403,7 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
         };
     }
     let agent_id_of = |user: &User| {
-        user.agent_id.clone().or_else(|| {
+        user.agent_id.as_deref().map(str::to_string).or_else(|| {
             settings
                 .app_id
                 .as_deref()
@@ -426,8 +426,8 @@ async fn handle(item: Item, settings: &ImportSettings, control: &RunControl) -> 
             let agent_id = match &settings.client {
                 Some(client) => user
                     .agent_id
-                    .clone()
-                    .unwrap_or_else(|| client.agent_id(user.extension)),
+                    .as_deref()
+                    .map_or_else(|| client.agent_id(user.extension), str::to_string),
                 None => agent_id_of(&user).unwrap_or_default(),
             };
             let mut tries = Tries::default();

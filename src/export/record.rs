@@ -34,8 +34,8 @@ impl ExportRecord for AccountUser {
     fn key(&self) -> String {
         self.user
             .agent_id
-            .clone()
-            .unwrap_or_else(|| self.user.extension.to_string())
+            .as_deref()
+            .map_or_else(|| self.user.extension.to_string(), str::to_string)
     }
 
     fn values(&self, include_passwords: bool) -> Vec<Value> {
@@ -46,12 +46,12 @@ impl ExportRecord for AccountUser {
             Value::Null
         };
         vec![
-            opt(user.agent_id.clone()),
+            opt(user.agent_id.as_deref()),
             user.extension.into(),
-            opt(user.name.clone()),
+            opt(user.name.as_deref()),
             self.first_name.clone().into(),
             self.last_name.clone().into(),
-            opt(user.phone_number.clone()),
+            opt(user.phone_number.as_deref()),
             password,
             opt(user.start_time),
             opt(user.end_time),

@@ -324,7 +324,7 @@ pub fn plan(
             plan.unchanged.push(MigrateEntry {
                 source_id: source.id.clone(),
                 extension: existing.extension,
-                agent_id: existing.agent_id.clone().unwrap_or_default(),
+                agent_id: existing.agent_id.as_deref().unwrap_or_default().to_string(),
                 name,
                 note: Some("already in the target (same name and phone number)".into()),
             });
@@ -385,10 +385,10 @@ pub fn plan(
             plan.unplaced_phones += 1;
         }
         let user = User {
-            agent_id: Some(agent_id.clone()),
+            agent_id: Some(agent_id.as_str().into()),
             extension,
-            name: Some(name.clone()),
-            phone_number: Some(phone.into_digits()),
+            name: Some(name.as_str().into()),
+            phone_number: Some(phone.into_digits().into()),
             password: Some(Secret::new(password)),
             start_time: mapping.defaults.start_time,
             end_time: mapping.defaults.end_time,
@@ -409,8 +409,8 @@ pub fn plan(
         .filter(|t| !matched_targets.contains(&t.extension))
         .map(|t| TargetOnly {
             extension: t.extension,
-            agent_id: t.agent_id.clone().unwrap_or_default(),
-            name: t.name.clone(),
+            agent_id: t.agent_id.as_deref().unwrap_or_default().to_string(),
+            name: t.name.as_deref().map(str::to_string),
         })
         .collect();
     plan.counts = MigrateCounts {
@@ -631,7 +631,7 @@ mod tests {
                 let target: Vec<User> = people
                     .into_iter()
                     .enumerate()
-                    .map(|(i, (name, phone_number))| User { extension: 100 + i as u32, name, phone_number, ..User::default() })
+                    .map(|(i, (name, phone_number))| User { extension: 100 + i as u32, name: name.map(Into::into), phone_number: phone_number.map(Into::into), ..User::default() })
                     .collect();
                 let (name, phone) = (name.unwrap_or_default(), phone.unwrap_or_default());
                 let map = People::new(&target, &phones);
@@ -660,7 +660,7 @@ mod tests {
 
     fn target(extension: u32, name: &str, phone: &str) -> User {
         User {
-            agent_id: Some(telecmi_agent_id(extension, "7")),
+            agent_id: Some(telecmi_agent_id(extension, "7").into()),
             extension,
             name: Some(name.into()),
             phone_number: Some(phone.into()),

@@ -462,10 +462,12 @@ fn wire_agent(agent: &Value, status: u16) -> Result<AccountUser, ApiError> {
             .and_then(|n| u8::try_from(n).ok())
     };
     let user = User {
-        agent_id: Some(agent_id),
+        agent_id: Some(agent_id.into()),
         extension,
-        name: (!name.is_empty()).then_some(name),
-        phone_number: text(agent.get("phone")).filter(|p| !p.is_empty()),
+        name: (!name.is_empty()).then(|| name.into()),
+        phone_number: text(agent.get("phone"))
+            .filter(|p| !p.is_empty())
+            .map(Into::into),
         password: text(agent.get("password")).map(Secret::new),
         start_time: hour("start_time"),
         end_time: hour("end_time"),
