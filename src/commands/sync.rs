@@ -14,10 +14,28 @@ use crate::{phone, Error, Exit};
 pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let profile = ctx.profile()?;
     let account = Account::open(&args.connection, &profile, ctx)?;
-    // Validate the whole sheet first: a plan is only as good as its rows.
     let (input, _spool) = args.sheet.spooled()?;
     let (mut sheet, mut validator) = input.open(Mode::Upsert, &profile)?;
-    let rows = sync::read_sheet(&mut sheet, &mut validator)?;
+    check_outputs([&args.plan.plan_out])?;
+    let mut outputs = match args.plan.apply {
+        true => args
+            .run
+            .reserve_outputs(&args.sheet.file, sheet.is_workbook())?,
+        false => RunOutputs::page_only(&args.run)?,
+    };
+    // The rows are checked while the account is walked: the walk mostly waits on the provider.
+    // A sheet that cannot be read stops the walk at once; its header was checked before it began.
+    let reading = tokio::task::spawn_blocking(move || {
+        sync::read_sheet(&mut sheet, &mut validator).map(|rows| (rows, validator))
+    });
+    let read = async {
+        match reading.await {
+            Ok(read) => read.map_err(Error::from),
+            Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+        }
+    };
+    let walk = account.read_users("sync: reading the account", args.plan.page_size, ctx);
+    let ((rows, validator), live) = tokio::try_join!(read, walk)?;
     let row_count = (rows.valid.len() + rows.invalid.len()) as u64;
     // An applied plan's run summary warns instead.
     if let (false, Some(warning)) = (
@@ -26,16 +44,6 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
     ) {
         tracing::warn!("{warning}");
     }
-    check_outputs([&args.plan.plan_out])?;
-    let mut outputs = match args.plan.apply {
-        true => args
-            .run
-            .reserve_outputs(&args.sheet.file, sheet.is_workbook())?,
-        false => RunOutputs::page_only(&args.run)?,
-    };
-    let live = account
-        .read_users("sync: reading the account", args.plan.page_size, ctx)
-        .await?;
     let app_id = account.app_id.clone();
     let plan = sync::plan(
         &rows.valid,
