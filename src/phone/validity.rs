@@ -141,9 +141,30 @@ fn anchored(source: &str) -> Option<Regex> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Every example number the metadata gives (national digits), beside its country.
+    pub(crate) fn example_numbers() -> impl Iterator<Item = (&'static Metadata, &'static str)> {
+        DATABASE.iter().flat_map(|meta| {
+            let d = meta.descriptors();
+            [
+                Some(d.general()),
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.voip(),
+                d.uan(),
+                d.pager(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(Descriptor::example)
+            .map(move |example| (meta, example))
+        })
+    }
 
     /// Calling codes of every shape: one region, shared by many (+1, +7, +44), non-geographic
     /// (+800, +882), leading zeros kept (+39), none in use (+999).
@@ -165,36 +186,18 @@ mod tests {
     #[test]
     fn every_example_number_is_judged_as_the_crate_judges_it() {
         let mut valid = 0;
-        for meta in DATABASE.iter() {
-            let d = meta.descriptors();
-            for descriptor in [
-                Some(d.general()),
-                d.fixed_line(),
-                d.mobile(),
-                d.toll_free(),
-                d.premium_rate(),
-                d.voip(),
-                d.uan(),
-                d.pager(),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let Some(example) = descriptor.example() else {
-                    continue;
-                };
-                let text = format!("+{}{example}", meta.country_code());
-                let Ok(number) = phonenumber::parse(None, &text) else {
-                    continue;
-                };
-                assert_eq!(
-                    is_valid(&number),
-                    phonenumber::is_valid(&number),
-                    "{text} ({})",
-                    meta.id()
-                );
-                valid += usize::from(is_valid(&number));
-            }
+        for (meta, example) in example_numbers() {
+            let text = format!("+{}{example}", meta.country_code());
+            let Ok(number) = phonenumber::parse(None, &text) else {
+                continue;
+            };
+            assert_eq!(
+                is_valid(&number),
+                phonenumber::is_valid(&number),
+                "{text} ({})",
+                meta.id()
+            );
+            valid += usize::from(is_valid(&number));
         }
         assert!(
             valid > 900,
