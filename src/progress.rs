@@ -5,7 +5,7 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::text;
 
@@ -34,6 +34,9 @@ pub struct Progress {
     total: Option<u64>,
     pace: Mutex<Pace>,
     enabled: bool,
+    /// Drawn on two lines with another stage's bar: suspending either suspends both, so the log
+    /// writer keeps this one when the other finishes first.
+    paired: bool,
 }
 
 /// What the progress lines measure as the run goes.
@@ -78,7 +81,23 @@ impl Progress {
                 rate_looked: None,
             }),
             enabled: show,
+            paired: false,
         }
+    }
+
+    /// Two stages that run at once, each on its own line.
+    pub fn pair(first: &'static str, second: &'static str, show: bool) -> (Progress, Progress) {
+        let (mut first, mut second) = (
+            Progress::new(first, None, show),
+            Progress::new(second, None, show),
+        );
+        if let (Some(a), Some(b)) = (&first.bar, &second.bar) {
+            let lines = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            lines.add(a.clone());
+            lines.add(b.clone());
+            (first.paired, second.paired) = (true, true);
+        }
+        (first, second)
     }
 
     /// `done` of the total given at creation are finished; `detail` says how they went.
@@ -163,7 +182,9 @@ impl Progress {
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
-            *active().lock().expect("progress lock") = None;
+            if !self.paired {
+                *active().lock().expect("progress lock") = None;
+            }
         }
     }
 }

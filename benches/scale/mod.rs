@@ -165,8 +165,8 @@ fn validate(dir: &Path) {
 }
 
 /// Sync and migrate plans at `users` on each side (a million is the goal; ROSTER_SCALE_PLAN_USERS
-/// sets fewer, as a million takes minutes today), against the list walk they start with (an
-/// export of the same account, timed in the same run).
+/// sets fewer), against the list walks they start with (exports of the same accounts, timed in
+/// the same run).
 fn plans(dir: &Path) {
     let users: usize = std::env::var("ROSTER_SCALE_PLAN_USERS")
         .ok()
@@ -243,11 +243,17 @@ fn plans(dir: &Path) {
     ];
     args.extend(fast);
     let m = measure(&args, &env);
-    let walks = telecmi_walk + smartflo_walk;
+    // Migrate walks both accounts at once: beyond the longer walk is what the plan itself costs
+    // (with what the walks take from each other on a small machine).
+    let (walks, longer) = (
+        telecmi_walk + smartflo_walk,
+        telecmi_walk.max(smartflo_walk),
+    );
     println!(
-        "scale: migrate plan, {users} Smartflo users into {users} TeleCMI users: {:.2} s, {:.2} s beyond the {walks:.2} s of both list walks (target <= 3), peak RSS {:.0} MB (target <= 512), exit {}",
+        "scale: migrate plan, {users} Smartflo users into {users} TeleCMI users: {:.2} s, {:.2} s beyond the {walks:.2} s of both list walks one after the other (target <= 3), {:.2} s beyond the longer, peak RSS {:.0} MB (target <= 512), exit {}",
         m.seconds,
         m.seconds - walks,
+        m.seconds - longer,
         m.peak_rss_mb,
         m.code
     );

@@ -8,6 +8,7 @@ use crate::cli::{ConnectionArgs, DEFAULT_PAGE_SIZE};
 use crate::config::{self, ConnectionSettings, Profile, TelecmiCredentials};
 use crate::error::Chain;
 use crate::model::User;
+use crate::progress::Progress;
 use crate::provider::telecmi::{self, Telecmi};
 use crate::{export, Error};
 
@@ -102,10 +103,20 @@ impl Account {
         page_size: u64,
         ctx: &Ctx<'_, '_>,
     ) -> Result<Vec<User>, Error> {
-        let progress = ctx.progress(what, None);
+        self.read_users_shown(what, &ctx.progress(what, None), page_size)
+            .await
+    }
+
+    /// [`Account::read_users`], drawn on `progress`.
+    pub async fn read_users_shown(
+        &self,
+        what: &'static str,
+        progress: &Progress,
+        page_size: u64,
+    ) -> Result<Vec<User>, Error> {
         let mut live = export::Collected::<User>::default();
         tokio::select! {
-            walked = export::walk_telecmi(&self.client, &mut live, page_size, self.settings.concurrency, &progress) => { walked?; }
+            walked = export::walk_telecmi(&self.client, &mut live, page_size, self.settings.concurrency, progress) => { walked?; }
             () = wait_for_shutdown_signal() => return Err(Error::Interrupted(format!("{what}: stopped by a signal; nothing was changed"))),
         }
         progress.finish();

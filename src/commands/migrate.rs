@@ -6,9 +6,10 @@ use std::path::Path;
 use super::account::Account;
 use super::plan::{self, PlanView};
 use super::rows::{RowRun, RunOutputs, Sending};
-use super::{check_outputs, Ctx};
+use super::{check_outputs, wait_for_shutdown_signal, Ctx};
 use crate::cli::{ConnectionArgs, MigrateArgs, Provider, SheetArgs};
 use crate::config::{self, process_env, Profile};
+use crate::export::Chunked;
 use crate::input::{Delimiter, Limits, TextEncoding};
 use crate::model::{AccountUser, DirectoryUser, Mode};
 use crate::plan::migrate::{self, Mapping, SourceUser};
@@ -120,12 +121,31 @@ async fn plan_migration(
     outputs: &mut RunOutputs,
     ctx: &mut Ctx<'_, '_>,
 ) -> Result<bool, Error> {
-    let progress = ctx.progress("migrate: reading the source", None);
-    let (sources, mapping) = read_source(args, ctx, &progress).await?;
-    progress.finish();
-    let live = account
-        .read_users("migrate: reading the target", args.plan.page_size, ctx)
-        .await?;
+    // Both rosters are walked at once: a million-user Smartflo source takes longer than its
+    // TeleCMI target, which is read in its shadow.
+    let (source_progress, target_progress) = Progress::pair(
+        "migrate: reading the source",
+        "migrate: reading the target",
+        !ctx.quiet(),
+    );
+    let walks = async {
+        tokio::try_join!(
+            read_source(args, ctx, &source_progress),
+            account.read_users_shown(
+                "migrate: reading the target",
+                &target_progress,
+                args.plan.page_size
+            ),
+        )
+    };
+    // The target's walk stops at a signal; the source's may go on after it.
+    let ((sources, mapping), live) = tokio::select! {
+        walked = walks => walked?,
+        () = wait_for_shutdown_signal() => return Err(Error::Interrupted(
+            "migrate: reading the source: stopped by a signal; nothing was changed".into()
+        )),
+    };
+    drop((source_progress, target_progress));
     let options = migrate::Options {
         extension_range: args.extension_range,
         extension_digits: args.extension_digits,
@@ -169,7 +189,7 @@ async fn read_source(
     args: &MigrateArgs,
     ctx: &Ctx<'_, '_>,
     progress: &Progress,
-) -> Result<(Vec<SourceUser>, Mapping), Error> {
+) -> Result<(Chunked<SourceUser>, Mapping), Error> {
     let source = end(
         ctx,
         args,
@@ -188,18 +208,22 @@ async fn read_source(
                 .connection
                 .resolve(&source.profile, smartflo::DEFAULT_BASE_URL)?;
             let client = Smartflo::new(ctx.connect(&settings)?, token);
-            let mut users = export::Collected::<DirectoryUser>::default();
+            let mut users = export::CollectedWith::new(migrate::source_user::<DirectoryUser>(
+                "login_id",
+                &mapping.fields,
+            ));
             export::walk_smartflo(&client, &mut users, args.plan.page_size, &[], progress).await?;
-            Ok((
-                migrate::source_users(users.users, "login_id", &mapping.fields),
-                mapping,
-            ))
+            progress.finish();
+            Ok((users.users, mapping))
         }
         Provider::Telecmi => {
             let mapping = mapping(Mapping::telecmi_source())?;
             let account =
                 Account::open_with(&source.connection, &source.profile, source.env(), ctx)?;
-            let mut users = export::Collected::<AccountUser>::default();
+            let mut users = export::CollectedWith::new(migrate::source_user::<AccountUser>(
+                "agent_id",
+                &mapping.fields,
+            ));
             export::walk_telecmi(
                 &account.client,
                 &mut users,
@@ -208,10 +232,8 @@ async fn read_source(
                 progress,
             )
             .await?;
-            Ok((
-                migrate::source_users(users.users, "agent_id", &mapping.fields),
-                mapping,
-            ))
+            progress.finish();
+            Ok((users.users, mapping))
         }
     }
 }

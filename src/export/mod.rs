@@ -11,6 +11,7 @@ use std::io::{self, BufWriter, Seek, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use compact_str::CompactString;
 use futures_util::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -75,8 +76,24 @@ pub trait RosterSink<R> {
 /// record itself, or what a plan reads of it.
 pub struct Collected<T> {
     pub users: Vec<T>,
-    seen: HashSet<String>,
+    seen: Seen,
+}
+
+/// The keys a walk has taken (inline: a million small strings would be left scattered among
+/// the users kept), and how many records repeated one.
+#[derive(Default)]
+struct Seen {
+    keys: HashSet<CompactString>,
     duplicates: u64,
+}
+
+impl Seen {
+    /// Whether `key` is new; a repeat is counted.
+    fn first(&mut self, key: String) -> bool {
+        let first = self.keys.insert(CompactString::new(key));
+        self.duplicates += u64::from(!first);
+        first
+    }
 }
 
 /// What [`Collected`] keeps of a walked record `R`.
@@ -102,8 +119,7 @@ impl<T> Default for Collected<T> {
     fn default() -> Self {
         Collected {
             users: Vec::new(),
-            seen: HashSet::new(),
-            duplicates: 0,
+            seen: Seen::default(),
         }
     }
 }
@@ -115,12 +131,11 @@ impl<R: ExportRecord, T: Kept<R>> RosterSink<R> for Collected<T> {
     }
 
     fn push(&mut self, record: &R) -> io::Result<bool> {
-        if !self.seen.insert(record.key()) {
-            self.duplicates += 1;
-            return Ok(false);
+        let first = self.seen.first(record.key());
+        if first {
+            self.users.push(T::kept(record));
         }
-        self.users.push(T::kept(record));
-        Ok(true)
+        Ok(first)
     }
 
     fn taken(&self) -> u64 {
@@ -128,7 +143,110 @@ impl<R: ExportRecord, T: Kept<R>> RosterSink<R> for Collected<T> {
     }
 
     fn duplicates(&self) -> u64 {
-        self.duplicates
+        self.seen.duplicates
+    }
+}
+
+/// A walk's users made by a function of the run (the columns a migration's mapping reads) from
+/// each record as it is walked, and kept in [`Chunked`] for a consumer that lets them go as it
+/// goes: the walk's whole records are never all held, nor all its users beside what is made of
+/// them.
+pub struct CollectedWith<T, F> {
+    pub users: Chunked<T>,
+    seen: Seen,
+    keep: F,
+}
+
+impl<T, F> CollectedWith<T, F> {
+    pub fn new(keep: F) -> Self {
+        CollectedWith {
+            users: Chunked::default(),
+            seen: Seen::default(),
+            keep,
+        }
+    }
+}
+
+impl<R: ExportRecord, T, F: Fn(&R) -> T> RosterSink<R> for CollectedWith<T, F> {
+    fn restart(&mut self) -> io::Result<()> {
+        (self.users, self.seen) = Default::default();
+        Ok(())
+    }
+
+    fn push(&mut self, record: &R) -> io::Result<bool> {
+        let first = self.seen.first(record.key());
+        if first {
+            self.users.push((self.keep)(record));
+        }
+        Ok(first)
+    }
+
+    fn taken(&self) -> u64 {
+        self.users.len() as u64
+    }
+
+    fn duplicates(&self) -> u64 {
+        self.seen.duplicates
+    }
+}
+
+/// Items in chunks of [`Chunked::CHUNK`]: consumed by value, each chunk is freed as soon as its
+/// last item is taken, so what is made of them can grow while they shrink.
+#[derive(Debug)]
+pub struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+}
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked { chunks: Vec::new() }
+    }
+}
+
+impl<T> Chunked<T> {
+    const CHUNK: usize = 1 << 16;
+
+    pub fn push(&mut self, item: T) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(item),
+            _ => {
+                let mut chunk = Vec::with_capacity(Self::CHUNK);
+                chunk.push(item);
+                self.chunks.push(chunk);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl<T> FromIterator<T> for Chunked<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        let mut chunked = Chunked::default();
+        for item in items {
+            chunked.push(item);
+        }
+        chunked
+    }
+}
+
+impl<T> IntoIterator for Chunked<T> {
+    type Item = T;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<T>>>;
+
+    /// Flattening drops each chunk once it is used up.
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.into_iter().flatten()
     }
 }
 
@@ -536,4 +654,41 @@ pub async fn walk_smartflo(
 /// Where a finished export was written, for the summary.
 pub fn output_label(output: &str) -> PathBuf {
     PathBuf::from(if output == "-" { "(stdout)" } else { output })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_items_come_back_in_order_across_chunks() {
+        let count = Chunked::<u32>::CHUNK * 2 + 3;
+        let chunked: Chunked<u32> = (0..count as u32).collect();
+        assert_eq!(chunked.len(), count);
+        assert_eq!(chunked.chunks.len(), 3, "full chunks, then the rest");
+        assert!(chunked.iter().copied().eq(0..count as u32));
+        assert!(chunked.into_iter().eq(0..count as u32));
+        assert!(Chunked::<u32>::default().is_empty());
+    }
+
+    #[test]
+    fn a_walk_made_into_other_users_keeps_the_first_of_each_key_and_starts_over_clean() {
+        let record = |id: u64, name: &str| DirectoryUser {
+            id,
+            name: name.into(),
+            ..DirectoryUser::default()
+        };
+        let mut names = CollectedWith::new(|user: &DirectoryUser| user.name.clone());
+        assert!(names.push(&record(1, "Asha")).unwrap());
+        assert!(!names.push(&record(1, "Asha again")).unwrap());
+        assert!(names.push(&record(2, "Ravi")).unwrap());
+        assert_eq!((names.taken(), names.duplicates()), (2, 1));
+        assert!(names.users.iter().eq(["Asha", "Ravi"]));
+        names.restart().unwrap();
+        assert_eq!((names.taken(), names.duplicates()), (0, 0));
+        assert!(
+            names.push(&record(1, "Asha")).unwrap(),
+            "the key is new again"
+        );
+    }
 }

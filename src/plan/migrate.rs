@@ -1,15 +1,20 @@
 //! `roster migrate`: map a source roster (Smartflo, or another TeleCMI account) onto TeleCMI users.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::path::Path;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::export::record::ExportRecord;
+use crate::export::Chunked;
 use crate::input::header::normalise;
 use crate::input::{Delimiter, InputError, Sheet, TextEncoding};
+use crate::model::same_name;
 use crate::model::{telecmi_agent_id, Secret, User};
-use crate::phone::{PhoneRule, Reading};
+use crate::phone::{self, PhoneRule, Reading};
 use crate::validate::{check_extension, check_phone};
 
 /// Which source column feeds each TeleCMI field, and the values every migrated user gets.
@@ -140,42 +145,102 @@ pub struct Options {
     pub phones: PhoneRule,
 }
 
-/// One source user: its ids, and the value (trimmed) of each column its mapping reads.
+/// One source user: its ids, and the values (trimmed) its mapping reads, each inline up to 24
+/// bytes, as a million are held at once.
 #[derive(Debug, Default)]
 pub struct SourceUser {
-    pub id: String,
-    pub login_id: String,
-    pub name: String,
-    pub fallback_name: String,
-    pub phone_number: String,
-    pub extension: String,
-    pub password: String,
-    pub status: String,
+    pub id: CompactString,
+    pub login_id: CompactString,
+    /// The name column's value, else the fallback name column's.
+    pub name: CompactString,
+    pub phone_number: CompactString,
+    pub extension: CompactString,
+    pub password: CompactString,
+    /// The status column holds the value that means enabled, or no status column is mapped.
+    pub enabled: bool,
 }
 
+/// A plan file entry: owned for a user already in the target, borrowed from a [`Creation`].
 #[derive(Debug, Clone, Serialize)]
-pub struct MigrateEntry {
-    pub source_id: String,
+pub struct MigrateEntry<Text = String> {
+    pub source_id: Text,
     pub extension: u32,
-    pub agent_id: String,
-    pub name: String,
+    pub agent_id: Text,
+    pub name: Text,
     /// Why the extension differs from the source's, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Unmappable {
-    pub source_id: String,
-    pub name: String,
-    pub reason: String,
+/// A user to create, with its password, and where it came from: the credentials file's row and
+/// the plan file's entry, held once.
+#[derive(Debug)]
+pub struct Creation {
+    pub user: User,
+    pub source_id: CompactString,
+    pub login_id: CompactString,
+    pub allocated: Option<Allocated>,
+}
+
+impl Creation {
+    fn entry(&self) -> MigrateEntry<&str> {
+        MigrateEntry {
+            source_id: &self.source_id,
+            extension: self.user.extension,
+            agent_id: self.user.agent_id.as_deref().unwrap_or_default(),
+            name: self.user.name.as_deref().unwrap_or_default(),
+            note: self.allocated.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+impl Serialize for Creation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.entry().serialize(serializer)
+    }
+}
+
+/// Why a user to create gets an extension other than its source's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Allocated {
+    NoSourceExtension,
+    NotValid(CompactString),
+    Taken(CompactString),
+}
+
+impl std::fmt::Display for Allocated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Allocated::NoSourceExtension => write!(f, "allocated: the source has no extension"),
+            Allocated::NotValid(wanted) => {
+                write!(f, "allocated: source extension {wanted:?} is not valid")
+            }
+            Allocated::Taken(wanted) => write!(f, "allocated: source extension {wanted} is taken"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct TargetOnly {
-    pub extension: u32,
-    pub agent_id: String,
-    pub name: Option<String>,
+pub struct Unmappable {
+    pub source_id: CompactString,
+    pub name: CompactString,
+    pub reason: Cow<'static, str>,
+}
+
+/// A target user no source user is, borrowed from the target roster, which outlives the plan;
+/// in the plan file, its extension, id and name.
+#[derive(Debug, Clone)]
+pub struct TargetOnly<'t>(&'t User);
+
+impl Serialize for TargetOnly<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut entry = serializer.serialize_struct("TargetOnly", 3)?;
+        entry.serialize_field("extension", &self.0.extension)?;
+        entry.serialize_field("agent_id", self.0.agent_id.as_deref().unwrap_or_default())?;
+        entry.serialize_field("name", &self.0.name)?;
+        entry.end()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -189,17 +254,14 @@ pub struct MigrateCounts {
 
 /// The plan file (no passwords), and the users to create (with them) for the credentials file.
 #[derive(Debug, Default, Serialize)]
-pub struct MigratePlan {
+pub struct MigratePlan<'t> {
     pub counts: MigrateCounts,
-    pub create: Vec<MigrateEntry>,
+    pub create: Vec<Creation>,
     pub update: Vec<MigrateEntry>,
     /// Source users the target already has (same name and phone number).
     pub unchanged: Vec<MigrateEntry>,
-    pub only_in_account: Vec<TargetOnly>,
+    pub only_in_account: Vec<TargetOnly<'t>>,
     pub unmappable: Vec<Unmappable>,
-    /// The users of `create`, in its order, with passwords and each one's source login id.
-    #[serde(skip)]
-    pub users: Vec<(User, String)>,
     /// Users to create whose phone number has no known country (no `--default-region`).
     #[serde(skip)]
     pub unplaced_phones: u64,
@@ -232,186 +294,239 @@ pub fn generate_password(length: usize) -> String {
     }
 }
 
-/// The target's users by person (phone key and name words), each the first in list order: a
-/// source user is "already in the target" when a user with the same name and phone number is
-/// (`same_name`, `PhoneRule::same`). One map look-up a source user, not a walk of the target.
+/// The target's users by person: a source user is "already in the target" when a user with the
+/// same name and phone number is (`same_name`, `PhoneRule::same`), the first in list order. Users
+/// are indexed by a hash of their name's words and of the digits every phone key ends with
+/// ([`phone::kept_tail`]), so a number is read only beside a user that may be the same person:
+/// a million-user target is indexed in 24 MB and a million look-ups read almost none.
 struct People<'t> {
-    first: HashMap<(String, String), &'t User>,
+    target: &'t [User],
+    /// (person hash, list position), sorted: equal hashes in list order.
+    index: Vec<(u64, u32)>,
+    /// Where the hashes starting with each value of their top `bits` bits begin in `index`: a
+    /// look-up is two reads of memory, not a binary search's twenty.
+    starts: Vec<u32>,
+    bits: u32,
 }
 
 impl<'t> People<'t> {
-    fn new(target: &'t [User], phones: &PhoneRule) -> People<'t> {
-        let mut first = HashMap::with_capacity(target.len());
-        for account in target {
-            if let (Some(phone), Some(name)) = (&account.phone_number, &account.name) {
-                first
-                    .entry((phones.key(phone), name_words(name)))
-                    .or_insert(account);
-            }
+    fn new(target: &'t [User]) -> People<'t> {
+        let mut index: Vec<(u64, u32)> = target
+            .iter()
+            .zip(0u32..)
+            .filter_map(|(user, at)| match (&user.phone_number, &user.name) {
+                (Some(phone), Some(name)) => Some((person_hash(name, phone), at)),
+                _ => None,
+            })
+            .collect();
+        index.sort_unstable();
+        let bits = index.len().next_power_of_two().trailing_zeros();
+        let mut starts = vec![0u32; (1 << bits) + 1];
+        for (hash, _) in &index {
+            starts[top(*hash, bits) + 1] += 1;
         }
-        People { first }
+        for at in 1..starts.len() {
+            starts[at] += starts[at - 1];
+        }
+        People {
+            target,
+            index,
+            starts,
+            bits,
+        }
     }
 
     fn find(&self, name: &str, phone: &str, phones: &PhoneRule) -> Option<&'t User> {
-        self.first
-            .get(&(phones.key(phone), name_words(name)))
-            .copied()
+        let hash = person_hash(name, phone);
+        let bucket = top(hash, self.bits);
+        let run = &self.index[self.starts[bucket] as usize..self.starts[bucket + 1] as usize];
+        let key = std::cell::OnceCell::new();
+        run.iter()
+            .skip_while(|(h, _)| *h < hash)
+            .take_while(|(h, _)| *h == hash)
+            .map(|(_, at)| &self.target[*at as usize])
+            .find(|user| {
+                user.name.as_deref().is_some_and(|n| same_name(n, name))
+                    && user
+                        .phone_number
+                        .as_deref()
+                        .is_some_and(|p| phones.key(p) == *key.get_or_init(|| phones.key(phone)))
+            })
     }
 }
 
-/// A name's words joined by one space: equal exactly when `same_name` says the names are.
-fn name_words(name: &str) -> String {
-    name.split_whitespace().collect::<Vec<_>>().join(" ")
+/// The top `bits` bits of `hash`.
+fn top(hash: u64, bits: u32) -> usize {
+    hash.checked_shr(u64::BITS - bits).unwrap_or(0) as usize
 }
 
-/// Map every source user onto the target account. Each source user is dropped once its entry
-/// is made, so the plan never holds the whole source beside every user it creates.
-pub fn plan(
-    sources: Vec<SourceUser>,
-    target: &[User],
+/// What two numbers that are the same, under the same name, have in common: a hash of the name's
+/// words (as `same_name` compares them) and of the digits the numbers' keys end with.
+fn person_hash(name: &str, phone: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    phone::kept_tail(phone).hash(&mut hasher);
+    for word in name.split_whitespace() {
+        word.hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// A source user the first pass has settled: one that cannot be migrated (why), or one the
+/// target already has.
+enum Settled<'t> {
+    Unmappable(Cow<'static, str>),
+    InTarget(&'t User),
+}
+
+/// Whether `source` can be migrated: its number as read, when it can.
+fn first_look<'t>(
+    source: &SourceUser,
+    people: &People<'t>,
     mapping: &Mapping,
     options: &Options,
-) -> MigratePlan {
+) -> Result<Reading, Settled<'t>> {
+    let unmappable = |reason: Cow<'static, str>| Err(Settled::Unmappable(reason));
+    if !source.enabled && !options.include_disabled {
+        return unmappable("disabled in the source (pass --include-disabled to migrate it)".into());
+    }
+    if source.name.is_empty() {
+        return unmappable("no name".into());
+    }
+    let written = source.phone_number.as_str();
+    if written.is_empty() {
+        let column = &mapping.fields.phone_number;
+        return unmappable(format!("no phone number ({column} is empty)").into());
+    }
+    let number = check_phone(written, &options.phones)
+        .map_err(|rule| Settled::Unmappable(format!("phone number {written:?}: {rule}").into()))?;
+    match people.find(&source.name, number.digits(), &options.phones) {
+        Some(existing) => Err(Settled::InTarget(existing)),
+        None => Ok(number),
+    }
+}
+
+/// Map every source user onto the target account.
+pub fn plan<'t>(
+    sources: Chunked<SourceUser>,
+    target: &'t [User],
+    mapping: &Mapping,
+    options: &Options,
+) -> MigratePlan<'t> {
     let mut plan = MigratePlan::default();
     let mut taken: HashSet<u32> = target.iter().map(|a| a.extension).collect();
     let mut matched_targets = HashSet::new();
-    let people = People::new(target, &options.phones);
+    let people = People::new(target);
     let mut next_free = options.extension_range.0;
-    let fields = &mapping.fields;
-    // First pass: who can be migrated at all.
-    let mut candidates: Vec<(SourceUser, String, Reading)> = Vec::new();
-    for source in sources {
-        let mut name = source.name.clone();
-        if name.is_empty() {
-            name = source.fallback_name.clone();
-        }
-        let unmappable = |reason: String| Unmappable {
-            source_id: source.id.clone(),
-            name: name.clone(),
-            reason,
-        };
-        if !fields.status.is_empty()
-            && !options.include_disabled
-            && source.status != fields.enabled_value
-        {
-            plan.unmappable.push(unmappable(
-                "disabled in the source (pass --include-disabled to migrate it)".into(),
-            ));
-            continue;
-        }
-        if name.is_empty() {
-            plan.unmappable.push(unmappable("no name".into()));
-            continue;
-        }
-        let raw_phone = source.phone_number.as_str();
-        if raw_phone.is_empty() {
-            plan.unmappable.push(unmappable(format!(
-                "no phone number ({} is empty)",
-                fields.phone_number
-            )));
-            continue;
-        }
-        let phone = match check_phone(raw_phone, &options.phones) {
-            Ok(phone) => phone,
-            Err(rule) => {
-                plan.unmappable
-                    .push(unmappable(format!("phone number {raw_phone:?}: {rule}")));
-                continue;
+    // First pass: who can be migrated at all, and the number each one's is read as. What the
+    // passes make of each source user is chunked as the users are, and let go with them.
+    let mut numbers: Chunked<Option<(CompactString, bool)>> = Chunked::default();
+    for source in sources.iter() {
+        let number = match first_look(source, &people, mapping, options) {
+            Ok(number) => Some((
+                CompactString::new(number.digits()),
+                matches!(number, Reading::Unplaced(_)),
+            )),
+            Err(Settled::Unmappable(reason)) => {
+                plan.unmappable.push(Unmappable {
+                    source_id: source.id.clone(),
+                    name: source.name.clone(),
+                    reason,
+                });
+                None
+            }
+            Err(Settled::InTarget(existing)) => {
+                matched_targets.insert(existing.extension);
+                plan.unchanged.push(MigrateEntry {
+                    source_id: source.id.to_string(),
+                    extension: existing.extension,
+                    agent_id: existing.agent_id.as_deref().unwrap_or_default().to_string(),
+                    name: source.name.to_string(),
+                    note: Some("already in the target (same name and phone number)".into()),
+                });
+                None
             }
         };
-        if let Some(existing) = people.find(&name, phone.digits(), &options.phones) {
-            matched_targets.insert(existing.extension);
-            plan.unchanged.push(MigrateEntry {
-                source_id: source.id.clone(),
-                extension: existing.extension,
-                agent_id: existing.agent_id.as_deref().unwrap_or_default().to_string(),
-                name,
-                note: Some("already in the target (same name and phone number)".into()),
-            });
-            continue;
-        }
-        candidates.push((source, name, phone));
+        numbers.push(number);
     }
     // Second pass: every valid, free source extension is reserved before any is allocated, so an
     // allocation never takes the extension a later source user brings (duplicates: the first wins).
-    let kept: Vec<Option<u32>> = candidates
+    let kept: Chunked<Option<u32>> = sources
         .iter()
-        .map(|(source, _, _)| {
-            check_extension(source.extension.as_str(), options.extension_digits)
-                .ok()
-                .filter(|extension| taken.insert(*extension))
+        .zip(numbers.iter())
+        .map(|(source, number)| {
+            number.as_ref().and_then(|_| {
+                check_extension(source.extension.as_str(), options.extension_digits)
+                    .ok()
+                    .filter(|extension| taken.insert(*extension))
+            })
         })
         .collect();
-    for ((source, name, phone), kept) in candidates.into_iter().zip(kept) {
-        let unmappable = |reason: String| Unmappable {
-            source_id: source.id.clone(),
-            name: name.clone(),
-            reason,
+    plan.create
+        .reserve_exact(numbers.iter().filter(|number| number.is_some()).count());
+    for ((source, number), kept) in sources.into_iter().zip(numbers).zip(kept) {
+        let Some((number, unplaced)) = number else {
+            continue;
         };
-        let wanted = source.extension.as_str();
-        let (extension, note) = match kept {
+        let (extension, allocated) = match kept {
             Some(extension) => (extension, None),
             None => {
                 while next_free <= options.extension_range.1 && taken.contains(&next_free) {
                     next_free = next_free.saturating_add(1);
                 }
                 if next_free > options.extension_range.1 || taken.contains(&next_free) {
-                    plan.unmappable.push(unmappable(format!(
-                        "no free extension left in {}-{}",
-                        options.extension_range.0, options.extension_range.1
-                    )));
+                    plan.unmappable.push(Unmappable {
+                        reason: format!(
+                            "no free extension left in {}-{}",
+                            options.extension_range.0, options.extension_range.1
+                        )
+                        .into(),
+                        source_id: source.id,
+                        name: source.name,
+                    });
                     continue;
                 }
-                let why = match wanted {
-                    "" => "the source has no extension".to_string(),
-                    w if check_extension(w, options.extension_digits).is_err() => {
-                        format!("source extension {w:?} is not valid")
-                    }
-                    w => format!("source extension {w} is taken"),
+                let wanted = source.extension.clone();
+                let why = if wanted.is_empty() {
+                    Allocated::NoSourceExtension
+                } else if check_extension(&wanted, options.extension_digits).is_err() {
+                    Allocated::NotValid(wanted)
+                } else {
+                    Allocated::Taken(wanted)
                 };
                 taken.insert(next_free);
-                (next_free, Some(format!("allocated: {why}")))
+                (next_free, Some(why))
             }
         };
         let password = options
             .passwords
-            .get(&source.id)
-            .or_else(|| options.passwords.get(&source.login_id))
+            .get(source.id.as_str())
+            .or_else(|| options.passwords.get(source.login_id.as_str()))
             .cloned()
-            .or_else(|| Some(source.password.clone()).filter(|p| !p.is_empty()))
+            .or_else(|| Some(source.password.to_string()).filter(|p| !p.is_empty()))
             .unwrap_or_else(|| generate_password(options.password_length));
-        let agent_id = telecmi_agent_id(extension, &options.app_id);
-        if let Reading::Unplaced(_) = phone {
+        if unplaced {
             plan.unplaced_phones += 1;
         }
-        let user = User {
-            agent_id: Some(agent_id.as_str().into()),
-            extension,
-            name: Some(name.as_str().into()),
-            phone_number: Some(phone.into_digits().into()),
-            password: Some(Secret::new(password)),
-            start_time: mapping.defaults.start_time,
-            end_time: mapping.defaults.end_time,
-            sms_alert: mapping.defaults.sms_alert,
-        };
-        let entry = MigrateEntry {
+        plan.create.push(Creation {
+            user: User {
+                agent_id: Some(telecmi_agent_id(extension, &options.app_id).into()),
+                extension,
+                name: Some(source.name),
+                phone_number: Some(number),
+                password: Some(Secret::new(password)),
+                start_time: mapping.defaults.start_time,
+                end_time: mapping.defaults.end_time,
+                sms_alert: mapping.defaults.sms_alert,
+            },
             source_id: source.id,
-            extension,
-            agent_id,
-            name,
-            note,
-        };
-        plan.create.push(entry);
-        plan.users.push((user, source.login_id));
+            login_id: source.login_id,
+            allocated,
+        });
     }
     plan.only_in_account = target
         .iter()
         .filter(|t| !matched_targets.contains(&t.extension))
-        .map(|t| TargetOnly {
-            extension: t.extension,
-            agent_id: t.agent_id.as_deref().unwrap_or_default().to_string(),
-            name: t.name.as_deref().map(str::to_string),
-        })
+        .map(TargetOnly)
         .collect();
     plan.counts = MigrateCounts {
         create: plan.create.len() as u64,
@@ -469,14 +584,12 @@ pub fn read_passwords(path: &Path) -> Result<HashMap<String, String>, InputError
     Ok(passwords)
 }
 
-/// Source users by their export columns, so a mapping can name any column; each user keeps
-/// only the values its mapping reads, and each record is dropped as it is read, so the walk's
-/// records and every column of every user are never all held at once.
-pub fn source_users<R: ExportRecord>(
-    users: Vec<R>,
+/// What a source user is kept as, from its export columns, so a mapping can name any column: only
+/// the values the mapping reads, made from each record as it is walked.
+pub fn source_user<R: ExportRecord>(
     login_column: &str,
     fields: &FieldSources,
-) -> Vec<SourceUser> {
+) -> impl Fn(&R) -> SourceUser + use<R> {
     let at = |name: &str| R::COLUMNS.iter().position(|column| *column == name);
     let (login, name, fallback_name, phone_number, extension, password, status) = (
         at(login_column),
@@ -487,44 +600,43 @@ pub fn source_users<R: ExportRecord>(
         at(&fields.password),
         at(&fields.status),
     );
-    users
-        .into_iter()
-        .map(|user| {
-            let values = user.values(true);
-            let as_written = |at: Option<usize>| match at.and_then(|at| values.get(at)) {
-                None | Some(serde_json::Value::Null) => String::new(),
-                Some(serde_json::Value::String(text)) => text.clone(),
-                Some(other) => other.to_string(),
-            };
-            let value = |at: Option<usize>| {
-                let text = as_written(at);
-                match text.trim() {
-                    trimmed if trimmed.len() == text.len() => text,
-                    trimmed => trimmed.to_string(),
-                }
-            };
-            SourceUser {
-                id: user.key(),
-                login_id: as_written(login),
-                name: value(name),
-                fallback_name: value(fallback_name),
-                phone_number: value(phone_number),
-                extension: value(extension),
-                password: value(password),
-                status: value(status),
-            }
-        })
-        .collect()
+    let (status_mapped, enabled_value) = (!fields.status.is_empty(), fields.enabled_value.clone());
+    move |user: &R| {
+        let values = user.values(true);
+        let written = |at: Option<usize>, trim: bool| match at.and_then(|at| values.get(at)) {
+            None | Some(serde_json::Value::Null) => CompactString::default(),
+            Some(serde_json::Value::String(text)) if trim => CompactString::new(text.trim()),
+            Some(serde_json::Value::String(text)) => CompactString::new(text),
+            Some(other) => compact_str::format_compact!("{other}"),
+        };
+        let mut name = written(name, true);
+        if name.is_empty() {
+            name = written(fallback_name, true);
+        }
+        SourceUser {
+            id: CompactString::new(user.key()),
+            login_id: written(login, false),
+            name,
+            phone_number: written(phone_number, true),
+            extension: written(extension, true),
+            password: written(password, true),
+            enabled: !status_mapped || written(status, true) == enabled_value,
+        }
+    }
 }
 
 /// Write the users to create, passwords included, as CSV.
-pub fn write_credentials(out: &mut dyn std::io::Write, plan: &MigratePlan) -> std::io::Result<()> {
+pub fn write_credentials(
+    out: &mut dyn std::io::Write,
+    plan: &MigratePlan<'_>,
+) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(CREDENTIAL_COLUMNS)?;
     let text = |v: Option<u8>| v.map(|v| v.to_string()).unwrap_or_default();
-    for (entry, (user, login_id)) in plan.create.iter().zip(&plan.users) {
+    for creation in &plan.create {
+        let user = &creation.user;
         writer.write_record([
-            entry.agent_id.as_str(),
+            user.agent_id.as_deref().unwrap_or_default(),
             &user.extension.to_string(),
             user.name.as_deref().unwrap_or_default(),
             user.password
@@ -535,14 +647,14 @@ pub fn write_credentials(out: &mut dyn std::io::Write, plan: &MigratePlan) -> st
             &text(user.start_time),
             &text(user.end_time),
             &user.sms_alert.map(|v| v.to_string()).unwrap_or_default(),
-            &entry.source_id,
-            login_id,
+            &creation.source_id,
+            &creation.login_id,
         ])?;
     }
     writer.flush()
 }
 
-impl MigratePlan {
+impl MigratePlan<'_> {
     /// The plan for the terminal: counts, then up to `limit` entries of each list; `rest` says
     /// where a cut list can be read whole.
     pub fn describe(&self, limit: usize, rest: &str) -> String {
@@ -554,7 +666,8 @@ impl MigratePlan {
         text += &crate::text::listed(
             &self.create,
             limit,
-            |entry| {
+            |creation| {
+                let entry = creation.entry();
                 let note = entry
                     .note
                     .as_deref()
@@ -634,7 +747,7 @@ mod tests {
                     .map(|(i, (name, phone_number))| User { extension: 100 + i as u32, name: name.map(Into::into), phone_number: phone_number.map(Into::into), ..User::default() })
                     .collect();
                 let (name, phone) = (name.unwrap_or_default(), phone.unwrap_or_default());
-                let map = People::new(&target, &phones);
+                let map = People::new(&target);
                 prop_assert_eq!(
                     map.find(&name, &phone, &phones).map(|t| t.extension),
                     walk(&target, &name, &phone, &phones).map(|t| t.extension)
@@ -648,12 +761,12 @@ mod tests {
 
     fn source(id: u64, name: &str, extension: &str, phone: &str, status: &str) -> SourceUser {
         SourceUser {
-            id: id.to_string(),
-            login_id: format!("user{id}@example.com"),
+            id: id.to_string().into(),
+            login_id: format!("user{id}@example.com").into(),
             name: name.into(),
             extension: extension.into(),
             phone_number: phone.into(),
-            status: status.into(),
+            enabled: status == Mapping::default().fields.enabled_value,
             ..SourceUser::default()
         }
     }
@@ -678,20 +791,33 @@ mod tests {
             status: String::new(),
             ..FieldSources::default()
         };
-        let account = AccountUser {
+        let mut account = AccountUser {
             user: target(101, "Asha Rao", "919812300001"),
             first_name: String::new(),
             last_name: " Rao ".into(),
         };
-        let [source]: [SourceUser; 1] = source_users(vec![account], "agent_id", &fields)
-            .try_into()
-            .unwrap();
+        let source = source_user::<AccountUser>("agent_id", &fields)(&account);
         assert_eq!(source.name, "Rao", "trimmed");
-        assert_eq!(source.fallback_name, "Asha Rao");
         assert_eq!(source.phone_number, "919812300001");
         assert_eq!(source.extension, "101");
         assert_eq!(source.login_id, telecmi_agent_id(101, "7"));
-        assert_eq!((source.password.as_str(), source.status.as_str()), ("", ""));
+        assert_eq!(source.password, "");
+        assert!(source.enabled, "no status column: everyone is enabled");
+
+        account.last_name = "  ".into();
+        let source = source_user::<AccountUser>("agent_id", &fields)(&account);
+        assert_eq!(source.name, "Asha Rao", "an empty name falls back");
+
+        let fields = FieldSources {
+            status: "sms_alert".into(),
+            enabled_value: "true".into(),
+            ..fields
+        };
+        let source = source_user::<AccountUser>("agent_id", &fields)(&account);
+        assert!(!source.enabled, "the status column lacks the enabled value");
+        account.user.sms_alert = Some(true);
+        let source = source_user::<AccountUser>("agent_id", &fields)(&account);
+        assert!(source.enabled);
     }
 
     fn options() -> Options {
@@ -725,11 +851,21 @@ mod tests {
             target(100, "Someone", "919811111111"),
             target(300, "Old  Hand", "+91 98000 00008"),
         ];
-        let plan = plan(sources, &targets, &Mapping::default(), &options());
+        let plan = plan(
+            sources.into_iter().collect(),
+            &targets,
+            &Mapping::default(),
+            &options(),
+        );
         let extensions: Vec<(String, u32)> = plan
             .create
             .iter()
-            .map(|e| (e.name.clone(), e.extension))
+            .map(|e| {
+                (
+                    e.user.name.as_deref().unwrap().to_string(),
+                    e.user.extension,
+                )
+            })
             .collect();
         assert_eq!(
             extensions,
@@ -740,7 +876,7 @@ mod tests {
                 ("Gus".into(), 2007)
             ],
         );
-        let reasons: Vec<&str> = plan.unmappable.iter().map(|u| u.reason.as_str()).collect();
+        let reasons: Vec<&str> = plan.unmappable.iter().map(|u| &*u.reason).collect();
         assert!(reasons[0].starts_with("no phone number"), "{reasons:?}");
         assert!(reasons[1].starts_with("disabled"), "{reasons:?}");
         assert!(
@@ -752,19 +888,19 @@ mod tests {
             "already migrated: same name and phone"
         );
         assert_eq!(plan.counts.only_in_account, 1);
-        let asha = &plan.users[0].0;
+        let asha = &plan.create[0].user;
         assert_eq!(
             asha.phone_number.as_deref(),
             Some("919800000001"),
             "sent as E.164 digits without the +"
         );
         assert_eq!(asha.sms_alert, Some(false));
-        let cara_password = plan.users[2].0.password.as_ref().unwrap().expose();
+        let cara_password = plan.create[2].user.password.as_ref().unwrap().expose();
         assert_eq!(
             cara_password, "Given#Pass3",
             "passwords from --passwords by login id"
         );
-        let generated = plan.users[0].0.password.as_ref().unwrap().expose();
+        let generated = plan.create[0].user.password.as_ref().unwrap().expose();
         assert_eq!(generated.len(), 12);
         assert!(
             !serde_json::to_string(&plan).unwrap().contains(generated),
@@ -778,8 +914,13 @@ mod tests {
             source(1, "No Extension", "", "919800000001", "1"),
             source(2, "Brings 100", "100", "919800000002", "1"),
         ];
-        let plan = plan(sources, &[], &Mapping::default(), &options());
-        let extensions: Vec<u32> = plan.create.iter().map(|e| e.extension).collect();
+        let plan = plan(
+            sources.into_iter().collect(),
+            &[],
+            &Mapping::default(),
+            &options(),
+        );
+        let extensions: Vec<u32> = plan.create.iter().map(|e| e.user.extension).collect();
         assert_eq!(extensions, [101, 100]);
     }
 

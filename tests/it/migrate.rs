@@ -2,9 +2,11 @@
 //! into a TeleCMI account that already has users.
 
 use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
 use crate::common::*;
-use roster::sandbox::SmartfloRecord;
+use roster::sandbox::{Faults, SandboxConfig, SmartfloRecord};
 
 fn accounts() -> Case {
     let case = Case::new();
@@ -274,4 +276,55 @@ fn a_national_follow_me_number_is_read_by_the_default_region() {
         "without a region a national number is not known to be the target's"
     );
     ran.assert_stderr_contains("2 phone numbers have no country code");
+}
+
+#[test]
+fn a_signal_after_the_target_is_read_stops_the_source_walk_with_nothing_written() {
+    // Both walks start at once; the empty target is read in one page while the source's hundred
+    // users come ten to a page, 60 ms a page.
+    let case = Case::start(SandboxConfig {
+        seed_smartflo: 100,
+        faults: Faults {
+            latency: Duration::from_millis(60),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let creds = case.dir().join("creds.csv");
+    let child = case
+        .roster(&[
+            "migrate",
+            "--from",
+            "smartflo",
+            "--to",
+            "telecmi",
+            "--extension-range",
+            "100-199",
+            "--rate",
+            "0",
+            "--page-size",
+            "10",
+            "--credentials-out",
+            arg(&creds),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let requests = |path: &str| {
+        let stats = case.sandbox().stats();
+        stats.by_endpoint.get(path).copied().unwrap_or(0)
+    };
+    wait_until(
+        Duration::from_secs(10),
+        "the target read and the source walk at its third page",
+        || requests("/v3/user/list") >= 1 && requests("/v1/users") >= 3,
+    );
+    send_signal(&child, "-INT");
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("stopped by a signal"), "{stderr}");
+    assert!(!creds.exists(), "no plan was made");
+    assert!(requests("/v1/users") < 10, "the walk stopped early");
 }
