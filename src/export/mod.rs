@@ -228,6 +228,46 @@ impl<T> Chunked<T> {
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.chunks.iter().flatten()
     }
+
+    /// What `make` makes of each item, in order, the chunks shared among as many threads as
+    /// there are cores (a panic in `make` is resumed here).
+    pub fn map_on_every_core<U: Send>(&self, make: impl Fn(&T) -> U + Sync) -> Chunked<U>
+    where
+        T: Sync,
+    {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(self.chunks.len());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut made: Vec<(usize, Vec<U>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut made = Vec::new();
+                        loop {
+                            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(chunk) = self.chunks.get(at) else {
+                                return made;
+                            };
+                            made.push((at, chunk.iter().map(&make).collect::<Vec<U>>()));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        made.sort_unstable_by_key(|(at, _)| *at);
+        Chunked {
+            chunks: made.into_iter().map(|(_, chunk)| chunk).collect(),
+        }
+    }
 }
 
 impl<T> FromIterator<T> for Chunked<T> {
@@ -669,6 +709,18 @@ mod tests {
         assert!(chunked.iter().copied().eq(0..count as u32));
         assert!(chunked.into_iter().eq(0..count as u32));
         assert!(Chunked::<u32>::default().is_empty());
+    }
+
+    #[test]
+    fn a_map_on_every_core_keeps_the_order() {
+        let count = Chunked::<u64>::CHUNK * 5 + 7;
+        let chunked: Chunked<u64> = (0..count as u64).collect();
+        let doubled = chunked.map_on_every_core(|n| n * 2);
+        assert_eq!(doubled.chunks.len(), 6);
+        assert!(doubled.into_iter().eq((0..count as u64).map(|n| n * 2)));
+        assert!(Chunked::<u64>::default()
+            .map_on_every_core(|n| *n)
+            .is_empty());
     }
 
     #[test]

@@ -378,13 +378,14 @@ enum Settled<'t> {
     InTarget(&'t User),
 }
 
-/// Whether `source` can be migrated: its number as read, when it can.
+/// Whether `source` can be migrated: when it can, its number as read (the digits to send, and
+/// whether its country is unknown).
 fn first_look<'t>(
     source: &SourceUser,
     people: &People<'t>,
     mapping: &Mapping,
     options: &Options,
-) -> Result<Reading, Settled<'t>> {
+) -> Result<(CompactString, bool), Settled<'t>> {
     let unmappable = |reason: Cow<'static, str>| Err(Settled::Unmappable(reason));
     if !source.enabled && !options.include_disabled {
         return unmappable("disabled in the source (pass --include-disabled to migrate it)".into());
@@ -401,7 +402,10 @@ fn first_look<'t>(
         .map_err(|rule| Settled::Unmappable(format!("phone number {written:?}: {rule}").into()))?;
     match people.find(&source.name, number.digits(), &options.phones) {
         Some(existing) => Err(Settled::InTarget(existing)),
-        None => Ok(number),
+        None => Ok((
+            CompactString::new(number.digits()),
+            matches!(number, Reading::Unplaced(_)),
+        )),
     }
 }
 
@@ -417,15 +421,14 @@ pub fn plan<'t>(
     let mut matched_targets = HashSet::new();
     let people = People::new(target);
     let mut next_free = options.extension_range.0;
-    // First pass: who can be migrated at all, and the number each one's is read as. What the
-    // passes make of each source user is chunked as the users are, and let go with them.
+    // First pass: who can be migrated at all, and the number each one's is read as, on every
+    // core (reading numbers is most of a plan's time). What the passes make of each source user
+    // is chunked as the users are, and let go with them.
+    let looks = sources.map_on_every_core(|source| first_look(source, &people, mapping, options));
     let mut numbers: Chunked<Option<(CompactString, bool)>> = Chunked::default();
-    for source in sources.iter() {
-        let number = match first_look(source, &people, mapping, options) {
-            Ok(number) => Some((
-                CompactString::new(number.digits()),
-                matches!(number, Reading::Unplaced(_)),
-            )),
+    for (source, look) in sources.iter().zip(looks) {
+        let number = match look {
+            Ok(number) => Some(number),
             Err(Settled::Unmappable(reason)) => {
                 plan.unmappable.push(Unmappable {
                     source_id: source.id.clone(),
