@@ -23,6 +23,7 @@ struct Measured {
     peak_rss_mb: f64,
     code: i32,
     stdout: String,
+    stderr: String,
 }
 
 /// Run the binary, sampling its peak RSS (VmHWM) from /proc while it runs.
@@ -32,13 +33,16 @@ fn measure(args: &[&str], env: &[(&str, String)]) -> Measured {
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("roster runs");
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak_kb = 0u64;
     let stdout = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let stderr = child.stderr.take().expect("piped");
+    let err_reader =
+        std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
     let status = loop {
         if let Ok(text) = std::fs::read_to_string(&status_path) {
             if let Some(kb) = text
@@ -60,6 +64,7 @@ fn measure(args: &[&str], env: &[(&str, String)]) -> Measured {
         peak_rss_mb: peak_kb as f64 / 1024.0,
         code: status.code().unwrap_or(-1),
         stdout: reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
     }
 }
 

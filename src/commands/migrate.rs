@@ -123,6 +123,7 @@ async fn plan_migration(
 ) -> Result<bool, Error> {
     // Both rosters are walked at once: a million-user Smartflo source takes longer than its
     // TeleCMI target, which is read in its shadow.
+    let started = std::time::Instant::now();
     let (source_progress, target_progress) = Progress::pair(
         "migrate: reading the source",
         "migrate: reading the target",
@@ -146,6 +147,10 @@ async fn plan_migration(
         )),
     };
     drop((source_progress, target_progress));
+    tracing::debug!(
+        walk_seconds = started.elapsed().as_secs_f64(),
+        "migrate: both rosters are walked; planning"
+    );
     let options = migrate::Options {
         extension_range: args.extension_range,
         extension_digits: args.extension_digits,

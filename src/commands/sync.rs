@@ -34,8 +34,13 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
             Err(failed) => std::panic::resume_unwind(failed.into_panic()),
         }
     };
+    let started = std::time::Instant::now();
     let walk = account.read_users("sync: reading the account", args.plan.page_size, ctx);
     let ((rows, validator), live) = tokio::try_join!(read, walk)?;
+    tracing::debug!(
+        walk_seconds = started.elapsed().as_secs_f64(),
+        "sync: the account is walked and the sheet read; planning"
+    );
     let row_count = (rows.valid.len() + rows.invalid.len()) as u64;
     // An applied plan's run summary warns instead.
     if let (false, Some(warning)) = (
