@@ -12,8 +12,7 @@ use crate::export::record::ExportRecord;
 use crate::export::Chunked;
 use crate::input::header::normalise;
 use crate::input::{Delimiter, InputError, Sheet, TextEncoding};
-use crate::model::same_name;
-use crate::model::{telecmi_agent_id, Secret, User};
+use crate::model::{same_name, telecmi_agent_id, Secret, User};
 use crate::phone::{self, PhoneRule, Reading};
 use crate::validate::{check_extension, check_phone};
 
@@ -409,6 +408,13 @@ fn first_look<'t>(
     }
 }
 
+/// A source user that can be migrated: its number as read, and its own extension when it keeps it.
+struct Candidate {
+    number: CompactString,
+    unplaced: bool,
+    kept: Option<u32>,
+}
+
 /// Map every source user onto the target account.
 pub fn plan<'t>(
     sources: Chunked<SourceUser>,
@@ -422,13 +428,26 @@ pub fn plan<'t>(
     let people = People::new(target);
     let mut next_free = options.extension_range.0;
     // First pass: who can be migrated at all, and the number each one's is read as, on every
-    // core (reading numbers is most of a plan's time). What the passes make of each source user
-    // is chunked as the users are, and let go with them.
+    // core (reading numbers is most of a plan's time). Then, in order, every valid, free source
+    // extension is reserved before any is allocated, so an allocation never takes the extension
+    // a later source user brings (duplicates: the first wins). What the passes make of each
+    // source user is chunked as the users are, and let go with them.
     let looks = sources.map_on_every_core(|source| first_look(source, &people, mapping, options));
-    let mut numbers: Chunked<Option<(CompactString, bool)>> = Chunked::default();
+    let mut candidates: Chunked<Option<Candidate>> = Chunked::default();
+    let mut to_create = 0;
     for (source, look) in sources.iter().zip(looks) {
-        let number = match look {
-            Ok(number) => Some(number),
+        let candidate = match look {
+            Ok((number, unplaced)) => {
+                to_create += 1;
+                let kept = check_extension(source.extension.as_str(), options.extension_digits)
+                    .ok()
+                    .filter(|extension| taken.insert(*extension));
+                Some(Candidate {
+                    number,
+                    unplaced,
+                    kept,
+                })
+            }
             Err(Settled::Unmappable(reason)) => {
                 plan.unmappable.push(Unmappable {
                     source_id: source.id.clone(),
@@ -449,25 +468,17 @@ pub fn plan<'t>(
                 None
             }
         };
-        numbers.push(number);
+        candidates.push(candidate);
     }
-    // Second pass: every valid, free source extension is reserved before any is allocated, so an
-    // allocation never takes the extension a later source user brings (duplicates: the first wins).
-    let kept: Chunked<Option<u32>> = sources
-        .iter()
-        .zip(numbers.iter())
-        .map(|(source, number)| {
-            number.as_ref().and_then(|_| {
-                check_extension(source.extension.as_str(), options.extension_digits)
-                    .ok()
-                    .filter(|extension| taken.insert(*extension))
-            })
-        })
-        .collect();
-    plan.create
-        .reserve_exact(numbers.iter().filter(|number| number.is_some()).count());
-    for ((source, number), kept) in sources.into_iter().zip(numbers).zip(kept) {
-        let Some((number, unplaced)) = number else {
+    // Second pass: where each one goes.
+    plan.create.reserve_exact(to_create);
+    for (source, candidate) in sources.into_iter().zip(candidates) {
+        let Some(Candidate {
+            number,
+            unplaced,
+            kept,
+        }) = candidate
+        else {
             continue;
         };
         let (extension, allocated) = match kept {
@@ -702,7 +713,6 @@ impl MigratePlan<'_> {
 mod tests {
     mod people {
         use super::super::*;
-        use crate::model::same_name;
         use proptest::prelude::*;
 
         /// The rule as first written: a walk of the target for the first user with the same

@@ -46,6 +46,11 @@ fn accounts() -> Case {
 }
 
 fn migrate(case: &Case, extra: &[&str]) -> Ran {
+    case.run(&migrate_args(extra))
+}
+
+/// `migrate --from smartflo --to telecmi --extension-range 100-199 --rate 0 EXTRA...`.
+fn migrate_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "migrate",
         "--from",
@@ -58,7 +63,7 @@ fn migrate(case: &Case, extra: &[&str]) -> Ran {
         "0",
     ];
     args.extend_from_slice(extra);
-    case.run(&args)
+    args
 }
 
 /// `migrate ... --credentials-out CREDS --plan-out PLAN`, which must succeed: the plan.
@@ -292,21 +297,12 @@ fn a_signal_after_the_target_is_read_stops_the_source_walk_with_nothing_written(
     });
     let creds = case.dir().join("creds.csv");
     let child = case
-        .roster(&[
-            "migrate",
-            "--from",
-            "smartflo",
-            "--to",
-            "telecmi",
-            "--extension-range",
-            "100-199",
-            "--rate",
-            "0",
+        .roster(&migrate_args(&[
             "--page-size",
             "10",
             "--credentials-out",
             arg(&creds),
-        ])
+        ]))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
