@@ -14,13 +14,14 @@
 //! - **Compared** (sync, the update-mode skip, migrate's "already there", diff): both sides read by
 //!   the same rule; text that cannot be read at all compares by its digits.
 
-mod validity;
+mod metadata;
+mod parse;
 
 use std::fmt;
 use std::str::FromStr;
 
 use phonenumber::metadata::DATABASE;
-use phonenumber::{country, ParseError, PhoneNumber};
+use phonenumber::{country, ParseError};
 
 /// The flag that says how numbers without a country code are read, named in messages.
 pub const REGION_FLAG: &str = "--default-region";
@@ -212,21 +213,21 @@ impl Written {
     }
 }
 
-/// The E.164 digits of `text` read in `region`, when libphonenumber finds it a valid number.
+/// The E.164 digits of `text` (ASCII digits, a `+` first for [`None`]) read in `region`, when
+/// libphonenumber finds it a valid number.
 fn valid_e164(region: Option<country::Id>, text: &str) -> Result<String, String> {
-    let number = phonenumber::parse(region, text).map_err(|e| parse_failure(&e))?;
-    if !validity::is_valid(&number) {
+    let number = parse::parse(region, text).map_err(|e| parse_failure(&e))?;
+    if !metadata::is_valid(number.code, &number.national) {
         return Err(invalid(&number));
     }
     Ok(e164_digits(&number))
 }
 
-/// The E.164 form without the `+`, written as the crate's E.164 formatter writes it (country
-/// code, then the national number with its leading zeros). The formatter itself first looks up
-/// the country's format patterns, which E.164 never uses, through a regex cache that costs more
-/// than the rest of a reading.
-fn e164_digits(number: &PhoneNumber) -> String {
-    format!("{}{}", number.country().code(), number.national())
+/// The E.164 form without the `+`, as the crate's E.164 formatter writes it (country code, then
+/// the national number with its leading zeros), without the formatter's look-up of the
+/// country's format patterns, which E.164 never uses.
+fn e164_digits(number: &parse::Parsed) -> String {
+    format!("{}{}", number.code, number.national)
 }
 
 fn parse_failure(error: &ParseError) -> String {
@@ -244,9 +245,8 @@ fn parse_failure(error: &ParseError) -> String {
 
 /// Why a number that parsed is not valid: its length, or digits its country does not use. Lengths
 /// are those of the country's mobile and fixed-line numbers, the phones people answer.
-fn invalid(number: &PhoneNumber) -> String {
-    let code = number.code().value();
-    let national = number.national().to_string();
+fn invalid(number: &parse::Parsed) -> String {
+    let (code, national) = (number.code, &number.national);
     let Some(meta) = DATABASE.by_code(&code).and_then(|m| m.into_iter().next()) else {
         return format!("+{code} is not a country calling code in use");
     };
@@ -283,7 +283,8 @@ mod tests {
             if let Ok(number) = phonenumber::parse(Some(region.0), &text) {
                 if phonenumber::is_valid(&number) {
                     let formatted = number.format().mode(Mode::E164).to_string();
-                    prop_assert_eq!(format!("+{}", e164_digits(&number)), formatted);
+                    let parsed = parse::Parsed { code: number.code().value(), national: number.national().to_string() };
+                    prop_assert_eq!(format!("+{}", e164_digits(&parsed)), formatted);
                 }
             }
         }
@@ -319,7 +320,7 @@ mod tests {
     #[test]
     fn every_example_number_keeps_its_tail_in_every_written_form() {
         let mut read = 0;
-        for (meta, national) in validity::tests::example_numbers() {
+        for (meta, national) in metadata::tests::example_numbers() {
             let region = meta.id().parse::<Region>().ok();
             let code = meta.country_code();
             let prefix = meta.national_prefix().unwrap_or("");

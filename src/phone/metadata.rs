@@ -1,0 +1,274 @@
+//! libphonenumber's metadata (the `phonenumber` crate's), each pattern compiled once, anchored at
+//! the first digit and for ASCII digits: what [`super::parse`] and [`is_valid`] read. The crate
+//! asks each pattern for its leftmost match anywhere in the number and keeps it only when it
+//! starts at the first digit: an anchored match answers the same question without the
+//! unanchored search, whose lazy DFA was rebuilt on nearly every number, and without the crate's
+//! shared cache, whose one lock every reading took for every pattern. Numbers reach these
+//! patterns as ASCII digits, so Unicode classes add nothing but size. Held to the crate by
+//! property tests here and in `parse.rs`.
+
+use std::sync::OnceLock;
+
+use phonenumber::country;
+use phonenumber::metadata::{Descriptor, Metadata, DATABASE};
+use regex::{Regex, RegexBuilder};
+
+/// True when libphonenumber finds the number a valid number (of a known type) of its country:
+/// the crate's `is_valid`, for a country calling code and national number as parsed.
+pub fn is_valid(code: u16, national: &str) -> bool {
+    calling_code(code)
+        .and_then(|plan| plan.region_for(national))
+        .is_some_and(|region| region.is_valid(national))
+}
+
+/// The regions of a country calling code, compiled on first use; `None` for a code no country uses.
+pub fn calling_code(code: u16) -> Option<&'static Code> {
+    CODES
+        .get(usize::from(code))?
+        .get_or_init(|| Code::compile(code))
+        .as_ref()
+}
+
+/// True when some country uses `code` (the crate's `by_code(..).is_some()`), without compiling it.
+pub fn calling_code_in_use(code: u16) -> bool {
+    static IN_USE: OnceLock<Vec<bool>> = OnceLock::new();
+    IN_USE
+        .get_or_init(|| {
+            (0..1000)
+                .map(|code| DATABASE.by_code(&code).is_some())
+                .collect()
+        })
+        .get(usize::from(code))
+        .copied()
+        .unwrap_or(false)
+}
+
+/// The compiled metadata of a region with a numbering plan.
+pub fn region(id: country::Id) -> Option<&'static Region> {
+    let meta = DATABASE.by_id(id.as_ref())?;
+    calling_code(meta.country_code())?
+        .regions
+        .iter()
+        .find(|region| region.id == meta.id())
+}
+
+/// Compiled metadata by country calling code (all below 1000), each made on first use.
+static CODES: [OnceLock<Option<Code>>; 1000] = [const { OnceLock::new() }; 1000];
+
+/// The regions sharing one calling code, in the crate's order.
+pub struct Code {
+    regions: Vec<Region>,
+}
+
+pub struct Region {
+    id: &'static str,
+    pub country_code: u16,
+    /// Which numbers of a shared code are this region's, when the metadata says so by prefix.
+    leading_digits: Option<Regex>,
+    pub general: Pattern,
+    /// Lengths of numbers dialled only within an area (the general descriptor's).
+    local_lengths: &'static [u16],
+    /// Every type of number the crate knows: premium rate, toll free, shared cost, VoIP,
+    /// personal, pager, UAN, voicemail, fixed line and mobile.
+    kinds: Vec<Pattern>,
+    /// What is dialled before a country code from this region (`00`, `011`).
+    pub international_prefix: Option<Regex>,
+    /// The trunk prefix (`0`).
+    pub national_prefix: Option<&'static str>,
+    /// The trunk and carrier prefixes a national number may start with, when not just the above.
+    pub national_prefix_for_parsing: Option<Regex>,
+    /// What replaces a match of the above (`9$1` for AR's mobile `15`), when not nothing.
+    pub national_prefix_transform_rule: Option<&'static str>,
+}
+
+pub struct Pattern {
+    lengths: &'static [u16],
+    regex: Regex,
+}
+
+impl Code {
+    /// The crate's `validator::source_for`, as data.
+    fn compile(code: u16) -> Option<Code> {
+        let names = DATABASE.region(&code)?;
+        let metas: Vec<&'static Metadata> = match names.as_slice() {
+            ["001"] => vec![*DATABASE.by_code(&code)?.first()?],
+            [one] => vec![DATABASE.by_id(one.parse::<country::Id>().ok()?.as_ref())?],
+            many => many
+                .iter()
+                .map(|name| DATABASE.by_id(*name))
+                .collect::<Option<_>>()?,
+        };
+        Some(Code {
+            regions: metas.into_iter().map(Region::compile).collect(),
+        })
+    }
+
+    /// The region a national number of this code belongs to (the crate's `source_for`).
+    pub fn region_for(&self, national: &str) -> Option<&Region> {
+        match self.regions.as_slice() {
+            [only] => Some(only),
+            regions => regions.iter().find(|region| match &region.leading_digits {
+                Some(prefix) => prefix.is_match(national),
+                None => region.is_valid(national),
+            }),
+        }
+    }
+}
+
+impl Region {
+    fn compile(meta: &'static Metadata) -> Region {
+        let d = meta.descriptors();
+        let kinds = [
+            d.premium_rate(),
+            d.toll_free(),
+            d.shared_cost(),
+            d.voip(),
+            d.personal_number(),
+            d.pager(),
+            d.uan(),
+            d.voicemail(),
+            d.fixed_line(),
+            d.mobile(),
+        ];
+        Region {
+            id: meta.id(),
+            country_code: meta.country_code(),
+            leading_digits: meta.leading_digits().map(|p| anchored(p.as_str())),
+            general: Pattern::compile(d.general()),
+            local_lengths: d.general().possible_local_length(),
+            kinds: kinds.into_iter().flatten().map(Pattern::compile).collect(),
+            international_prefix: meta.international_prefix().map(|p| anchored(p.as_str())),
+            national_prefix: meta.national_prefix(),
+            national_prefix_for_parsing: meta
+                .national_prefix_for_parsing()
+                .map(|p| anchored(p.as_str())),
+            national_prefix_transform_rule: meta.national_prefix_transform_rule(),
+        }
+    }
+
+    /// The crate's `number_type(..) != Type::Unknown`.
+    fn is_valid(&self, national: &str) -> bool {
+        self.general.is_match(national) && self.kinds.iter().any(|kind| kind.is_match(national))
+    }
+
+    /// The crate's `validator::length(.., Type::Unknown)`, whose possible lengths are always
+    /// the general descriptor's: a national number of `length` digits is too short to be one.
+    pub fn too_short(&self, length: usize) -> bool {
+        match self.general.lengths.first() {
+            Some(&minimum) => {
+                !self.local_lengths.contains(&(length as u16)) && length < usize::from(minimum)
+            }
+            None => false,
+        }
+    }
+
+    /// The same test's `is_possible()`.
+    pub fn possible_length(&self, length: usize) -> bool {
+        !self.general.lengths.is_empty()
+            && (self.local_lengths.contains(&(length as u16))
+                || self.general.lengths.contains(&(length as u16)))
+    }
+}
+
+impl Pattern {
+    fn compile(descriptor: &'static Descriptor) -> Pattern {
+        Pattern {
+            lengths: descriptor.possible_length(),
+            regex: anchored(descriptor.national_number().as_str()),
+        }
+    }
+
+    /// The crate's `Descriptor::is_match`.
+    pub fn is_match(&self, national: &str) -> bool {
+        (self.lengths.is_empty() || self.lengths.contains(&(national.len() as u16)))
+            && self.regex.is_match(national)
+    }
+}
+
+/// `source` (written in the metadata's whitespace-insensitive syntax) matched from the start:
+/// for ASCII only when it compiles so, else with Unicode classes, as the crate compiles it.
+fn anchored(source: &str) -> Regex {
+    let compile = |unicode| {
+        RegexBuilder::new(&format!("^(?:{source}\n)"))
+            .ignore_whitespace(true)
+            .unicode(unicode)
+            .build()
+    };
+    compile(false)
+        .or_else(|_| compile(true))
+        .unwrap_or_else(|error| {
+            // The crate checked this syntax when it loaded its metadata and would fail the same
+            // way on its first use of the pattern.
+            panic!("libphonenumber's pattern {source:?} does not compile: {error}")
+        })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every example number the metadata gives (national digits), beside its country.
+    pub(crate) fn example_numbers() -> impl Iterator<Item = (&'static Metadata, &'static str)> {
+        DATABASE.iter().flat_map(|meta| {
+            let d = meta.descriptors();
+            [
+                Some(d.general()),
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.voip(),
+                d.uan(),
+                d.pager(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(Descriptor::example)
+            .map(move |example| (meta, example))
+        })
+    }
+
+    fn ours(number: &phonenumber::PhoneNumber) -> bool {
+        is_valid(number.code().value(), &number.national().to_string())
+    }
+
+    /// Calling codes of every shape: one region, shared by many (+1, +7, +44), non-geographic
+    /// (+800, +882), leading zeros kept (+39), none in use (+999).
+    const CODES_TRIED: [u16; 14] = [91, 1, 7, 44, 39, 49, 33, 61, 55, 86, 800, 882, 971, 999];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn validity_is_the_crates(
+            code in prop::sample::select(CODES_TRIED.to_vec()),
+            national in "0{0,2}[0-9]{2,13}",
+        ) {
+            if let Ok(number) = phonenumber::parse(None, format!("+{code}{national}")) {
+                prop_assert_eq!(ours(&number), phonenumber::is_valid(&number), "+{} {}", code, national);
+            }
+        }
+    }
+
+    #[test]
+    fn every_example_number_is_judged_as_the_crate_judges_it() {
+        let mut valid = 0;
+        for (meta, example) in example_numbers() {
+            let text = format!("+{}{example}", meta.country_code());
+            let Ok(number) = phonenumber::parse(None, &text) else {
+                continue;
+            };
+            assert_eq!(
+                ours(&number),
+                phonenumber::is_valid(&number),
+                "{text} ({})",
+                meta.id()
+            );
+            valid += usize::from(ours(&number));
+        }
+        assert!(
+            valid > 900,
+            "the metadata examples are mostly valid: {valid}"
+        );
+    }
+}
