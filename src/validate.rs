@@ -291,6 +291,17 @@ impl Validator {
         &self.columns
     }
 
+    /// A validator with the same rules that has seen no row: for [`Validator::check_alone`] on
+    /// another thread.
+    pub fn twin(&self) -> Validator {
+        Validator {
+            seen: FirstRows::new(0),
+            rules: self.rules.clone(),
+            columns: self.columns.clone(),
+            unplaced_phones: 0,
+        }
+    }
+
     /// How this validator reads phone numbers, for comparing them later by the same rule.
     pub fn phones(&self) -> PhoneRule {
         self.rules.phones
@@ -314,6 +325,14 @@ impl Validator {
         record: &ByteRecord,
         flagged: &[CellProblem],
     ) -> Result<User, Vec<Problem>> {
+        let alone = self.check_alone(record, flagged);
+        self.settle(row, alone)
+    }
+
+    /// The checks of a row that need no other row: every rule but the duplicate extension.
+    /// Rows may go through it on several threads at once; [`Validator::settle`] finishes each,
+    /// in row order.
+    pub fn check_alone(&self, record: &ByteRecord, flagged: &[CellProblem]) -> CheckedAlone {
         let mut cells = Cells {
             record,
             columns: &self.columns,
@@ -332,7 +351,11 @@ impl Validator {
                 record.len(),
                 self.columns.width
             )));
-            return Err(cells.problems);
+            return CheckedAlone {
+                extension: None,
+                unplaced_phone: false,
+                verdict: Err(cells.problems),
+            };
         }
         let adding = self.rules.mode == Mode::Add;
 
@@ -459,38 +482,83 @@ impl Validator {
                 .ok()
         });
 
-        if let Some(ext) = extension {
-            if let Some(first) = self.seen.first_or_note(ext, row) {
-                cells.problems.push(Problem {
-                    column: Some((
-                        self.columns
-                            .index(Column::Extension)
-                            .or(self.columns.index(Column::AgentId))
-                            .map_or(0, |i| i + 1),
-                        "extension",
-                    )),
-                    value: Some(ext.to_string()),
-                    rule: format!("{DUPLICATE_OF}{first}"),
-                });
+        if !cells.problems.is_empty() {
+            return CheckedAlone {
+                extension,
+                unplaced_phone: false,
+                verdict: Err(cells.problems),
+            };
+        }
+        CheckedAlone {
+            extension,
+            unplaced_phone: matches!(phone_number, Some(Reading::Unplaced(_))),
+            verdict: Ok(User {
+                agent_id: agent_id.map(Into::into),
+                extension: extension.expect("a row without problems has an extension"),
+                name: name.map(Into::into),
+                phone_number: phone_number.map(|reading| reading.into_digits().into()),
+                password,
+                start_time,
+                end_time,
+                sms_alert,
+            }),
+        }
+    }
+
+    /// Finishes [`Validator::check_alone`]'s verdict on data row `row`: a repeated extension is
+    /// a problem of the later row. Rows must be settled in order.
+    pub fn settle<U>(&mut self, row: u64, alone: CheckedAlone<U>) -> Result<U, Vec<Problem>> {
+        let CheckedAlone {
+            extension,
+            unplaced_phone,
+            verdict,
+        } = alone;
+        let duplicate = extension.and_then(|ext| {
+            let first = self.seen.first_or_note(ext, row)?;
+            Some(Problem {
+                column: Some((
+                    self.columns
+                        .index(Column::Extension)
+                        .or(self.columns.index(Column::AgentId))
+                        .map_or(0, |i| i + 1),
+                    "extension",
+                )),
+                value: Some(ext.to_string()),
+                rule: format!("{DUPLICATE_OF}{first}"),
+            })
+        });
+        match (verdict, duplicate) {
+            (Err(mut problems), Some(duplicate)) => {
+                problems.push(duplicate);
+                Err(problems)
+            }
+            (Ok(_), Some(duplicate)) => Err(vec![duplicate]),
+            (Err(problems), None) => Err(problems),
+            (Ok(user), None) => {
+                self.unplaced_phones += u64::from(unplaced_phone);
+                Ok(user)
             }
         }
+    }
+}
 
-        if !cells.problems.is_empty() {
-            return Err(cells.problems);
+/// A row's verdict on every rule but the duplicate extension, with the extension to note; a
+/// valid row's verdict is its user, or `()` where only the verdict is wanted.
+pub struct CheckedAlone<U = User> {
+    extension: Option<u32>,
+    /// The row's phone number goes out without a known country ([`Reading::Unplaced`]).
+    unplaced_phone: bool,
+    verdict: Result<U, Vec<Problem>>,
+}
+
+impl CheckedAlone {
+    /// The verdict alone, the user dropped where it was made (`roster validate` sends none).
+    pub fn without_user(self) -> CheckedAlone<()> {
+        CheckedAlone {
+            extension: self.extension,
+            unplaced_phone: self.unplaced_phone,
+            verdict: self.verdict.map(drop),
         }
-        if matches!(phone_number, Some(Reading::Unplaced(_))) {
-            self.unplaced_phones += 1;
-        }
-        Ok(User {
-            agent_id: agent_id.map(Into::into),
-            extension: extension.expect("a row without problems has an extension"),
-            name: name.map(Into::into),
-            phone_number: phone_number.map(|reading| reading.into_digits().into()),
-            password,
-            start_time,
-            end_time,
-            sms_alert,
-        })
     }
 }
 

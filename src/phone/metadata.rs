@@ -52,6 +52,9 @@ pub fn region(id: country::Id) -> Option<&'static Region> {
         .find(|region| region.id == meta.id())
 }
 
+/// The most digits a national number has (the crate's `MAX_LENGTH_FOR_NSN`).
+pub const LONGEST_NATIONAL: usize = 17;
+
 /// Compiled metadata by country calling code (all below 1000), each made on first use.
 static CODES: [OnceLock<Option<Code>>; 1000] = [const { OnceLock::new() }; 1000];
 
@@ -70,7 +73,10 @@ pub struct Region {
     local_lengths: &'static [u16],
     /// Every type of number the crate knows: premium rate, toll free, shared cost, VoIP,
     /// personal, pager, UAN, voicemail, fixed line and mobile.
-    kinds: Vec<Pattern>,
+    kinds: Vec<&'static Descriptor>,
+    /// By national number length, the kinds of that length as one pattern, made on first use:
+    /// one search where the crate tries up to ten; `None` when no kind has numbers so long.
+    kinds_by_length: [OnceLock<Option<Regex>>; LONGEST_NATIONAL + 1],
     /// What is dialled before a country code from this region (`00`, `011`).
     pub international_prefix: Option<Regex>,
     /// The trunk prefix (`0`).
@@ -136,7 +142,8 @@ impl Region {
             leading_digits: meta.leading_digits().map(|p| anchored(p.as_str())),
             general: Pattern::compile(d.general()),
             local_lengths: d.general().possible_local_length(),
-            kinds: kinds.into_iter().flatten().map(Pattern::compile).collect(),
+            kinds: kinds.into_iter().flatten().collect(),
+            kinds_by_length: [const { OnceLock::new() }; LONGEST_NATIONAL + 1],
             international_prefix: meta.international_prefix().map(|p| anchored(p.as_str())),
             national_prefix: meta.national_prefix(),
             national_prefix_for_parsing: meta
@@ -148,7 +155,30 @@ impl Region {
 
     /// The crate's `number_type(..) != Type::Unknown`.
     fn is_valid(&self, national: &str) -> bool {
-        self.general.is_match(national) && self.kinds.iter().any(|kind| kind.is_match(national))
+        self.general.is_match(national)
+            && self
+                .kinds_of_length(national.len())
+                .is_some_and(|kinds| kinds.is_match(national))
+    }
+
+    /// A match of the result is a match of some kind whose lengths allow `length` (the crate's
+    /// `Descriptor::is_match` of each).
+    fn kinds_of_length(&self, length: usize) -> Option<&Regex> {
+        self.kinds_by_length
+            .get(length)?
+            .get_or_init(|| {
+                let sources: Vec<String> = self
+                    .kinds
+                    .iter()
+                    .filter(|kind| {
+                        let lengths = kind.possible_length();
+                        lengths.is_empty() || lengths.contains(&(length as u16))
+                    })
+                    .map(|kind| format!("(?:{}\n)", kind.national_number().as_str()))
+                    .collect();
+                (!sources.is_empty()).then(|| anchored(&sources.join("|")))
+            })
+            .as_ref()
     }
 
     /// The crate's `validator::length(.., Type::Unknown)`, whose possible lengths are always

@@ -12,7 +12,7 @@ use phonenumber::{country, NationalNumber, ParseError};
 use super::metadata::{self, Region};
 
 /// The crate's `MIN_LENGTH_FOR_NSN` and `MAX_LENGTH_FOR_NSN`.
-const NATIONAL_LENGTHS: std::ops::RangeInclusive<usize> = 2..=17;
+const NATIONAL_LENGTHS: std::ops::RangeInclusive<usize> = 2..=metadata::LONGEST_NATIONAL;
 /// The crate's `MAX_LENGTH_FOR_COUNTRY_CODE`.
 const LONGEST_CALLING_CODE: usize = 3;
 

@@ -377,13 +377,21 @@ pub struct Reason {
     pub example_rows: Vec<u64>,
 }
 
+impl Reason {
+    fn note(&mut self, row: u64) {
+        self.count += 1;
+        if self.example_rows.len() < EXAMPLE_ROWS {
+            self.example_rows.push(row);
+        }
+    }
+}
+
 impl Tally {
     /// Count `outcome`; `reason` is its message with row-specific values left out, so that rows
     /// failing for the same cause group together.
     pub fn record(&mut self, outcome: &Outcome, reason: Option<&str>) {
         *self.counts.entry(outcome.status).or_default() += 1;
-        if matches!(outcome.status, Status::Failed | Status::Invalid)
-            && self.failures.len() < LIST_KEPT
+        if matches!(outcome.status, Status::Failed | Status::Invalid) && self.keeps_more_failures()
         {
             self.failures.push(FailedRow {
                 row: outcome.row,
@@ -404,18 +412,26 @@ impl Tally {
         } else {
             reason
         };
-        let entry = self
-            .reasons
-            .entry(key.to_string())
-            .or_insert_with(|| Reason {
-                message: key.to_string(),
-                outcome: outcome.status.as_str(),
-                ..Reason::default()
-            });
-        entry.count += 1;
-        if entry.example_rows.len() < EXAMPLE_ROWS {
-            entry.example_rows.push(outcome.row);
+        // Looked up by text first: most rows repeat a reason already counted, and a key is
+        // made only for a new one.
+        match self.reasons.get_mut(key) {
+            Some(counted) => counted.note(outcome.row),
+            None => {
+                let mut first = Reason {
+                    message: key.to_string(),
+                    outcome: outcome.status.as_str(),
+                    ..Reason::default()
+                };
+                first.note(outcome.row);
+                self.reasons.insert(key.to_string(), first);
+            }
         }
+    }
+
+    /// True while a failed or invalid row recorded next would join [`Tally::failures`]; after
+    /// that, the tally never reads a row's message.
+    pub fn keeps_more_failures(&self) -> bool {
+        self.failures.len() < LIST_KEPT
     }
 
     pub fn count(&self, status: Status) -> u64 {

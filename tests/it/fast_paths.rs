@@ -153,3 +153,92 @@ proptest! {
         prop_assert_eq!(rendered(export), simple);
     }
 }
+
+/// A sheet of `rows` rows made from `seed`: extensions from a pool smaller than the sheet, so
+/// that rows repeat one far apart; now and then a broken extension, name, phone number, password
+/// or shift; numbers with and without their country code.
+fn onboarding_sheet(seed: u64, rows: usize) -> String {
+    let mut state = seed | 1;
+    let mut next = move |below: u64| {
+        // xorshift64: the same sheet for the same seed, on every machine.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    };
+    let mut sheet = String::from("extension,name,phone_number,password,start_time,end_time\n");
+    for i in 0..rows {
+        let extension = match next(100) {
+            0 => "12a".to_string(),
+            1 => String::new(),
+            _ => (10 + next(3_000)).to_string(),
+        };
+        let name = if next(50) == 0 {
+            String::new()
+        } else {
+            format!("Agent {i}")
+        };
+        let phone = match next(20) {
+            0 => "12".to_string(),
+            1 => format!("98123 {:05}", next(100_000)),
+            2 => format!("919812{:06}", next(1_000_000)),
+            3 => "+91 98123".to_string(),
+            _ => format!("+91 98{:08}", next(100_000_000)),
+        };
+        let password = match next(50) {
+            0 => "abc",
+            1 => "",
+            _ => "Welcome@1",
+        };
+        let shift = match next(30) {
+            0 => "25,9",
+            1 => ",",
+            2 => "18,9",
+            _ => "9,18",
+        };
+        sheet.push_str(&format!("{extension},{name},{phone},{password},{shift}\n"));
+    }
+    sheet
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// `roster validate` reads rows in batches and checks them on every core; checked one by one
+    /// in order, the same rows have the same problems, duplicates included.
+    #[test]
+    fn validate_on_every_core_finds_what_a_row_by_row_check_finds(seed in any::<u64>(), extra in 0usize..3_000) {
+        use roster::input::ColumnMap;
+        use roster::model::Mode;
+        use roster::validate::{describe, Rules, Validator};
+
+        let sheet = onboarding_sheet(seed, 9_000 + extra);
+        let mut reader = csv::Reader::from_reader(sheet.as_bytes());
+        let columns = ColumnMap::from_header(reader.byte_headers().unwrap()).unwrap();
+        let rules = Rules { mode: Mode::Add, extension_digits: (2, 6), min_password_len: 6, phones: PhoneRule::default() };
+        let mut validator = Validator::new(rules, columns).unwrap();
+        let mut expected = Vec::new();
+        let mut rows = 0;
+        for (index, record) in reader.byte_records().enumerate() {
+            let row = index as u64 + 1;
+            rows += 1;
+            if let Err(problems) = validator.check(row, &record.unwrap()) {
+                expected.push(format!("row {row} (line {}): {}", row + 1, describe(&problems)));
+            }
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = crate::common::write_file(dir.path(), "agents.csv", &sheet);
+        let ran = crate::common::run(crate::common::roster_command(&[
+            "validate", crate::common::arg(&path), "--mode", "add", "--json", "--show", "1000000",
+        ]));
+        let found: Vec<&str> = ran.stderr.lines().filter(|line| line.starts_with("row ")).collect();
+        prop_assert_eq!(&found, &expected);
+        prop_assert!(expected.iter().any(|line| line.contains("duplicate of row")), "the sheet repeats extensions");
+        let summary = ran.stdout_json();
+        prop_assert_eq!(summary["rows"].as_u64(), Some(rows));
+        prop_assert_eq!(summary["invalid"].as_u64(), Some(expected.len() as u64));
+        prop_assert_eq!(summary["unplaced_phones"].as_u64(), Some(validator.unplaced_phones()));
+        prop_assert!(validator.unplaced_phones() > 0, "some numbers go out without a country");
+    }
+}
