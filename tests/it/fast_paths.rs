@@ -154,6 +154,73 @@ proptest! {
     }
 }
 
+/// A night's exports of `users` users: the old sorted by extension, the new rising in strides
+/// (as a file sorted by team, then extension, rises), every 50th user gone, every 70th with a new
+/// number, and some joined.
+fn strided_exports(users: u64) -> (String, String) {
+    let header = "agent_id,extension,name,phone_number\n";
+    let row = |i: u64, phone: u64| {
+        let extension = 100_000 + i;
+        format!("{extension}_1111112,{extension},Agent {i},+9198{phone:08}\n")
+    };
+    let old: String = std::iter::once(header.to_string())
+        .chain((0..users).map(|i| row(i, i)))
+        .collect();
+    let total = users + users / 100;
+    let stride = (1..)
+        .map(|k| 7_919 * k + 1)
+        .find(|s| gcd(*s, total) == 1)
+        .unwrap();
+    let new: String = std::iter::once(header.to_string())
+        .chain(
+            (0..total)
+                .map(|j| j * stride % total)
+                .filter(|i| *i >= users || i % 50 != 0)
+                .map(|i| row(i, if i % 70 == 0 { i + 1 } else { i })),
+        )
+        .collect();
+    (old, new)
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// The merge meets the new file's first fall only after most of the old file; it gives up on
+/// the way, and the index way gives the whole file diff's report.
+#[test]
+fn a_new_file_rising_in_strides_gets_the_whole_file_diffs_report() {
+    let (old, new) = strided_exports(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let (old_path, new_path) = (dir.path().join("old.csv"), dir.path().join("new.csv"));
+    std::fs::write(&old_path, old).unwrap();
+    std::fs::write(&new_path, new).unwrap();
+    let phones = PhoneRule::default();
+    let simple = diff::diff(
+        &diff::read_roster(&old_path).unwrap(),
+        &diff::read_roster(&new_path).unwrap(),
+        &phones,
+    );
+    let streamed = diff::compare_paths(&old_path, &new_path, &phones).unwrap();
+    assert!(
+        matches!(streamed, diff::Changes::Streamed(_)),
+        "streamed, not held whole"
+    );
+    let counts = streamed.counts();
+    let gone = (0..100_000).filter(|i| i % 50 == 0).count();
+    let renumbered = (0..100_000).filter(|i| i % 70 == 0 && i % 50 != 0).count();
+    assert_eq!(
+        (counts.removed, counts.changed),
+        (gone, renumbered),
+        "{counts:?}"
+    );
+    assert_eq!(rendered(Ok(streamed)), rendered(simple));
+}
+
 /// A sheet of `rows` rows made from `seed`: extensions from a pool smaller than the sheet, so
 /// that rows repeat one far apart; now and then a broken extension, name, phone number, password
 /// or shift; numbers with and without their country code.

@@ -9,7 +9,9 @@
 //! **Merge**, when both files are sorted by key: the two are read side by side once, each user
 //! compared by the one rule ([`Fields`]) as it comes. Nothing grows with the users. A key out of
 //! order in the new file, or anything wrong in it, drops the merge for the other way, which finds
-//! the same problem in the same order as the simple path.
+//! the same problem in the same order as the simple path. So does a merge that finds users gone
+//! far out of proportion to the new users it meets: the new file is most likely in another order,
+//! which it may show only after most of the old file.
 //!
 //! **Hash**, for any order:
 //! 1. The old file is read once more; each user keeps 32 bytes: a 128-bit hash of its key, a
@@ -58,8 +60,15 @@ use crate::phone::PhoneRule;
 
 /// Bytes read to sniff the encoding, the format and the delimiter.
 const HEAD: usize = 64 * 1024;
-/// A wanted record at most this far ahead is reached by reading on; further, by seeking.
-const READ_ON: u64 = 64 * 1024;
+/// A wanted record at most this far ahead is reached by reading on; further, by seeking. A seek
+/// costs a buffer's refill (8 KiB), reading on parses every record on the way: a night's
+/// changes, spread through a million-user file, are mostly further apart than this.
+const READ_ON: u64 = 2 * 1024;
+/// A merge that has found more users gone than this, and more than [`GONE_PER_USER_MET`] for
+/// each user of the new file it has met, leaves the diff to the index: the new file is most
+/// likely in another order.
+const GIVE_UP_AFTER_GONE: usize = 1 << 16;
+const GONE_PER_USER_MET: usize = 64;
 /// Set on an indexed user's offset once the new file has it.
 const MATCHED: u64 = 1 << 63;
 
@@ -144,8 +153,19 @@ enum Scan {
 pub fn compare_paths(old: &Path, new: &Path, phones: &PhoneRule) -> Result<Changes, DiffError> {
     let sheet = |path| Sheet::open(RosterFile::open(path).ok()?).ok()?.ok();
     if let (Some(old), Some(new)) = (sheet(old), sheet(new)) {
-        if let Ok(Some(merged)) = merge(&old, &new, phones) {
-            return Ok(Changes::Streamed(Box::new(merged)));
+        match merge(&old, &new, phones) {
+            Ok(Some(merged)) => return Ok(Changes::Streamed(Box::new(merged))),
+            // Not mergeable: [`index`] would read the old file through to learn its order, only
+            // to find that again and build the index. Building it at once reports what that
+            // read would, in the same order.
+            Ok(None) => {
+                let old = match Indexed::build(old)? {
+                    Ok(indexed) => OldRoster::Indexed(indexed),
+                    Err(held) => OldRoster::Held(held),
+                };
+                return old.compare(new.file, phones);
+            }
+            Err(_) => {}
         }
     }
     index(RosterFile::open(old)?)?.compare(RosterFile::open(new)?, phones)
@@ -650,7 +670,15 @@ fn merge(old: &Sheet, new: &Sheet, phones: &PhoneRule) -> Result<Option<Streamed
     if !(a.advance() && b.advance()) {
         return Ok(None);
     }
+    // Users found gone, and users of the new file met. A new file in another order may rise in
+    // strides, each passing over thousands of old users, and fall only after most of the old
+    // file (sorted by team, then by extension, a team's first users span the account). Giving
+    // up early changes no report, only which way finds it.
+    let (mut gone, mut met) = (0usize, 0usize);
     loop {
+        if gone > GIVE_UP_AFTER_GONE && gone / GONE_PER_USER_MET > met {
+            return Ok(None);
+        }
         let order = match (a.key(), b.key()) {
             (None, None) => break,
             (Some(_), None) => Ordering::Less,
@@ -659,18 +687,21 @@ fn merge(old: &Sheet, new: &Sheet, phones: &PhoneRule) -> Result<Option<Streamed
         };
         let moved = match order {
             Ordering::Less => {
+                gone += 1;
                 let key = old.key(&a.record);
                 let cells = kept_cells(&a.record, old.columns.len(), old_password);
                 lists.removed.push(key, cells).map_err(io)?;
                 a.advance()
             }
             Ordering::Greater => {
+                met += 1;
                 let key = new.key(&b.record);
                 let cells = kept_cells(&b.record, new.columns.len(), new_password);
                 lists.added.push(key, cells).map_err(io)?;
                 b.advance()
             }
             Ordering::Equal => {
+                met += 1;
                 let key = new.key(&b.record);
                 let (x, y) = (&a.record, &b.record);
                 lists
