@@ -38,7 +38,6 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -69,8 +68,6 @@ const READ_ON: u64 = 2 * 1024;
 /// likely in another order.
 const GIVE_UP_AFTER_GONE: usize = 1 << 16;
 const GONE_PER_USER_MET: usize = 64;
-/// Set on an indexed user's offset once the new file has it.
-const MATCHED: u64 = 1 << 63;
 
 /// A roster export opened for a diff; holding it open keeps its content even when an export
 /// replaces the file by renaming another over it.
@@ -131,8 +128,18 @@ pub enum OldRoster {
 
 pub struct Indexed {
     sheet: Sheet,
-    /// Key hash -> (cells hash, record offset with [`MATCHED`]).
-    users: HashMap<u128, (u64, u64), foldhash::fast::FixedState>,
+    /// Every user, sorted by key hash.
+    users: Vec<Noted>,
+}
+
+/// What the hash way keeps of a user: 32 bytes.
+#[derive(Debug, Clone, Copy)]
+struct Noted {
+    key: u128,
+    /// The hash of its cells, by the old file's columns.
+    cells: u64,
+    /// Where its record starts.
+    offset: u64,
 }
 
 /// What a read of a whole file came to.
@@ -159,11 +166,19 @@ pub fn compare_paths(old: &Path, new: &Path, phones: &PhoneRule) -> Result<Chang
             // to find that again and build the index. Building it at once reports what that
             // read would, in the same order.
             Ok(None) => {
-                let old = match Indexed::build(old)? {
-                    Ok(indexed) => OldRoster::Indexed(indexed),
-                    Err(held) => OldRoster::Held(held),
+                // Each file noted on its own core.
+                let (old_users, new_users) = std::thread::scope(|scope| {
+                    let new_users = scope.spawn(|| new.note(&old.columns_in(&new)));
+                    let old_users = old.note(&old.columns_in(&old));
+                    let new_users = new_users
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (old_users, new_users)
+                });
+                return match old_users? {
+                    Some(users) => Indexed { sheet: old, users }.compare(new, new_users, phones),
+                    None => held(old.file.read_whole()?, new.file, phones),
                 };
-                return old.compare(new.file, phones);
             }
             Err(_) => {}
         }
@@ -206,58 +221,59 @@ pub fn index(old: RosterFile) -> Result<OldRoster, DiffError> {
 impl OldRoster {
     /// Compare with the new roster; phone numbers compare by `phones`.
     pub fn compare(self, new: RosterFile, phones: &PhoneRule) -> Result<Changes, DiffError> {
-        let held = |old: Roster, new: RosterFile| -> Result<Changes, DiffError> {
-            Ok(Changes::Held(diff(&old, &new.read_whole()?, phones)?))
-        };
-        let (mut indexed, new) = match self {
-            OldRoster::Held(old) => return held(old, new),
+        let (indexed, new) = match self {
+            OldRoster::Held(old) => return held(old, new, phones),
             OldRoster::Sorted(old) => {
                 let new = match Sheet::open(new)? {
                     Ok(new) => new,
-                    Err(new) => return held(old.file.read_whole()?, new),
+                    Err(new) => return held(old.file.read_whole()?, new, phones),
                 };
                 if let Some(merged) = merge(&old, &new, phones)? {
                     return Ok(Changes::Streamed(Box::new(merged)));
                 }
                 match Indexed::build(old)? {
                     Ok(indexed) => (indexed, new),
-                    Err(old) => return held(old, new.file),
+                    Err(old) => return held(old, new.file, phones),
                 }
             }
             OldRoster::Indexed(indexed) => match Sheet::open(new)? {
                 Ok(new) => (indexed, new),
-                Err(new) => return held(indexed.sheet.file.read_whole()?, new),
+                Err(new) => return held(indexed.sheet.file.read_whole()?, new, phones),
             },
         };
-        match indexed.walk_new(&new)? {
-            Some(walked) => walked
-                .finish(indexed, new, phones)
-                .map(|streamed| Changes::Streamed(Box::new(streamed))),
-            None => held(indexed.sheet.file.read_whole()?, new.file),
-        }
+        let new_users = new.note(&indexed.sheet.columns_in(&new));
+        indexed.compare(new, new_users, phones)
     }
+}
+
+/// The simple path's diff of an old roster held whole with the new file.
+fn held(old: Roster, new: RosterFile, phones: &PhoneRule) -> Result<Changes, DiffError> {
+    Ok(Changes::Held(diff(&old, &new.read_whole()?, phones)?))
 }
 
 impl Indexed {
     /// Step 1 of the hash way: the old file read again, a hash pair per user; the roster held
     /// whole when the file is not UTF-8 text after all.
     fn build(sheet: Sheet) -> Result<Result<Indexed, Roster>, DiffError> {
-        let hashes = Hashes::default();
-        let all: Vec<Option<usize>> = (0..sheet.columns.len()).map(Some).collect();
-        let mut users: HashMap<u128, (u64, u64), _> =
-            HashMap::with_capacity_and_hasher(sheet.estimated_rows, Default::default());
-        let scan = sheet.scan(&mut |record, key| {
-            let offset = record.position().map_or(0, |p| p.byte());
-            let cells = hashes.cells(record, &all);
-            match users.insert(hashes.key(key), (cells, offset)) {
-                None => Ok(true),
-                Some(_) => Err(sheet.duplicate(record, key)),
-            }
-        })?;
-        Ok(match scan {
-            Scan::NotText => Err(sheet.file.read_whole()?),
-            Scan::Done | Scan::Stopped => Ok(Indexed { sheet, users }),
+        Ok(match sheet.note(&sheet.columns_in(&sheet))? {
+            Some(users) => Ok(Indexed { sheet, users }),
+            None => Err(sheet.file.read_whole()?),
         })
+    }
+
+    /// Steps 2 to 4 of the hash way, with the new file's users as [`Sheet::note`] found them.
+    fn compare(
+        self,
+        new: Sheet,
+        new_users: Result<Option<Vec<Noted>>, DiffError>,
+        phones: &PhoneRule,
+    ) -> Result<Changes, DiffError> {
+        match new_users? {
+            Some(new_users) => self
+                .join(new, new_users, phones)
+                .map(|streamed| Changes::Streamed(Box::new(streamed))),
+            None => held(self.sheet.file.read_whole()?, new.file, phones),
+        }
     }
 }
 
@@ -411,6 +427,53 @@ impl Sheet {
             path: self.file.label.clone(),
             line: record.position().map_or(0, |p| p.line()),
             problem,
+        }
+    }
+
+    /// Where in this file each column of `other` is.
+    fn columns_in(&self, other: &Sheet) -> Vec<Option<usize>> {
+        self.columns.iter().map(|c| other.at(c)).collect()
+    }
+
+    /// Every user's hashes (its cells taken at `at`, another file's columns found in this one),
+    /// sorted by key hash; `None` when the file is not UTF-8 text after all. A repeated key is
+    /// reported before whatever ended the reading, since it comes earlier in the file.
+    fn note(&self, at: &[Option<usize>]) -> Result<Option<Vec<Noted>>, DiffError> {
+        let hashes = Hashes::default();
+        let mut users = Vec::with_capacity(self.estimated_rows);
+        let scan = self.scan(&mut |record, key| {
+            users.push(Noted {
+                key: hashes.key(key),
+                cells: hashes.cells(record, at),
+                offset: record.position().map_or(0, |p| p.byte()),
+            });
+            Ok(true)
+        });
+        users.sort_unstable_by_key(|user| (user.key, user.offset));
+        let repeated = users
+            .windows(2)
+            .filter(|pair| pair[0].key == pair[1].key)
+            .map(|pair| pair[1].offset)
+            .min();
+        if let Some(offset) = repeated {
+            return Err(self.duplicate_at(offset));
+        }
+        Ok(match scan? {
+            Scan::NotText => None,
+            Scan::Done | Scan::Stopped => Some(users),
+        })
+    }
+
+    /// [`Sheet::duplicate`] for the record at `offset`.
+    fn duplicate_at(&self, offset: u64) -> DiffError {
+        let mut record = StringRecord::new();
+        let read = self.reader(8 * 1024).and_then(|mut reader| {
+            reader.headers().map_err(|e| self.csv_error(e))?;
+            read_at(&mut reader, &mut record, self.bom, offset).map_err(|e| self.csv_error(e))
+        });
+        match read {
+            Ok(()) => self.duplicate(&record, self.key(&record)),
+            Err(error) => error,
         }
     }
 
@@ -722,117 +785,104 @@ fn merge(old: &Sheet, new: &Sheet, phones: &PhoneRule) -> Result<Option<Streamed
     lists.finish(old, new).map(Some)
 }
 
-/// What the walk of the new file leaves for the second look at the old one.
-struct Walked {
-    hashes: Hashes,
-    lists: Lists,
-    /// New rows of users whose cells hash differently (passwords concealed).
-    pending: Spill,
-    /// (old record offset, position in `pending`) of each such user.
-    waiting: Vec<(u64, u64)>,
-}
-
 impl Indexed {
-    /// Step 2 of the hash way: the new file against the index; `None` when it must go the
-    /// simple path.
-    fn walk_new(&mut self, new: &Sheet) -> Result<Option<Walked>, DiffError> {
-        let hashes = Hashes::default();
-        let old_columns: Vec<Option<usize>> =
-            self.sheet.columns.iter().map(|c| new.at(c)).collect();
-        let password = new.at(PASSWORD);
-        let io = |e| new.file.io_error(e);
-        let mut lists = Lists::new(&self.sheet, new).map_err(io)?;
-        let mut pending = Spill::new().map_err(io)?;
-        let mut waiting = Vec::new();
-        let mut added_keys = HashSet::new();
-        let users = &mut self.users;
-        let scan = new.scan(&mut |record, key| {
-            let hash = hashes.key(key);
-            match users.get_mut(&hash) {
-                Some((_, offset)) if *offset & MATCHED != 0 => Err(new.duplicate(record, key)),
-                Some((cells, offset)) => {
-                    *offset |= MATCHED;
-                    if *cells == hashes.cells(record, &old_columns) {
-                        lists.unchanged += 1;
-                    } else {
-                        let concealed = password.map(|at| hashes.conceal(cell(record, Some(at))));
-                        let row = (0..new.columns.len()).map(|i| match &concealed {
-                            Some(text) if Some(i) == password => text.as_str(),
-                            _ => cell(record, Some(i)),
-                        });
-                        let at = pending.push(row).map_err(io)?;
-                        waiting.push((*offset & !MATCHED, at));
-                    }
-                    Ok(true)
-                }
-                None if !added_keys.insert(hash) => Err(new.duplicate(record, key)),
-                None => {
-                    let cells = kept_cells(record, new.columns.len(), password);
-                    lists.added.push(key, cells).map_err(io)?;
-                    Ok(true)
-                }
-            }
-        })?;
-        Ok(match scan {
-            Scan::NotText => None,
-            Scan::Done | Scan::Stopped => Some(Walked {
-                hashes,
-                lists,
-                pending,
-                waiting,
-            }),
-        })
-    }
-}
-
-impl Walked {
-    /// Step 3 of the hash way: the old records still wanted, read again; then the report.
-    fn finish(
-        mut self,
-        indexed: Indexed,
+    /// Steps 2 and 3 of the hash way: both sorted lists of users walked side by side, then the
+    /// records still wanted read again, the new file's and then the old file's.
+    fn join(
+        self,
         new: Sheet,
+        new_users: Vec<Noted>,
         phones: &PhoneRule,
     ) -> Result<Streamed, DiffError> {
-        let old = &indexed.sheet;
-        let password = old.at(PASSWORD);
+        let old = &self.sheet;
+        let mut lists = Lists::new(old, &new).map_err(|e| new.file.io_error(e))?;
+        // Offsets: in the old file of users gone; in the new file of users joined (`None`) and
+        // of users whose cells hash differently (with their old offset).
+        let mut gone = Vec::new();
+        let mut wanted_new: Vec<(u64, Option<u64>)> = Vec::new();
+        let (mut olds, mut news) = (self.users.iter().peekable(), new_users.iter().peekable());
+        loop {
+            let order = match (olds.peek(), news.peek()) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(a), Some(b)) => a.key.cmp(&b.key),
+            };
+            match order {
+                Ordering::Less => gone.extend(olds.next().map(|user| user.offset)),
+                Ordering::Greater => wanted_new.extend(news.next().map(|user| (user.offset, None))),
+                Ordering::Equal => {
+                    let (a, b) = (olds.next(), news.next());
+                    if let (Some(a), Some(b)) = (a, b) {
+                        if a.cells == b.cells {
+                            lists.unchanged += 1;
+                        } else {
+                            wanted_new.push((b.offset, Some(a.offset)));
+                        }
+                    }
+                }
+            }
+        }
+        drop((self.users, new_users));
+
+        // The new rows wanted, in file order: joined users listed, the others set aside with
+        // their password concealed.
+        let hashes = Hashes::default();
+        let mut pending = Spill::new().map_err(|e| new.file.io_error(e))?;
+        let mut waiting: Vec<(u64, Option<u64>)> =
+            gone.into_iter().map(|offset| (offset, None)).collect();
+        wanted_new.sort_unstable_by_key(|(offset, _)| *offset);
+        let password = new.at(PASSWORD);
+        let mut reader = new.reader(8 * 1024)?;
+        reader.headers().map_err(|e| new.csv_error(e))?;
+        let mut record = StringRecord::new();
+        for (offset, old_offset) in wanted_new {
+            read_at(&mut reader, &mut record, new.bom, offset).map_err(|e| new.csv_error(e))?;
+            let io = |e| new.file.io_error(e);
+            match old_offset {
+                None => {
+                    let cells = kept_cells(&record, new.columns.len(), password);
+                    lists.added.push(new.key(&record), cells).map_err(io)?;
+                }
+                Some(old_offset) => {
+                    let concealed = password.map(|at| hashes.conceal(cell(&record, Some(at))));
+                    let row = (0..new.columns.len()).map(|i| match &concealed {
+                        Some(text) if Some(i) == password => text.as_str(),
+                        _ => cell(&record, Some(i)),
+                    });
+                    waiting.push((old_offset, Some(pending.push(row).map_err(io)?)));
+                }
+            }
+        }
+
+        // The old rows wanted, in file order: users gone listed, the others compared.
         let io = |e| old.file.io_error(e);
-
-        // Removed users and the old side of the waiting ones, in file order.
-        let mut wanted: Vec<(u64, Option<u64>)> = indexed
-            .users
-            .values()
-            .filter(|(_, offset)| offset & MATCHED == 0)
-            .map(|&(_, offset)| (offset, None))
-            .chain(self.waiting.iter().map(|&(offset, at)| (offset, Some(at))))
-            .collect();
-        drop(indexed.users);
-        wanted.sort_unstable_by_key(|(offset, _)| *offset);
-
-        let mut pending = self.pending.into_reader().map_err(io)?;
+        waiting.sort_unstable_by_key(|(offset, _)| *offset);
+        let password = old.at(PASSWORD);
+        let mut pending = pending.into_reader().map_err(io)?;
         let mut new_row = Vec::new();
         let mut reader = old.reader(8 * 1024)?;
         reader.headers().map_err(|e| old.csv_error(e))?;
-        let mut record = StringRecord::new();
-        for (offset, waiting) in wanted {
+        for (offset, set_aside) in waiting {
             read_at(&mut reader, &mut record, old.bom, offset).map_err(|e| old.csv_error(e))?;
             let key = old.key(&record);
-            let Some(at) = waiting else {
+            let Some(at) = set_aside else {
                 let cells = kept_cells(&record, old.columns.len(), password);
-                self.lists.removed.push(key, cells).map_err(io)?;
+                lists.removed.push(key, cells).map_err(io)?;
                 continue;
             };
             pending.read(at, &mut new_row).map_err(io)?;
-            let concealed = password.map(|at| self.hashes.conceal(cell(&record, Some(at))));
+            let concealed = password.map(|at| hashes.conceal(cell(&record, Some(at))));
             let old_cell = |at: usize| match &concealed {
                 Some(text) if Some(at) == password => text.as_str(),
                 _ => cell(&record, Some(at)),
             };
             let new_cell = |at: usize| new_row.get(at).map_or("", String::as_str);
-            self.lists
+            lists
                 .compare(key, phones, (old, old_cell), (&new, new_cell))
                 .map_err(io)?;
         }
-        self.lists.finish(old, &new)
+        lists.finish(old, &new)
     }
 }
 
