@@ -482,17 +482,9 @@ impl Validator {
                 .ok()
         });
 
-        if !cells.problems.is_empty() {
-            return CheckedAlone {
-                extension,
-                unplaced_phone: false,
-                verdict: Err(cells.problems),
-            };
-        }
-        CheckedAlone {
-            extension,
-            unplaced_phone: matches!(phone_number, Some(Reading::Unplaced(_))),
-            verdict: Ok(User {
+        let unplaced_phone = matches!(phone_number, Some(Reading::Unplaced(_)));
+        let verdict = if cells.problems.is_empty() {
+            Ok(User {
                 agent_id: agent_id.map(Into::into),
                 extension: extension.expect("a row without problems has an extension"),
                 name: name.map(Into::into),
@@ -501,7 +493,14 @@ impl Validator {
                 start_time,
                 end_time,
                 sms_alert,
-            }),
+            })
+        } else {
+            Err(cells.problems)
+        };
+        CheckedAlone {
+            extension,
+            unplaced_phone,
+            verdict,
         }
     }
 
@@ -546,7 +545,8 @@ impl Validator {
 /// valid row's verdict is its user, or `()` where only the verdict is wanted.
 pub struct CheckedAlone<U = User> {
     extension: Option<u32>,
-    /// The row's phone number goes out without a known country ([`Reading::Unplaced`]).
+    /// The row's phone number goes out without a known country ([`Reading::Unplaced`]); counted
+    /// only when the row is valid.
     unplaced_phone: bool,
     verdict: Result<U, Vec<Problem>>,
 }

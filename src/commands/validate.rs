@@ -4,7 +4,7 @@ use std::num::NonZeroUsize;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -151,25 +151,7 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
             let next = (!current.is_last())
                 .then(|| Batch::read(&mut sheet, spare, current.number + 1, &helpers));
             let mut checked = current.check_pieces(&validator);
-            // With several helpers, one may answer for the next batch before another answers
-            // for this one.
-            let (mut theirs, mut later): (Vec<Answer>, Vec<Answer>) = std::mem::take(&mut early)
-                .into_iter()
-                .partition(|(number, _)| *number == current.number);
-            while theirs.len() < given {
-                let answer = answers
-                    .recv()
-                    .unwrap_or_else(|_| unreachable!("a helper answers every batch it is given"));
-                if answer.0 == current.number {
-                    theirs.push(answer);
-                } else {
-                    later.push(answer);
-                }
-            }
-            early = later;
-            for (_, answer) in theirs {
-                checked.extend(answer.unwrap_or_else(|panicked| panic::resume_unwind(panicked)));
-            }
+            checked.extend(helpers_answers(current.number, given, &answers, &mut early));
             checked.sort_unstable_by_key(|(at, _)| *at);
             let Ok(batch) = Arc::try_unwrap(current) else {
                 unreachable!("every helper lets go of a batch before it answers")
@@ -249,6 +231,35 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     } else {
         Exit::Success
     })
+}
+
+/// What the `given` helpers checked of batch `number`, waiting for each. With several helpers,
+/// one may answer for the next batch before another answers for this one: such answers wait in
+/// `early`. A helper's panic is resumed here.
+fn helpers_answers(
+    number: u64,
+    given: usize,
+    answers: &Receiver<Answer>,
+    early: &mut Vec<Answer>,
+) -> Checked {
+    let (mut theirs, later): (Vec<Answer>, Vec<Answer>) = std::mem::take(early)
+        .into_iter()
+        .partition(|(of, _)| *of == number);
+    *early = later;
+    while theirs.len() < given {
+        let answer = answers
+            .recv()
+            .unwrap_or_else(|_| unreachable!("a helper answers every batch it is given"));
+        if answer.0 == number {
+            theirs.push(answer);
+        } else {
+            early.push(answer);
+        }
+    }
+    theirs
+        .into_iter()
+        .flat_map(|(_, answer)| answer.unwrap_or_else(|panicked| panic::resume_unwind(panicked)))
+        .collect()
 }
 
 /// Reads up to [`BATCH_ROWS`] rows into `batch`, reusing its records: how many were read, and

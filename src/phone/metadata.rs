@@ -66,6 +66,8 @@ pub struct Code {
 pub struct Region {
     id: &'static str,
     pub country_code: u16,
+    /// The same, written out.
+    pub country_code_digits: String,
     /// Which numbers of a shared code are this region's, when the metadata says so by prefix.
     leading_digits: Option<Regex>,
     pub general: Pattern,
@@ -139,6 +141,7 @@ impl Region {
         Region {
             id: meta.id(),
             country_code: meta.country_code(),
+            country_code_digits: meta.country_code().to_string(),
             leading_digits: meta.leading_digits().map(|p| anchored(p.as_str())),
             general: Pattern::compile(d.general()),
             local_lengths: d.general().possible_local_length(),

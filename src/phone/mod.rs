@@ -97,12 +97,12 @@ impl PhoneRule {
     /// Read a number as a sheet (or a source account) writes it; the error is the rule it breaks.
     pub fn read(&self, text: &str) -> Result<Reading, String> {
         let written = Written::scan(text)?;
-        let with_country_code = || valid_e164(None, &format!("+{}", written.digits));
+        let with_country_code = || valid_e164(None, true, &written.digits);
         if written.international {
             return with_country_code().map(Reading::Placed);
         }
         match self.region {
-            Some(Region(region)) => match valid_e164(Some(region), &written.digits) {
+            Some(Region(region)) => match valid_e164(Some(region), false, &written.digits) {
                 Ok(digits) => Ok(Reading::Placed(digits)),
                 Err(why) => with_country_code().map(Reading::Placed).map_err(|_| why),
             },
@@ -213,10 +213,10 @@ impl Written {
     }
 }
 
-/// The E.164 digits of `text` (ASCII digits, a `+` first for [`None`]) read in `region`, when
-/// libphonenumber finds it a valid number.
-fn valid_e164(region: Option<country::Id>, text: &str) -> Result<String, String> {
-    let number = parse::parse(region, text).map_err(|e| parse_failure(&e))?;
+/// The E.164 digits of ASCII `digits` (written after a `+` when `plus`) read in `region`, when
+/// libphonenumber finds them a valid number.
+fn valid_e164(region: Option<country::Id>, plus: bool, digits: &str) -> Result<String, String> {
+    let number = parse::parse(region, plus, digits).map_err(|e| parse_failure(&e))?;
     if !metadata::is_valid(number.code, &number.national) {
         return Err(invalid(&number));
     }

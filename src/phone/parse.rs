@@ -24,13 +24,9 @@ pub struct Parsed {
     pub national: String,
 }
 
-/// `phonenumber::parse(home, text)` for `text` of ASCII digits, optionally after one `+`.
-pub fn parse(home: Option<country::Id>, text: &str) -> Result<Parsed, ParseError> {
-    let (plus, digits) = match text.strip_prefix('+') {
-        Some(digits) => (true, digits),
-        None => (false, text),
-    };
-    debug_assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{text:?}");
+/// `phonenumber::parse(home, text)` for `text` of ASCII `digits`, after a `+` when `plus`.
+pub fn parse(home: Option<country::Id>, plus: bool, digits: &str) -> Result<Parsed, ParseError> {
+    debug_assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{digits:?}");
     // The crate's viability grammar: two digits make a number, or three after a `+`.
     if digits.len() < if plus { 3 } else { 2 } {
         return Err(ParseError::NoNumber);
@@ -69,10 +65,9 @@ pub fn parse(home: Option<country::Id>, text: &str) -> Result<Parsed, ParseError
         code
     } else {
         let home = home.ok_or(ParseError::InvalidCountryCode)?;
-        let code = home.country_code.to_string();
         // The home country code written first, unless the digits are a national number as they
         // stand.
-        if let Some(rest) = national.strip_prefix(code.as_str()) {
+        if let Some(rest) = national.strip_prefix(home.country_code_digits.as_str()) {
             if !home.general.is_match(national) || !home.possible_length(national.len()) {
                 national = rest;
             }
@@ -169,7 +164,11 @@ mod tests {
     }
 
     fn ours(home: Option<country::Id>, text: &str) -> Result<Parsed, String> {
-        parse(home, text).map_err(|error| format!("{error:?}"))
+        let (plus, digits) = match text.strip_prefix('+') {
+            Some(digits) => (true, digits),
+            None => (false, text),
+        };
+        parse(home, plus, digits).map_err(|error| format!("{error:?}"))
     }
 
     fn every_region() -> Vec<country::Id> {

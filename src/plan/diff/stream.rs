@@ -14,14 +14,17 @@
 //! which it may show only after most of the old file.
 //!
 //! **Hash**, for any order:
-//! 1. The old file is read once more; each user keeps 32 bytes: a 128-bit hash of its key, a
-//!    64-bit hash of its cells (by column name) and where its record starts.
-//! 2. The new file is read once. A user whose key is known and whose cells hash alike is
-//!    unchanged and forgotten there and then. A known user with other cells is set aside (its
-//!    row spilled), and so is a user the old file lacks.
-//! 3. The old file is read again, only at the records still wanted: users gone, and the old side
-//!    of the users set aside. Those pairs are compared by [`Fields`]: different hashes say only
-//!    "maybe changed" (a phone written another way, a password one file lacks).
+//! 1. Each file is read once, both at once when neither is yet (one on each core); each user
+//!    keeps 32 bytes: a 128-bit hash of its key, a 64-bit hash of its cells (by the old file's
+//!    column names) and where its record starts. Each file's users are sorted by key hash, which
+//!    puts a repeated key next to its first.
+//! 2. The two sorted lists are walked side by side. A user in both whose cells hash alike is
+//!    unchanged and forgotten there and then.
+//! 3. The new file is read again, only at the records still wanted: users it adds are listed,
+//!    users with other cells set aside (their rows spilled). Then the old file, likewise: users
+//!    gone are listed, and the old side of the users set aside is compared by [`Fields`]:
+//!    different hashes say only "maybe changed" (a phone written another way, a password one file
+//!    lacks).
 //! 4. The keys of the three lists are sorted.
 //!
 //! Equal hashes are taken for equal text: a changed user is missed only when 64 bits of its cells
@@ -165,21 +168,7 @@ pub fn compare_paths(old: &Path, new: &Path, phones: &PhoneRule) -> Result<Chang
             // Not mergeable: [`index`] would read the old file through to learn its order, only
             // to find that again and build the index. Building it at once reports what that
             // read would, in the same order.
-            Ok(None) => {
-                // Each file noted on its own core.
-                let (old_users, new_users) = std::thread::scope(|scope| {
-                    let new_users = scope.spawn(|| new.note(&old.columns_in(&new)));
-                    let old_users = old.note(&old.columns_in(&old));
-                    let new_users = new_users
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    (old_users, new_users)
-                });
-                return match old_users? {
-                    Some(users) => Indexed { sheet: old, users }.compare(new, new_users, phones),
-                    None => held(old.file.read_whole()?, new.file, phones),
-                };
-            }
+            Ok(None) => return by_hashes(old, new, phones),
             Err(_) => {}
         }
     }
@@ -228,13 +217,10 @@ impl OldRoster {
                     Ok(new) => new,
                     Err(new) => return held(old.file.read_whole()?, new, phones),
                 };
-                if let Some(merged) = merge(&old, &new, phones)? {
-                    return Ok(Changes::Streamed(Box::new(merged)));
-                }
-                match Indexed::build(old)? {
-                    Ok(indexed) => (indexed, new),
-                    Err(old) => return held(old, new.file, phones),
-                }
+                return match merge(&old, &new, phones)? {
+                    Some(merged) => Ok(Changes::Streamed(Box::new(merged))),
+                    None => by_hashes(old, new, phones),
+                };
             }
             OldRoster::Indexed(indexed) => match Sheet::open(new)? {
                 Ok(new) => (indexed, new),
@@ -243,6 +229,23 @@ impl OldRoster {
         };
         let new_users = new.note(&indexed.sheet.columns_in(&new));
         indexed.compare(new, new_users, phones)
+    }
+}
+
+/// The hash way for two files neither yet read for it: each noted on its own core, the old
+/// file's problems reported first.
+fn by_hashes(old: Sheet, new: Sheet, phones: &PhoneRule) -> Result<Changes, DiffError> {
+    let (old_users, new_users) = std::thread::scope(|scope| {
+        let new_users = scope.spawn(|| new.note(&old.columns_in(&new)));
+        let old_users = old.note(&old.columns_in(&old));
+        let new_users = new_users
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (old_users, new_users)
+    });
+    match old_users? {
+        Some(users) => Indexed { sheet: old, users }.compare(new, new_users, phones),
+        None => held(old.file.read_whole()?, new.file, phones),
     }
 }
 
@@ -723,6 +726,21 @@ impl<'s> Cursor<'s> {
     }
 }
 
+/// Which of two lists walked side by side goes on: `Less` the first's next entry alone,
+/// `Greater` the second's, `Equal` both; `None` when both are done.
+fn side_by_side<T>(
+    a: Option<T>,
+    b: Option<T>,
+    cmp: impl FnOnce(T, T) -> Ordering,
+) -> Option<Ordering> {
+    Some(match (a, b) {
+        (None, None) => return None,
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(a), Some(b)) => cmp(a, b),
+    })
+}
+
 /// The merge of two files sorted by key; `None` when the new one turns out not to be.
 fn merge(old: &Sheet, new: &Sheet, phones: &PhoneRule) -> Result<Option<Streamed>, DiffError> {
     let io = |e| new.file.io_error(e);
@@ -742,11 +760,8 @@ fn merge(old: &Sheet, new: &Sheet, phones: &PhoneRule) -> Result<Option<Streamed
         if gone > GIVE_UP_AFTER_GONE && gone / GONE_PER_USER_MET > met {
             return Ok(None);
         }
-        let order = match (a.key(), b.key()) {
-            (None, None) => break,
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (Some(x), Some(y)) => natural_cmp(x, y),
+        let Some(order) = side_by_side(a.key(), b.key(), natural_cmp) else {
+            break;
         };
         let moved = match order {
             Ordering::Less => {
@@ -800,28 +815,22 @@ impl Indexed {
         // of users whose cells hash differently (with their old offset).
         let mut gone = Vec::new();
         let mut wanted_new: Vec<(u64, Option<u64>)> = Vec::new();
-        let (mut olds, mut news) = (self.users.iter().peekable(), new_users.iter().peekable());
-        loop {
-            let order = match (olds.peek(), news.peek()) {
-                (None, None) => break,
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (Some(a), Some(b)) => a.key.cmp(&b.key),
-            };
+        let (mut i, mut j) = (0, 0);
+        while let Some(order) = side_by_side(self.users.get(i), new_users.get(j), |a, b| {
+            a.key.cmp(&b.key)
+        }) {
             match order {
-                Ordering::Less => gone.extend(olds.next().map(|user| user.offset)),
-                Ordering::Greater => wanted_new.extend(news.next().map(|user| (user.offset, None))),
+                Ordering::Less => gone.push(self.users[i].offset),
+                Ordering::Greater => wanted_new.push((new_users[j].offset, None)),
+                Ordering::Equal if self.users[i].cells == new_users[j].cells => {
+                    lists.unchanged += 1;
+                }
                 Ordering::Equal => {
-                    let (a, b) = (olds.next(), news.next());
-                    if let (Some(a), Some(b)) = (a, b) {
-                        if a.cells == b.cells {
-                            lists.unchanged += 1;
-                        } else {
-                            wanted_new.push((b.offset, Some(a.offset)));
-                        }
-                    }
+                    wanted_new.push((new_users[j].offset, Some(self.users[i].offset)))
                 }
             }
+            i += usize::from(order.is_le());
+            j += usize::from(order.is_ge());
         }
         drop((self.users, new_users));
 
