@@ -4,14 +4,24 @@
 //! starts at the first digit: an anchored match answers the same question without the
 //! unanchored search, whose lazy DFA was rebuilt on nearly every number, and without the crate's
 //! shared cache, whose one lock every reading took for every pattern. Numbers reach these
-//! patterns as ASCII digits, so Unicode classes add nothing but size. Held to the crate by
-//! property tests here and in `parse.rs`.
+//! patterns as ASCII digits, so Unicode classes add nothing but size.
+//!
+//! Every pattern but the trunk-prefix rule (whose groups a rewrite reads) is searched with the
+//! bare lazy DFA the `regex` crate would run, and the DFA's state cache is the searching thread's
+//! own ([`Anchored`]): through `regex`, each search took a cache from a shared pool and gave it
+//! back, which on any thread but the pool's first went through a lock, and cost more than the
+//! search of a dozen digits itself. Held to the crate by property tests here and in `parse.rs`.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use phonenumber::country;
 use phonenumber::metadata::{Descriptor, Metadata, DATABASE};
 use regex::{Regex, RegexBuilder};
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::util::syntax;
+use regex_automata::{Anchored as AnchoredAt, Input};
 
 /// True when libphonenumber finds the number a valid number (of a known type) of its country:
 /// the crate's `is_valid`, for a country calling code and national number as parsed.
@@ -69,7 +79,7 @@ pub struct Region {
     /// The same, written out.
     pub country_code_digits: String,
     /// Which numbers of a shared code are this region's, when the metadata says so by prefix.
-    leading_digits: Option<Regex>,
+    leading_digits: Option<Anchored>,
     pub general: Pattern,
     /// Lengths of numbers dialled only within an area (the general descriptor's).
     local_lengths: &'static [u16],
@@ -78,9 +88,9 @@ pub struct Region {
     kinds: Vec<&'static Descriptor>,
     /// By national number length, the kinds of that length as one pattern, made on first use:
     /// one search where the crate tries up to ten; `None` when no kind has numbers so long.
-    kinds_by_length: [OnceLock<Option<Regex>>; LONGEST_NATIONAL + 1],
+    kinds_by_length: [OnceLock<Option<Anchored>>; LONGEST_NATIONAL + 1],
     /// What is dialled before a country code from this region (`00`, `011`).
-    pub international_prefix: Option<Regex>,
+    pub international_prefix: Option<Anchored>,
     /// The trunk prefix (`0`).
     pub national_prefix: Option<&'static str>,
     /// The trunk and carrier prefixes a national number may start with, when not just the above.
@@ -91,7 +101,7 @@ pub struct Region {
 
 pub struct Pattern {
     lengths: &'static [u16],
-    regex: Regex,
+    regex: Anchored,
 }
 
 impl Code {
@@ -142,16 +152,18 @@ impl Region {
             id: meta.id(),
             country_code: meta.country_code(),
             country_code_digits: meta.country_code().to_string(),
-            leading_digits: meta.leading_digits().map(|p| anchored(p.as_str())),
+            leading_digits: meta.leading_digits().map(|p| Anchored::new(p.as_str())),
             general: Pattern::compile(d.general()),
             local_lengths: d.general().possible_local_length(),
             kinds: kinds.into_iter().flatten().collect(),
             kinds_by_length: [const { OnceLock::new() }; LONGEST_NATIONAL + 1],
-            international_prefix: meta.international_prefix().map(|p| anchored(p.as_str())),
+            international_prefix: meta
+                .international_prefix()
+                .map(|p| Anchored::new(p.as_str())),
             national_prefix: meta.national_prefix(),
             national_prefix_for_parsing: meta
                 .national_prefix_for_parsing()
-                .map(|p| anchored(p.as_str())),
+                .map(|p| anchored_regex(p.as_str())),
             national_prefix_transform_rule: meta.national_prefix_transform_rule(),
         }
     }
@@ -166,7 +178,7 @@ impl Region {
 
     /// A match of the result is a match of some kind whose lengths allow `length` (the crate's
     /// `Descriptor::is_match` of each).
-    fn kinds_of_length(&self, length: usize) -> Option<&Regex> {
+    fn kinds_of_length(&self, length: usize) -> Option<&Anchored> {
         self.kinds_by_length
             .get(length)?
             .get_or_init(|| {
@@ -179,7 +191,7 @@ impl Region {
                     })
                     .map(|kind| format!("(?:{}\n)", kind.national_number().as_str()))
                     .collect();
-                (!sources.is_empty()).then(|| anchored(&sources.join("|")))
+                (!sources.is_empty()).then(|| Anchored::new(&sources.join("|")))
             })
             .as_ref()
     }
@@ -207,7 +219,7 @@ impl Pattern {
     fn compile(descriptor: &'static Descriptor) -> Pattern {
         Pattern {
             lengths: descriptor.possible_length(),
-            regex: anchored(descriptor.national_number().as_str()),
+            regex: Anchored::new(descriptor.national_number().as_str()),
         }
     }
 
@@ -218,9 +230,74 @@ impl Pattern {
     }
 }
 
-/// `source` (written in the metadata's whitespace-insensitive syntax) matched from the start:
-/// for ASCII only when it compiles so, else with Unicode classes, as the crate compiles it.
-fn anchored(source: &str) -> Regex {
+/// A metadata pattern matched from the first digit, by a lazy DFA whose state cache is the
+/// searching thread's own.
+pub struct Anchored {
+    dfa: DFA,
+    /// This pattern's cache in each thread's [`CACHES`].
+    slot: usize,
+}
+
+thread_local! {
+    /// Each thread's lazy DFA caches, by [`Anchored::slot`], made on a thread's first search of
+    /// a pattern.
+    static CACHES: RefCell<Vec<Option<Cache>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Anchored {
+    /// `source` (written in the metadata's whitespace-insensitive syntax): for ASCII only when
+    /// it compiles so, else with Unicode classes, as the crate compiles it.
+    fn new(source: &str) -> Anchored {
+        static SLOTS: AtomicUsize = AtomicUsize::new(0);
+        let compile = |unicode| {
+            DFA::builder()
+                .syntax(
+                    syntax::Config::new()
+                        .ignore_whitespace(true)
+                        .unicode(unicode),
+                )
+                .build(&format!("(?:{source}\n)"))
+        };
+        let dfa = compile(false)
+            .or_else(|_| compile(true))
+            .unwrap_or_else(|error| not_compiled(source, &error));
+        Anchored {
+            dfa,
+            slot: SLOTS.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The crate's `is_match` of the pattern at the first digit.
+    pub fn is_match(&self, digits: &str) -> bool {
+        self.search(&Input::new(digits).earliest(true)).is_some()
+    }
+
+    /// Where the leftmost-first match from the first digit ends, as the crate's `find` would
+    /// tell.
+    pub fn match_end(&self, digits: &str) -> Option<usize> {
+        self.search(&Input::new(digits))
+    }
+
+    fn search(&self, input: &Input<'_>) -> Option<usize> {
+        let input = input.clone().anchored(AnchoredAt::Yes);
+        CACHES.with_borrow_mut(|caches| {
+            if caches.len() <= self.slot {
+                caches.resize_with(self.slot + 1, || None);
+            }
+            let cache = caches[self.slot].get_or_insert_with(|| self.dfa.create_cache());
+            self.dfa
+                .try_search_fwd(cache, &input)
+                // A lazy DFA fails a search only when it may give up (it is built never to) or
+                // meets a byte it quits on (only non-ASCII bytes, under Unicode word boundaries).
+                .expect("a lazy DFA that never gives up reads ASCII digits to the end")
+                .map(|found| found.offset())
+        })
+    }
+}
+
+/// The trunk-prefix rule, whose groups a rewrite reads: the `regex` crate's, anchored, compiled
+/// as [`Anchored::new`] compiles.
+fn anchored_regex(source: &str) -> Regex {
     let compile = |unicode| {
         RegexBuilder::new(&format!("^(?:{source}\n)"))
             .ignore_whitespace(true)
@@ -229,11 +306,13 @@ fn anchored(source: &str) -> Regex {
     };
     compile(false)
         .or_else(|_| compile(true))
-        .unwrap_or_else(|error| {
-            // The crate checked this syntax when it loaded its metadata and would fail the same
-            // way on its first use of the pattern.
-            panic!("libphonenumber's pattern {source:?} does not compile: {error}")
-        })
+        .unwrap_or_else(|error| not_compiled(source, &error))
+}
+
+fn not_compiled(source: &str, error: &dyn std::fmt::Display) -> ! {
+    // The crate checked this syntax when it loaded its metadata and would fail the same way on
+    // its first use of the pattern.
+    panic!("libphonenumber's pattern {source:?} does not compile: {error}")
 }
 
 #[cfg(test)]

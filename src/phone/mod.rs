@@ -20,6 +20,7 @@ mod parse;
 use std::fmt;
 use std::str::FromStr;
 
+use compact_str::CompactString;
 use phonenumber::metadata::DATABASE;
 use phonenumber::{country, ParseError};
 
@@ -62,10 +63,10 @@ impl<'de> serde::Deserialize<'de> for Region {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reading {
     /// E.164 digits without the `+`: the country is known.
-    Placed(String),
+    Placed(CompactString),
     /// The digits as written: no default region, and not a valid number with its country code
     /// first, so which country it belongs to is unknown.
-    Unplaced(String),
+    Unplaced(CompactString),
 }
 
 impl Reading {
@@ -76,7 +77,7 @@ impl Reading {
     }
 
     /// The digits to send.
-    pub fn into_digits(self) -> String {
+    pub fn into_digits(self) -> CompactString {
         match self {
             Reading::Placed(digits) | Reading::Unplaced(digits) => digits,
         }
@@ -138,7 +139,7 @@ impl PhoneRule {
     /// numbers in a map.
     pub fn key(&self, text: &str) -> String {
         self.read(text)
-            .map(Reading::into_digits)
+            .map(|reading| reading.into_digits().into())
             .unwrap_or_else(|_| text.chars().filter(char::is_ascii_digit).collect())
     }
 }
@@ -177,7 +178,8 @@ pub fn unplaced_warning(count: u64) -> Option<String> {
 /// A number's digits, and whether it was written international (`+` or `00` first).
 struct Written {
     international: bool,
-    digits: String,
+    /// Inline up to 24 digits, past the longest number: no allocation for a number read.
+    digits: CompactString,
 }
 
 impl Written {
@@ -188,14 +190,25 @@ impl Written {
             "a phone number is digits with an optional leading + or 00 (spaces, dashes, dots and brackets are ignored)".to_string()
         };
         let mut plus = false;
-        let mut digits = String::with_capacity(text.len());
-        for c in text.chars() {
+        let mut digits = CompactString::const_new("");
+        // Digits are taken a run at a time: most numbers are one run, or a few.
+        let mut run: Option<usize> = None;
+        for (at, c) in text.char_indices() {
+            if c.is_ascii_digit() {
+                run.get_or_insert(at);
+                continue;
+            }
+            if let Some(start) = run.take() {
+                digits.push_str(&text[start..at]);
+            }
             match c {
-                '0'..='9' => digits.push(c),
                 '+' if !plus && digits.is_empty() => plus = true,
                 ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
                 _ => return Err(rule()),
             }
+        }
+        if let Some(start) = run {
+            digits.push_str(&text[start..]);
         }
         if digits.is_empty() {
             return Err(rule());
@@ -203,7 +216,7 @@ impl Written {
         Ok(match digits.strip_prefix("00") {
             Some(rest) if !plus => Written {
                 international: true,
-                digits: rest.to_string(),
+                digits: rest.into(),
             },
             _ => Written {
                 international: plus,
@@ -215,7 +228,11 @@ impl Written {
 
 /// The E.164 digits of ASCII `digits` (written after a `+` when `plus`) read in `region`, when
 /// libphonenumber finds them a valid number.
-fn valid_e164(region: Option<country::Id>, plus: bool, digits: &str) -> Result<String, String> {
+fn valid_e164(
+    region: Option<country::Id>,
+    plus: bool,
+    digits: &str,
+) -> Result<CompactString, String> {
     let number = parse::parse(region, plus, digits).map_err(|e| parse_failure(&e))?;
     if !metadata::is_valid(number.code, &number.national) {
         return Err(invalid(&number));
@@ -226,8 +243,16 @@ fn valid_e164(region: Option<country::Id>, plus: bool, digits: &str) -> Result<S
 /// The E.164 form without the `+`, as the crate's E.164 formatter writes it (country code, then
 /// the national number with its leading zeros), without the formatter's look-up of the
 /// country's format patterns, which E.164 never uses.
-fn e164_digits(number: &parse::Parsed) -> String {
-    format!("{}{}", number.code, number.national)
+fn e164_digits(number: &parse::Parsed) -> CompactString {
+    let mut digits = CompactString::const_new("");
+    // Calling codes have one to three digits.
+    for place in [100, 10, 1] {
+        if number.code >= place || place == 1 {
+            digits.push(char::from(b'0' + (number.code / place % 10) as u8));
+        }
+    }
+    digits.push_str(&number.national);
+    digits
 }
 
 fn parse_failure(error: &ParseError) -> String {
@@ -283,7 +308,7 @@ mod tests {
             if let Ok(number) = phonenumber::parse(Some(region.0), &text) {
                 if phonenumber::is_valid(&number) {
                     let formatted = number.format().mode(Mode::E164).to_string();
-                    let parsed = parse::Parsed { code: number.code().value(), national: number.national().to_string() };
+                    let parsed = parse::Parsed { code: number.code().value(), national: number.national().to_string().into() };
                     prop_assert_eq!(format!("+{}", e164_digits(&parsed)), formatted);
                 }
             }
@@ -354,7 +379,7 @@ mod tests {
         PhoneRule::new(Some("IN".parse().unwrap()))
     }
 
-    fn sent(rule: PhoneRule, text: &str) -> Result<String, String> {
+    fn sent(rule: PhoneRule, text: &str) -> Result<CompactString, String> {
         rule.read(text).map(Reading::into_digits)
     }
 

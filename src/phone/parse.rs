@@ -18,14 +18,18 @@ const LONGEST_CALLING_CODE: usize = 3;
 
 /// A number as the crate parses it: its country calling code and national (significant) number.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parsed {
+pub struct Parsed<'a> {
     pub code: u16,
     /// The national number's digits, leading zeros kept (the crate's `NationalNumber` written out).
-    pub national: String,
+    pub national: Cow<'a, str>,
 }
 
 /// `phonenumber::parse(home, text)` for `text` of ASCII `digits`, after a `+` when `plus`.
-pub fn parse(home: Option<country::Id>, plus: bool, digits: &str) -> Result<Parsed, ParseError> {
+pub fn parse(
+    home: Option<country::Id>,
+    plus: bool,
+    digits: &str,
+) -> Result<Parsed<'_>, ParseError> {
     debug_assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{digits:?}");
     // The crate's viability grammar: two digits make a number, or three after a `+`.
     if digits.len() < if plus { 3 } else { 2 } {
@@ -38,13 +42,13 @@ pub fn parse(home: Option<country::Id>, plus: bool, digits: &str) -> Result<Pars
 
     let mut national = digits;
     let mut international = plus;
-    if let Some(found) = home
+    if let Some(end) = home
         .and_then(|region| region.international_prefix.as_ref())
-        .and_then(|prefix| prefix.find(national))
+        .and_then(|prefix| prefix.match_end(national))
     {
         // No country code starts with 0: what follows such a match is not dialled abroad.
-        if !national[found.end()..].starts_with('0') {
-            national = &national[found.end()..];
+        if !national[end..].starts_with('0') {
+            national = &national[end..];
             international = true;
         }
     }
@@ -100,11 +104,10 @@ pub fn parse(home: Option<country::Id>, plus: bool, digits: &str) -> Result<Pars
     if national.len() > *NATIONAL_LENGTHS.end() {
         return Err(ParseError::TooLong);
     }
-    let number: NationalNumber = national.parse()?;
-    Ok(Parsed {
-        code,
-        national: number.to_string(),
-    })
+    // The crate keeps the number as a `NationalNumber`, which fails on all zeros and on values
+    // past 56 bits, and writes out as the digits it was parsed from.
+    national.parse::<NationalNumber>()?;
+    Ok(Parsed { code, national })
 }
 
 /// A calling code's digits (one to three) as a number.
@@ -154,16 +157,16 @@ mod tests {
     use proptest::prelude::*;
 
     /// The crate's answer in the same shape, errors compared by what they say.
-    fn crates(home: Option<country::Id>, text: &str) -> Result<Parsed, String> {
+    fn crates(home: Option<country::Id>, text: &str) -> Result<Parsed<'static>, String> {
         phonenumber::parse(home, text)
             .map(|number| Parsed {
                 code: number.code().value(),
-                national: number.national().to_string(),
+                national: number.national().to_string().into(),
             })
             .map_err(|error| format!("{error:?}"))
     }
 
-    fn ours(home: Option<country::Id>, text: &str) -> Result<Parsed, String> {
+    fn ours(home: Option<country::Id>, text: &str) -> Result<Parsed<'_>, String> {
         let (plus, digits) = match text.strip_prefix('+') {
             Some(digits) => (true, digits),
             None => (false, text),
