@@ -1,9 +1,11 @@
 //! The rules a row must pass before anything is sent, each failure naming row, column, value and rule.
 
 use crate::export::record::without_formula_guard;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
+use compact_str::CompactString;
 use csv::ByteRecord;
 
 use crate::input::{CellProblem, Column, ColumnMap};
@@ -182,15 +184,19 @@ impl FirstRows {
     }
 }
 
-struct Cells<'r> {
+/// A row's cells (borrowed for `'r`) as the validator's columns (for `'v`) name them.
+struct Cells<'r, 'v> {
     record: &'r ByteRecord,
-    columns: &'r ColumnMap,
+    /// The record's cells as one text, when they are UTF-8: one check per row instead of one
+    /// per cell.
+    text: Option<&'r str>,
+    columns: &'v ColumnMap,
     /// Cells whose type was wrong in the workbook: already problems, their text not to be read.
-    flagged: &'r [CellProblem],
+    flagged: &'v [CellProblem],
     problems: Vec<Problem>,
 }
 
-impl<'r> Cells<'r> {
+impl<'r> Cells<'r, '_> {
     fn is_flagged(&self, column: Column) -> bool {
         self.columns
             .index(column)
@@ -203,6 +209,9 @@ impl<'r> Cells<'r> {
         let index = self.columns.index(column)?;
         if self.is_flagged(column) {
             return None;
+        }
+        if let Some(text) = self.text_of(index) {
+            return Some(trimmed(text)).filter(|t| !t.is_empty());
         }
         let raw = self.record.get(index)?;
         match std::str::from_utf8(raw) {
@@ -228,6 +237,12 @@ impl<'r> Cells<'r> {
         }
     }
 
+    /// Cell `index` as text, when the record is UTF-8 and the cell a whole character sequence
+    /// of it.
+    fn text_of(&self, index: usize) -> Option<&'r str> {
+        self.text?.get(self.record.range(index)?)
+    }
+
     fn fail(&mut self, column: Column, value: &str, rule: impl Into<String>) {
         let index = self.columns.index(column).map_or(0, |i| i + 1);
         let quoted = match column {
@@ -251,6 +266,15 @@ impl<'r> Cells<'r> {
             value: None,
             rule: format!("required {why}, but empty"),
         });
+    }
+}
+
+/// `text.trim()`, without decoding characters when it starts and ends with visible ASCII, as
+/// nearly every cell does.
+fn trimmed(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
     }
 }
 
@@ -326,15 +350,20 @@ impl Validator {
         flagged: &[CellProblem],
     ) -> Result<User, Vec<Problem>> {
         let alone = self.check_alone(record, flagged);
-        self.settle(row, alone)
+        self.settle(row, alone).map(UserCells::into_user)
     }
 
     /// The checks of a row that need no other row: every rule but the duplicate extension.
     /// Rows may go through it on several threads at once; [`Validator::settle`] finishes each,
     /// in row order.
-    pub fn check_alone(&self, record: &ByteRecord, flagged: &[CellProblem]) -> CheckedAlone {
+    pub fn check_alone<'r>(
+        &self,
+        record: &'r ByteRecord,
+        flagged: &[CellProblem],
+    ) -> CheckedAlone<UserCells<'r>> {
         let mut cells = Cells {
             record,
+            text: std::str::from_utf8(record.as_slice()).ok(),
             columns: &self.columns,
             flagged,
             problems: Vec::new(),
@@ -376,7 +405,7 @@ impl Validator {
                     ),
                     _ => {}
                 }
-                Some(value.to_string())
+                Some(value)
             }
             Err(rule) => {
                 cells.fail(Column::AgentId, value, rule);
@@ -418,18 +447,20 @@ impl Validator {
             }
             None => None,
         };
-        let password = match self
+        let password_at = self
             .columns
             .index(Column::Password)
-            .filter(|_| !cells.is_flagged(Column::Password))
-            .and_then(|i| record.get(i))
-        {
+            .filter(|_| !cells.is_flagged(Column::Password));
+        let password = match password_at.and_then(|i| record.get(i)) {
             // Passwords are taken as typed: surrounding spaces may be part of them.
-            Some(raw) if !raw.is_empty() => match std::str::from_utf8(raw) {
+            Some(raw) if !raw.is_empty() => match password_at
+                .and_then(|i| cells.text_of(i))
+                .map_or_else(|| std::str::from_utf8(raw), Ok)
+            {
                 Ok(typed) => {
                     let value = without_formula_guard(typed);
                     check_password(value, self.rules.min_password_len)
-                        .map(|()| Secret::new(value))
+                        .map(|()| value)
                         .map_err(|rule| cells.fail(Column::Password, value, rule))
                         .ok()
                 }
@@ -484,11 +515,11 @@ impl Validator {
 
         let unplaced_phone = matches!(phone_number, Some(Reading::Unplaced(_)));
         let verdict = if cells.problems.is_empty() {
-            Ok(User {
-                agent_id: agent_id.map(Into::into),
+            Ok(UserCells {
+                agent_id,
                 extension: extension.expect("a row without problems has an extension"),
-                name: name.map(Into::into),
-                phone_number: phone_number.map(|reading| reading.into_digits().into()),
+                name,
+                phone_number: phone_number.map(Reading::into_digits),
                 password,
                 start_time,
                 end_time,
@@ -542,8 +573,8 @@ impl Validator {
 }
 
 /// A row's verdict on every rule but the duplicate extension, with the extension to note; a
-/// valid row's verdict is its user, or `()` where only the verdict is wanted.
-pub struct CheckedAlone<U = User> {
+/// valid row's verdict is its user's cells, or `()` where only the verdict is wanted.
+pub struct CheckedAlone<U> {
     extension: Option<u32>,
     /// The row's phone number goes out without a known country ([`Reading::Unplaced`]); counted
     /// only when the row is valid.
@@ -551,13 +582,41 @@ pub struct CheckedAlone<U = User> {
     verdict: Result<U, Vec<Problem>>,
 }
 
-impl CheckedAlone {
+impl<U> CheckedAlone<U> {
     /// The verdict alone, the user dropped where it was made (`roster validate` sends none).
     pub fn without_user(self) -> CheckedAlone<()> {
         CheckedAlone {
             extension: self.extension,
             unplaced_phone: self.unplaced_phone,
             verdict: self.verdict.map(drop),
+        }
+    }
+}
+
+/// A valid row's values, borrowed from its record where they stand as written: made a [`User`]
+/// only for a row that will be sent.
+pub struct UserCells<'r> {
+    agent_id: Option<&'r str>,
+    extension: u32,
+    name: Option<Cow<'r, str>>,
+    phone_number: Option<CompactString>,
+    password: Option<&'r str>,
+    start_time: Option<u8>,
+    end_time: Option<u8>,
+    sms_alert: Option<bool>,
+}
+
+impl UserCells<'_> {
+    pub fn into_user(self) -> User {
+        User {
+            agent_id: self.agent_id.map(Into::into),
+            extension: self.extension,
+            name: self.name.map(Into::into),
+            phone_number: self.phone_number,
+            password: self.password.map(Secret::new),
+            start_time: self.start_time,
+            end_time: self.end_time,
+            sms_alert: self.sms_alert,
         }
     }
 }
@@ -616,12 +675,12 @@ fn check_agent_id(value: &str) -> Result<u32, String> {
 /// A name as roster sends and compares it: line breaks and tabs (a cell's Alt+Enter, a pasted
 /// column) fold with the spaces around them into one space, as [`crate::model::same_name`]
 /// compares, so a name the provider holds with a line break re-imports unchanged.
-fn check_name(value: &str) -> Result<String, String> {
+fn check_name(value: &str) -> Result<Cow<'_, str>, String> {
     let value = without_formula_guard(value);
     if is_folded_ascii(value) && value.len() <= MAX_NAME_CHARS {
-        return Ok(value.to_string());
+        return Ok(Cow::Borrowed(value));
     }
-    check_name_fully(value)
+    check_name_fully(value).map(Cow::Owned)
 }
 
 /// Printable ASCII with one space between words: a name with nothing to fold or refuse, as most
@@ -743,7 +802,7 @@ mod tests {
         fn a_plain_name_is_what_the_full_rules_make_of_it(
             name in prop_oneof!["[ -~]{0,70}", "[a-z ]{95,105}", "[ -~\t\n\u{a0}\u{202e}\u{7}é]{0,12}"],
         ) {
-            prop_assert_eq!(check_name(&name), check_name_fully(without_formula_guard(&name)));
+            prop_assert_eq!(check_name(&name).map(Cow::into_owned), check_name_fully(without_formula_guard(&name)));
         }
     }
 
