@@ -257,6 +257,7 @@ impl Anchored {
                         .unicode(unicode),
                 )
                 .build(&format!("(?:{source}\n)"))
+                .map_err(|error| error.to_string())
         };
         let dfa = compile(false)
             .or_else(|_| compile(true))

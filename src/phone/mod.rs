@@ -189,26 +189,32 @@ impl Written {
         let rule = || {
             "a phone number is digits with an optional leading + or 00 (spaces, dashes, dots and brackets are ignored)".to_string()
         };
-        let mut plus = false;
-        let mut digits = CompactString::const_new("");
-        // Digits are taken a run at a time: most numbers are one run, or a few.
-        let mut run: Option<usize> = None;
-        for (at, c) in text.char_indices() {
-            if c.is_ascii_digit() {
-                run.get_or_insert(at);
-                continue;
+        let (mut plus, mut digits) = match text.strip_prefix('+') {
+            // Most numbers are digits alone: taken at once.
+            Some(rest) if rest.bytes().all(|b| b.is_ascii_digit()) => (true, rest.into()),
+            None if text.bytes().all(|b| b.is_ascii_digit()) => (false, text.into()),
+            _ => (false, CompactString::const_new("")),
+        };
+        if digits.is_empty() {
+            // Else digits are taken a run at a time, between separators.
+            let mut run: Option<usize> = None;
+            for (at, c) in text.char_indices() {
+                if c.is_ascii_digit() {
+                    run.get_or_insert(at);
+                    continue;
+                }
+                if let Some(start) = run.take() {
+                    digits.push_str(&text[start..at]);
+                }
+                match c {
+                    '+' if !plus && digits.is_empty() => plus = true,
+                    ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
+                    _ => return Err(rule()),
+                }
             }
-            if let Some(start) = run.take() {
-                digits.push_str(&text[start..at]);
+            if let Some(start) = run {
+                digits.push_str(&text[start..]);
             }
-            match c {
-                '+' if !plus && digits.is_empty() => plus = true,
-                ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
-                _ => return Err(rule()),
-            }
-        }
-        if let Some(start) = run {
-            digits.push_str(&text[start..]);
         }
         if digits.is_empty() {
             return Err(rule());
@@ -244,13 +250,11 @@ fn valid_e164(
 /// the national number with its leading zeros), without the formatter's look-up of the
 /// country's format patterns, which E.164 never uses.
 fn e164_digits(number: &parse::Parsed) -> CompactString {
-    let mut digits = CompactString::const_new("");
     // Calling codes have one to three digits.
-    for place in [100, 10, 1] {
-        if number.code >= place || place == 1 {
-            digits.push(char::from(b'0' + (number.code / place % 10) as u8));
-        }
-    }
+    let code = [100, 10, 1].map(|place| b'0' + (number.code / place % 10) as u8);
+    let written = code.iter().position(|&digit| digit != b'0').unwrap_or(2);
+    let mut digits = CompactString::with_capacity(code.len() - written + number.national.len());
+    digits.push_str(std::str::from_utf8(&code[written..]).expect("ASCII digits"));
     digits.push_str(&number.national);
     digits
 }

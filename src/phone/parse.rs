@@ -105,8 +105,10 @@ pub fn parse(
         return Err(ParseError::TooLong);
     }
     // The crate keeps the number as a `NationalNumber`, which fails on all zeros and on values
-    // past 56 bits, and writes out as the digits it was parsed from.
-    national.parse::<NationalNumber>()?;
+    // past 56 bits (17 digits), and writes out as the digits it was parsed from.
+    if national.starts_with('0') || national.len() == *NATIONAL_LENGTHS.end() {
+        national.parse::<NationalNumber>()?;
+    }
     Ok(Parsed { code, national })
 }
 
