@@ -623,7 +623,8 @@ impl UserCells<'_> {
 
 /// Values a spreadsheet program produced by treating a long digit string as a number.
 fn spreadsheet_damage(value: &str) -> Option<&'static str> {
-    let (mantissa, exponent) = value.split_once(['e', 'E'])?;
+    let (mantissa, exponent) = value.split_at(value.bytes().position(|b| b | 0x20 == b'e')?);
+    let exponent = &exponent[1..];
     let exponent = exponent.trim_start_matches('+');
     (!mantissa.is_empty()
         && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
@@ -635,17 +636,16 @@ fn spreadsheet_damage(value: &str) -> Option<&'static str> {
 }
 
 fn decimal_damage(value: &str) -> Option<&'static str> {
-    let (whole, fraction) = value.split_once('.')?;
+    let (whole, fraction) = value.split_at(value.bytes().position(|b| b == b'.')?);
+    let fraction = &fraction[1..];
     (!whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit()) && !fraction.is_empty() && fraction.bytes().all(|b| b == b'0'))
         .then_some("the spreadsheet stored this as a decimal number (trailing .0): format the column as Text and save again")
 }
 
 pub fn check_extension(value: &str, (min, max): (usize, usize)) -> Result<u32, String> {
-    if let Some(hint) = spreadsheet_damage(value).or_else(|| decimal_damage(value)) {
-        return Err(hint.to_string());
-    }
     if !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("an extension is digits only".to_string());
+        let hint = spreadsheet_damage(value).or_else(|| decimal_damage(value));
+        return Err(hint.unwrap_or("an extension is digits only").to_string());
     }
     if value.len() < min || value.len() > max {
         return Err(format!("an extension has {min} to {max} digits"));
@@ -725,7 +725,11 @@ pub fn check_phone(value: &str, phones: &PhoneRule) -> Result<Reading, String> {
 }
 
 fn check_password(value: &str, min: usize) -> Result<(), String> {
-    let chars = value.chars().count();
+    let chars = if value.is_ascii() {
+        value.len()
+    } else {
+        value.chars().count()
+    };
     if value.trim().is_empty() {
         return Err("a password cannot be blank".to_string());
     }
