@@ -1,7 +1,9 @@
 //! Text encodings of real spreadsheet exports: detection from the first bytes, and a streaming
 //! transcoder to UTF-8 so the CSV reader only ever sees UTF-8.
 
+use std::fs::File;
 use std::io::{self, Read};
+use std::num::NonZeroUsize;
 
 use encoding_rs::{Decoder, Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
@@ -144,6 +146,47 @@ impl Utf8Evidence {
         }
     }
 
+    /// [`Utf8Evidence::of`] `head` and the rest of `file` after it, in a part on each core. The
+    /// counts are the same: every part but the first starts at an ASCII byte, which continues no
+    /// sequence, and a sequence cut short by it counts as the same bad bytes at a part's end.
+    pub fn of_file(head: &[u8], file: &File) -> io::Result<Utf8Evidence> {
+        let start = head.len() as u64;
+        let size = file.metadata()?.len();
+        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get) as u64;
+        let mut bounds = vec![start];
+        if size.saturating_sub(start) >= SCANNED_IN_PARTS_FROM {
+            for part in 1..cores {
+                let guess = start + (size - start) * part / cores;
+                let last = *bounds.last().expect("starts with the first part's");
+                match next_ascii_at(file, guess)? {
+                    Some(at) if at > last && at < size => bounds.push(at),
+                    _ => {}
+                }
+            }
+        }
+        // The last part reads to the end, however far the file has grown.
+        bounds.push(u64::MAX);
+        let part = |index: usize| Part {
+            file,
+            at: bounds[index],
+            end: bounds[index + 1],
+        };
+        std::thread::scope(|scope| {
+            let others: Vec<_> = (1..bounds.len() - 1)
+                .map(|index| scope.spawn(move || Utf8Evidence::of(&[], &mut part(index))))
+                .collect();
+            let mut evidence = Utf8Evidence::of(head, &mut part(0))?;
+            for other in others {
+                let other = other
+                    .join()
+                    .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked))?;
+                evidence.multibyte += other.multibyte;
+                evidence.invalid += other.invalid;
+            }
+            Ok(evidence)
+        })
+    }
+
     /// Count `bytes`; returns an unfinished sequence at the end to carry into the next chunk
     /// (none when `last`).
     fn scan(&mut self, mut bytes: &[u8], last: bool) -> Vec<u8> {
@@ -187,6 +230,49 @@ impl Utf8Evidence {
             TextEncoding::Windows1252
         }
     }
+}
+
+/// Files of fewer bytes are scanned on one thread: starting threads would cost more than they
+/// save.
+const SCANNED_IN_PARTS_FROM: u64 = 4 << 20;
+
+/// Where the first ASCII byte at or after `at` is, looking a little way only.
+fn next_ascii_at(file: &File, at: u64) -> io::Result<Option<u64>> {
+    let mut window = vec![0; 64 * 1024];
+    let n = read_at(file, &mut window, at)?;
+    Ok(window[..n]
+        .iter()
+        .position(u8::is_ascii)
+        .map(|offset| at + offset as u64))
+}
+
+/// Bytes `at..end` of a file, read without moving its cursor, so that parts of one file can be
+/// read at once.
+struct Part<'f> {
+    file: &'f File,
+    at: u64,
+    end: u64,
+}
+
+impl Read for Part<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let wanted = buf
+            .len()
+            .min(usize::try_from(self.end - self.at).unwrap_or(usize::MAX));
+        let n = read_at(self.file, &mut buf[..wanted], self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, at)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, at)
 }
 
 /// Decode `bytes` (a whole sample) to text in the given encoding, for sniffing the delimiter.
