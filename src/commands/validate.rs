@@ -5,7 +5,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -45,39 +45,50 @@ struct ReadRow {
     flagged: Vec<CellProblem>,
 }
 
-/// Rows read, shared with the helper threads while every thread checks pieces of them.
+/// Rows read, shared with the helper threads while every thread checks pieces of them. A batch
+/// is refilled once settled, so that its records and verdict lists are made once per run.
 struct Batch {
     /// Batches are numbered in the order they are read.
     number: u64,
     rows: Vec<ReadRow>,
+    /// Each piece's verdicts, in row order, written by the thread that claimed the piece.
+    verdicts: Vec<Mutex<Vec<CheckedAlone<()>>>>,
     next_piece: AtomicUsize,
     /// The error that ended the reading after these rows, if one did.
     unreadable: Option<InputError>,
 }
 
-/// Each claimed piece's number and its rows' verdicts.
-type Checked = Vec<(usize, Vec<CheckedAlone<()>>)>;
-
-/// A helper's verdicts on the pieces it claimed of one batch (by number), or its panic.
-type Answer = (u64, std::thread::Result<Checked>);
+/// A helper's word that it has checked the pieces it claimed of one batch (by number), or its
+/// panic.
+type Answer = (u64, std::thread::Result<()>);
 
 impl Batch {
-    /// Reads the next rows into `rows` (reusing its records) and gives them to the helpers: the
-    /// batch, and how many helpers took it and so will answer for it.
+    fn new() -> Batch {
+        Batch {
+            number: 0,
+            rows: Vec::with_capacity(BATCH_ROWS),
+            verdicts: (0..BATCH_ROWS.div_ceil(PIECE_ROWS))
+                .map(|_| Mutex::new(Vec::with_capacity(PIECE_ROWS)))
+                .collect(),
+            next_piece: AtomicUsize::new(0),
+            unreadable: None,
+        }
+    }
+
+    /// Refills `self` with the next rows (reusing its records) as batch `number`, and gives it
+    /// to the helpers: the batch, and how many helpers took it and so will answer for it.
     fn read(
+        mut self,
         sheet: &mut Sheet,
-        mut rows: Vec<ReadRow>,
         number: u64,
         helpers: &[SyncSender<Arc<Batch>>],
     ) -> (Arc<Batch>, usize) {
-        let (filled, unreadable) = read_batch(sheet, &mut rows);
-        rows.truncate(filled);
-        let batch = Arc::new(Batch {
-            number,
-            rows,
-            next_piece: AtomicUsize::new(0),
-            unreadable,
-        });
+        let (filled, unreadable) = read_batch(sheet, &mut self.rows);
+        self.rows.truncate(filled);
+        self.number = number;
+        self.unreadable = unreadable;
+        *self.next_piece.get_mut() = 0;
+        let batch = Arc::new(self);
         let given = helpers
             .iter()
             .filter(|helper| helper.send(Arc::clone(&batch)).is_ok())
@@ -91,22 +102,21 @@ impl Batch {
     }
 
     /// Claims pieces until none is left, checking each row alone.
-    fn check_pieces(&self, validator: &Validator) -> Checked {
-        let mut checked = Vec::new();
+    fn check_pieces(&self, validator: &Validator) {
         loop {
             let at = self.next_piece.fetch_add(1, Ordering::Relaxed);
             let Some(piece) = self.rows.chunks(PIECE_ROWS).nth(at) else {
-                return checked;
+                return;
             };
-            let verdicts = piece
-                .iter()
-                .map(|row| {
-                    validator
-                        .check_alone(&row.record, &row.flagged)
-                        .without_user()
-                })
-                .collect();
-            checked.push((at, verdicts));
+            let mut verdicts = self.verdicts[at]
+                .lock()
+                .expect("a piece is claimed by one thread");
+            verdicts.clear();
+            verdicts.extend(piece.iter().map(|row| {
+                validator
+                    .check_alone(&row.record, &row.flagged)
+                    .without_user()
+            }));
         }
     }
 }
@@ -144,19 +154,22 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
         // Only helpers answer: should one end early, waiting for it fails instead of hanging.
         drop(answer);
         let mut early: Vec<Answer> = Vec::new();
-        let (mut current, mut given) =
-            Batch::read(&mut sheet, Vec::with_capacity(BATCH_ROWS), 0, &helpers);
-        let mut spare = Vec::new();
+        let (mut current, mut given) = Batch::new().read(&mut sheet, 0, &helpers);
+        let mut spare = Batch::new();
         loop {
-            let next = (!current.is_last())
-                .then(|| Batch::read(&mut sheet, spare, current.number + 1, &helpers));
-            let mut checked = current.check_pieces(&validator);
-            checked.extend(helpers_answers(current.number, given, &answers, &mut early));
-            checked.sort_unstable_by_key(|(at, _)| *at);
-            let Ok(batch) = Arc::try_unwrap(current) else {
+            let next =
+                (!current.is_last()).then(|| spare.read(&mut sheet, current.number + 1, &helpers));
+            current.check_pieces(&validator);
+            helpers_answers(current.number, given, &answers, &mut early);
+            let Ok(mut batch) = Arc::try_unwrap(current) else {
                 unreachable!("every helper lets go of a batch before it answers")
             };
-            let verdicts = checked.into_iter().flat_map(|(_, verdicts)| verdicts);
+            let verdicts = batch.verdicts.iter_mut().flat_map(|verdicts| {
+                verdicts
+                    .get_mut()
+                    .expect("every piece was checked")
+                    .drain(..)
+            });
             for (row, alone) in batch.rows.iter().zip(verdicts) {
                 rows += 1;
                 let position = row.position;
@@ -187,14 +200,14 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
                 };
                 tally.record(&outcome, Some(&execute::reason_of(&problems)));
             }
-            if let Some(error) = batch.unreadable {
+            if let Some(error) = batch.unreadable.take() {
                 return Err(error.into());
             }
             match next {
                 Some(next) => (current, given) = next,
                 None => return Ok(()),
             }
-            spare = batch.rows;
+            spare = batch;
         }
     })?;
     let invalid = tally.count(Status::Invalid);
@@ -233,15 +246,10 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     })
 }
 
-/// What the `given` helpers checked of batch `number`, waiting for each. With several helpers,
-/// one may answer for the next batch before another answers for this one: such answers wait in
-/// `early`. A helper's panic is resumed here.
-fn helpers_answers(
-    number: u64,
-    given: usize,
-    answers: &Receiver<Answer>,
-    early: &mut Vec<Answer>,
-) -> Checked {
+/// Waits for the `given` helpers to have checked their pieces of batch `number`. With several
+/// helpers, one may answer for the next batch before another answers for this one: such answers
+/// wait in `early`. A helper's panic is resumed here.
+fn helpers_answers(number: u64, given: usize, answers: &Receiver<Answer>, early: &mut Vec<Answer>) {
     let (mut theirs, later): (Vec<Answer>, Vec<Answer>) = std::mem::take(early)
         .into_iter()
         .partition(|(of, _)| *of == number);
@@ -256,10 +264,9 @@ fn helpers_answers(
             early.push(answer);
         }
     }
-    theirs
-        .into_iter()
-        .flat_map(|(_, answer)| answer.unwrap_or_else(|panicked| panic::resume_unwind(panicked)))
-        .collect()
+    for (_, answer) in theirs {
+        answer.unwrap_or_else(|panicked| panic::resume_unwind(panicked));
+    }
 }
 
 /// Reads up to [`BATCH_ROWS`] rows into `batch`, reusing its records: how many were read, and

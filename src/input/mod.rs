@@ -233,7 +233,7 @@ impl Sheet {
                         && found != TextEncoding::Utf16Le
                         && found != TextEncoding::Utf16Be =>
                 {
-                    let evidence = decode::Utf8Evidence::of(&head, &mut file).map_err(io_error)?;
+                    let evidence = decode::Utf8Evidence::of_file(&head, &file).map_err(io_error)?;
                     file.seek(io::SeekFrom::Start(head.len() as u64))
                         .map_err(io_error)?;
                     (evidence.verdict(), 0)
@@ -492,6 +492,9 @@ fn check_size(
     if size > limits.record_bytes {
         let problem = format!("a record of {size} bytes");
         return Err(record_too_large(path, at, limits, problem));
+    }
+    if size <= limits.field_bytes {
+        return Ok(());
     }
     match record
         .iter()
