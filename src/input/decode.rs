@@ -150,9 +150,13 @@ impl Utf8Evidence {
     /// counts are the same: every part but the first starts at an ASCII byte, which continues no
     /// sequence, and a sequence cut short by it counts as the same bad bytes at a part's end.
     pub fn of_file(head: &[u8], file: &File) -> io::Result<Utf8Evidence> {
+        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        Utf8Evidence::of_file_in(head, file, cores as u64)
+    }
+
+    fn of_file_in(head: &[u8], file: &File, cores: u64) -> io::Result<Utf8Evidence> {
         let start = head.len() as u64;
         let size = file.metadata()?.len();
-        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get) as u64;
         let mut bounds = vec![start];
         if size.saturating_sub(start) >= SCANNED_IN_PARTS_FROM {
             for part in 1..cores {
@@ -369,6 +373,48 @@ mod tests {
             evidence.multibyte,
             text.chars().filter(|c| !c.is_ascii()).count() as u64
         );
+    }
+
+    #[test]
+    fn counted_in_parts_the_evidence_is_the_same() {
+        // Every kind of byte run, in an order from a fixed seed: ASCII, whole characters of two
+        // to four bytes, sequences cut short, stray continuation bytes, and runs of non-ASCII
+        // longer than the window a part's start is looked for in.
+        let pieces: [&[u8]; 7] = [
+            b"plain, ascii\n",
+            "Zoë Ødegård".as_bytes(),
+            "ज़ोया 😀".as_bytes(),
+            b"\xE2\x82",
+            b"\x80\xBF",
+            b"\xF0\x9F\x98",
+            &"देसाई".repeat(30_000).into_bytes(),
+        ];
+        let mut seed = 7u64;
+        let mut bytes = Vec::new();
+        while bytes.len() < 2 * SCANNED_IN_PARTS_FROM as usize {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let piece = pieces[(seed >> 33) as usize % pieces.len()];
+            // The long run only now and then.
+            if piece.len() < 1000 || seed.is_multiple_of(50) {
+                bytes.extend_from_slice(piece);
+            }
+        }
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, &bytes).unwrap();
+        for head_len in [0, 5, 4096] {
+            let (head, rest) = bytes.split_at(head_len);
+            let whole = Utf8Evidence::of(head, &mut &rest[..]).unwrap();
+            assert!(whole.multibyte > 0 && whole.invalid > 0, "{whole:?}");
+            for parts in [1, 2, 3, 7, 64] {
+                assert_eq!(
+                    Utf8Evidence::of_file_in(head, &file, parts).unwrap(),
+                    whole,
+                    "{parts} parts after a head of {head_len} bytes"
+                );
+            }
+        }
     }
 
     fn utf16le(text: &str, bom: bool) -> Vec<u8> {
