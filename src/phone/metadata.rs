@@ -6,20 +6,20 @@
 //! shared cache, whose one lock every reading took for every pattern. Numbers reach these
 //! patterns as ASCII digits, so Unicode classes add nothing but size.
 //!
-//! Every pattern but the trunk-prefix rule (whose groups a rewrite reads) is searched with the
-//! bare lazy DFA the `regex` crate would run, and the DFA's state cache is the searching thread's
-//! own ([`Anchored`]): through `regex`, each search took a cache from a shared pool and gave it
-//! back, which on any thread but the pool's first went through a lock, and cost more than the
-//! search of a dozen digits itself. Held to the crate by property tests here and in `parse.rs`.
+//! Every pattern but the trunk-prefix rule (whose groups a rewrite reads) is made a whole DFA
+//! once, kept only as its transitions on the ten digits ([`Anchored`]): a search is then one
+//! table look-up a digit, shared by every thread. Through `regex`, each search took a lazy DFA
+//! cache from a shared pool and gave it back, which on any thread but the pool's first went
+//! through a lock, and cost more than the search of a dozen digits itself. Held to the crate by
+//! property tests here and in `parse.rs`.
 
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use phonenumber::country;
 use phonenumber::metadata::{Descriptor, Metadata, DATABASE};
 use regex::{Regex, RegexBuilder};
-use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::dfa::{dense, Automaton, StartKind};
 use regex_automata::util::syntax;
 use regex_automata::{Anchored as AnchoredAt, Input};
 
@@ -230,27 +230,32 @@ impl Pattern {
     }
 }
 
-/// A metadata pattern matched from the first digit, by a lazy DFA whose state cache is the
-/// searching thread's own.
+/// A metadata pattern matched from the first digit of ASCII digits: the pattern's DFA, made
+/// whole once, kept as its transitions on the ten digits, so that a search is one table look-up
+/// a digit and any thread may search at once.
 pub struct Anchored {
-    dfa: DFA,
-    /// This pattern's cache in each thread's [`CACHES`].
-    slot: usize,
+    /// By state (0 is the start), the next state for each digit; [`DEAD`] when no match can
+    /// follow.
+    next: Box<[[u32; 10]]>,
+    /// By state, [`MATCHED`] and [`MATCHES_AT_END`].
+    marks: Box<[u8]>,
 }
 
-thread_local! {
-    /// Each thread's lazy DFA caches, by [`Anchored::slot`], made on a thread's first search of
-    /// a pattern.
-    static CACHES: RefCell<Vec<Option<Cache>>> = const { RefCell::new(Vec::new()) };
-}
+/// No match can follow.
+const DEAD: u32 = u32::MAX;
+/// A match ended just before the digit that led to this state (a DFA tells a match one byte
+/// late).
+const MATCHED: u8 = 1;
+/// A match ends at the end of the digits, when they end in this state.
+const MATCHES_AT_END: u8 = 2;
 
 impl Anchored {
     /// `source` (written in the metadata's whitespace-insensitive syntax): for ASCII only when
     /// it compiles so, else with Unicode classes, as the crate compiles it.
     fn new(source: &str) -> Anchored {
-        static SLOTS: AtomicUsize = AtomicUsize::new(0);
         let compile = |unicode| {
-            DFA::builder()
+            dense::Builder::new()
+                .configure(dense::Config::new().start_kind(StartKind::Anchored))
                 .syntax(
                     syntax::Config::new()
                         .ignore_whitespace(true)
@@ -262,37 +267,84 @@ impl Anchored {
         let dfa = compile(false)
             .or_else(|_| compile(true))
             .unwrap_or_else(|error| not_compiled(source, &error));
+        Anchored::on_digits(&dfa)
+    }
+
+    /// The states of `dfa` that digits reach from its anchored start, numbered as first met.
+    fn on_digits(dfa: &dense::DFA<Vec<u32>>) -> Anchored {
+        let start = dfa
+            .start_state_forward(&Input::new("").anchored(AnchoredAt::Yes))
+            .expect("an anchored DFA has an anchored start");
+        let mut numbers = HashMap::from([(start, 0u32)]);
+        let mut states = vec![start];
+        let (mut next, mut marks) = (Vec::new(), Vec::new());
+        while let Some(&state) = states.get(next.len()) {
+            let mut row = [DEAD; 10];
+            for (digit, slot) in (b'0'..=b'9').zip(&mut row) {
+                let to = dfa.next_state(state, digit);
+                if dfa.is_dead_state(to) {
+                    continue;
+                }
+                *slot = *numbers.entry(to).or_insert_with(|| {
+                    states.push(to);
+                    (states.len() - 1) as u32
+                });
+            }
+            next.push(row);
+            let mut mark = 0;
+            if dfa.is_match_state(state) {
+                mark |= MATCHED;
+            }
+            if dfa.is_match_state(dfa.next_eoi_state(state)) {
+                mark |= MATCHES_AT_END;
+            }
+            marks.push(mark);
+        }
         Anchored {
-            dfa,
-            slot: SLOTS.fetch_add(1, Ordering::Relaxed),
+            next: next.into(),
+            marks: marks.into(),
         }
     }
 
     /// The crate's `is_match` of the pattern at the first digit.
     pub fn is_match(&self, digits: &str) -> bool {
-        self.search(&Input::new(digits).earliest(true)).is_some()
+        let mut state = 0;
+        for digit in digits.bytes() {
+            state = self.step(state, digit);
+            if state == DEAD {
+                return false;
+            }
+            if self.marks[state as usize] & MATCHED != 0 {
+                return true;
+            }
+        }
+        self.marks[state as usize] & MATCHES_AT_END != 0
     }
 
     /// Where the leftmost-first match from the first digit ends, as the crate's `find` would
     /// tell.
     pub fn match_end(&self, digits: &str) -> Option<usize> {
-        self.search(&Input::new(digits))
+        let (mut state, mut end) = (0, None);
+        for (at, digit) in digits.bytes().enumerate() {
+            state = self.step(state, digit);
+            if state == DEAD {
+                return end;
+            }
+            if self.marks[state as usize] & MATCHED != 0 {
+                end = Some(at);
+            }
+        }
+        (self.marks[state as usize] & MATCHES_AT_END != 0)
+            .then_some(digits.len())
+            .or(end)
     }
 
-    fn search(&self, input: &Input<'_>) -> Option<usize> {
-        let input = input.clone().anchored(AnchoredAt::Yes);
-        CACHES.with_borrow_mut(|caches| {
-            if caches.len() <= self.slot {
-                caches.resize_with(self.slot + 1, || None);
-            }
-            let cache = caches[self.slot].get_or_insert_with(|| self.dfa.create_cache());
-            self.dfa
-                .try_search_fwd(cache, &input)
-                // A lazy DFA fails a search only when it may give up (it is built never to) or
-                // meets a byte it quits on (only non-ASCII bytes, under Unicode word boundaries).
-                .expect("a lazy DFA that never gives up reads ASCII digits to the end")
-                .map(|found| found.offset())
-        })
+    fn step(&self, state: u32, digit: u8) -> u32 {
+        debug_assert!(digit.is_ascii_digit(), "{digit}");
+        self.next[state as usize]
+            .get(usize::from(digit.wrapping_sub(b'0')))
+            .copied()
+            .unwrap_or(DEAD)
     }
 }
 
@@ -360,6 +412,52 @@ pub(crate) mod tests {
             if let Ok(number) = phonenumber::parse(None, format!("+{code}{national}")) {
                 prop_assert_eq!(ours(&number), phonenumber::is_valid(&number), "+{} {}", code, national);
             }
+        }
+    }
+
+    /// Patterns of every kind the parse searches (a national number, an international prefix,
+    /// a shared code's leading digits, a mobile number), each as a digit table and as the regex.
+    fn both_ways() -> &'static [(Anchored, Regex)] {
+        static BOTH: OnceLock<Vec<(Anchored, Regex)>> = OnceLock::new();
+        BOTH.get_or_init(|| {
+            [
+                "IN", "US", "GB", "AR", "MX", "DE", "IT", "BR", "RU", "AU", "JP", "CA",
+            ]
+            .into_iter()
+            .map(|id| DATABASE.by_id(id).expect("a region"))
+            .flat_map(|meta| {
+                [
+                    Some(meta.descriptors().general().national_number()),
+                    meta.international_prefix(),
+                    meta.leading_digits(),
+                    meta.descriptors().mobile().map(Descriptor::national_number),
+                ]
+            })
+            .flatten()
+            .map(|pattern| {
+                (
+                    Anchored::new(pattern.as_str()),
+                    anchored_regex(pattern.as_str()),
+                )
+            })
+            .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn a_digit_table_finds_what_the_regex_finds(
+            pattern in 0..both_ways().len(),
+            digits in "[0-9]{0,18}",
+        ) {
+            let (table, regex) = &both_ways()[pattern];
+            prop_assert_eq!(table.is_match(&digits), regex.is_match(&digits), "{}", regex.as_str());
+            prop_assert_eq!(
+                table.match_end(&digits),
+                regex.find(&digits).map(|found| found.end()),
+                "{}",
+                regex.as_str()
+            );
         }
     }
 

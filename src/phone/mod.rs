@@ -97,20 +97,21 @@ impl PhoneRule {
 
     /// Read a number as a sheet (or a source account) writes it; the error is the rule it breaks.
     pub fn read(&self, text: &str) -> Result<Reading, String> {
-        let written = Written::scan(text)?;
-        let with_country_code = || valid_e164(None, true, &written.digits);
+        let mut gathered = CompactString::const_new("");
+        let written = Written::scan(text, &mut gathered)?;
+        let with_country_code = || valid_e164(None, true, written.digits);
         if written.international {
             return with_country_code().map(Reading::Placed);
         }
         match self.region {
-            Some(Region(region)) => match valid_e164(Some(region), false, &written.digits) {
+            Some(Region(region)) => match valid_e164(Some(region), false, written.digits) {
                 Ok(digits) => Ok(Reading::Placed(digits)),
                 Err(why) => with_country_code().map(Reading::Placed).map_err(|_| why),
             },
             None => match with_country_code() {
                 Ok(digits) => Ok(Reading::Placed(digits)),
                 Err(_) if (8..=15).contains(&written.digits.len()) => {
-                    Ok(Reading::Unplaced(written.digits))
+                    Ok(Reading::Unplaced(written.digits.into()))
                 }
                 Err(_) => Err(format!(
                     "a phone number without a country code has 8 to 15 digits (this has {}); \
@@ -176,53 +177,56 @@ pub fn unplaced_warning(count: u64) -> Option<String> {
 }
 
 /// A number's digits, and whether it was written international (`+` or `00` first).
-struct Written {
+struct Written<'a> {
     international: bool,
-    /// Inline up to 24 digits, past the longest number: no allocation for a number read.
-    digits: CompactString,
+    /// The written text itself when it is digits alone, as most numbers are; else gathered from
+    /// between its separators.
+    digits: &'a str,
 }
 
-impl Written {
+impl<'a> Written<'a> {
     /// Only digits, one leading `+` and separators (spaces, dashes, dots, brackets): libphonenumber
     /// would also take letters (`1-800-FLOWERS`) and extensions, which an account cannot dial.
-    fn scan(text: &str) -> Result<Written, String> {
+    /// Digits between separators are gathered in `gathered` (inline up to 24 digits, past the
+    /// longest number).
+    fn scan(text: &'a str, gathered: &'a mut CompactString) -> Result<Written<'a>, String> {
         let rule = || {
             "a phone number is digits with an optional leading + or 00 (spaces, dashes, dots and brackets are ignored)".to_string()
         };
-        let (mut plus, mut digits) = match text.strip_prefix('+') {
-            // Most numbers are digits alone: taken at once.
-            Some(rest) if rest.bytes().all(|b| b.is_ascii_digit()) => (true, rest.into()),
-            None if text.bytes().all(|b| b.is_ascii_digit()) => (false, text.into()),
-            _ => (false, CompactString::const_new("")),
+        let only_digits = |text: &str| text.bytes().fold(true, |all, b| all & b.is_ascii_digit());
+        let (plus, digits) = match text.strip_prefix('+') {
+            Some(rest) if !rest.is_empty() && only_digits(rest) => (true, rest),
+            None if !text.is_empty() && only_digits(text) => (false, text),
+            _ => {
+                let mut plus = false;
+                let mut run: Option<usize> = None;
+                for (at, c) in text.char_indices() {
+                    if c.is_ascii_digit() {
+                        run.get_or_insert(at);
+                        continue;
+                    }
+                    if let Some(start) = run.take() {
+                        gathered.push_str(&text[start..at]);
+                    }
+                    match c {
+                        '+' if !plus && gathered.is_empty() => plus = true,
+                        ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
+                        _ => return Err(rule()),
+                    }
+                }
+                if let Some(start) = run {
+                    gathered.push_str(&text[start..]);
+                }
+                if gathered.is_empty() {
+                    return Err(rule());
+                }
+                (plus, gathered.as_str())
+            }
         };
-        if digits.is_empty() {
-            // Else digits are taken a run at a time, between separators.
-            let mut run: Option<usize> = None;
-            for (at, c) in text.char_indices() {
-                if c.is_ascii_digit() {
-                    run.get_or_insert(at);
-                    continue;
-                }
-                if let Some(start) = run.take() {
-                    digits.push_str(&text[start..at]);
-                }
-                match c {
-                    '+' if !plus && digits.is_empty() => plus = true,
-                    ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
-                    _ => return Err(rule()),
-                }
-            }
-            if let Some(start) = run {
-                digits.push_str(&text[start..]);
-            }
-        }
-        if digits.is_empty() {
-            return Err(rule());
-        }
         Ok(match digits.strip_prefix("00") {
             Some(rest) if !plus => Written {
                 international: true,
-                digits: rest.into(),
+                digits: rest,
             },
             _ => Written {
                 international: plus,
@@ -252,11 +256,13 @@ fn valid_e164(
 fn e164_digits(number: &parse::Parsed) -> CompactString {
     // Calling codes have one to three digits.
     let code = [100, 10, 1].map(|place| b'0' + (number.code / place % 10) as u8);
-    let written = code.iter().position(|&digit| digit != b'0').unwrap_or(2);
-    let mut digits = CompactString::with_capacity(code.len() - written + number.national.len());
-    digits.push_str(std::str::from_utf8(&code[written..]).expect("ASCII digits"));
-    digits.push_str(&number.national);
-    digits
+    let code = &code[code.iter().position(|&digit| digit != b'0').unwrap_or(2)..];
+    let national = number.national.as_bytes();
+    let mut digits = [0; 3 + metadata::LONGEST_NATIONAL];
+    let length = code.len() + national.len();
+    digits[..code.len()].copy_from_slice(code);
+    digits[code.len()..length].copy_from_slice(national);
+    CompactString::from_utf8(&digits[..length]).expect("ASCII digits")
 }
 
 fn parse_failure(error: &ParseError) -> String {
