@@ -198,13 +198,16 @@ struct Cells<'r, 'v> {
 
 impl<'r> Cells<'r, '_> {
     fn is_flagged(&self, column: Column) -> bool {
-        self.columns
-            .index(column)
-            .is_some_and(|index| self.flagged.iter().any(|p| p.column == index))
+        !self.flagged.is_empty()
+            && self
+                .columns
+                .index(column)
+                .is_some_and(|index| self.flagged.iter().any(|p| p.column == index))
     }
 
     /// The trimmed cell of `column`; `None` when the column is absent, the cell is empty, or
     /// its workbook cell was flagged.
+    #[inline]
     fn get(&mut self, column: Column) -> Option<&'r str> {
         let index = self.columns.index(column)?;
         if self.is_flagged(column) {
@@ -475,22 +478,18 @@ impl Validator {
             }
             _ => None,
         };
-        let start_time = cells.get(Column::StartTime).and_then(|value| {
+        let (start_cell, end_cell) = (cells.get(Column::StartTime), cells.get(Column::EndTime));
+        let start_time = start_cell.and_then(|value| {
             check_hour(value)
                 .map_err(|rule| cells.fail(Column::StartTime, value, rule))
                 .ok()
         });
-        let end_time = cells.get(Column::EndTime).and_then(|value| {
+        let end_time = end_cell.and_then(|value| {
             check_hour(value)
                 .map_err(|rule| cells.fail(Column::EndTime, value, rule))
                 .ok()
         });
-        match (
-            cells.get(Column::StartTime),
-            cells.get(Column::EndTime),
-            start_time,
-            end_time,
-        ) {
+        match (start_cell, end_cell, start_time, end_time) {
             (Some(_), None, _, _) => cells.require(Column::EndTime, "when start_time is given"),
             (None, Some(_), _, _) => cells.require(Column::StartTime, "when end_time is given"),
             (_, Some(value), Some(start), Some(end)) if start >= end => cells.fail(
@@ -643,7 +642,10 @@ fn decimal_damage(value: &str) -> Option<&'static str> {
 }
 
 pub fn check_extension(value: &str, (min, max): (usize, usize)) -> Result<u32, String> {
-    if !value.bytes().all(|b| b.is_ascii_digit()) {
+    if !value
+        .bytes()
+        .fold(true, |all, byte| all & byte.is_ascii_digit())
+    {
         let hint = spreadsheet_damage(value).or_else(|| decimal_damage(value));
         return Err(hint.unwrap_or("an extension is digits only").to_string());
     }
@@ -653,9 +655,13 @@ pub fn check_extension(value: &str, (min, max): (usize, usize)) -> Result<u32, S
     if value.starts_with('0') {
         return Err("an extension cannot start with 0: TeleCMI stores it as a number".to_string());
     }
+    // Digits only, as checked: the number without `parse`'s sign and digit checks.
     value
-        .parse()
-        .map_err(|_| "extension out of range".to_string())
+        .bytes()
+        .try_fold(0u32, |number, digit| {
+            number.checked_mul(10)?.checked_add(u32::from(digit - b'0'))
+        })
+        .ok_or_else(|| "extension out of range".to_string())
 }
 
 /// `EXTENSION_APPID`; returns the extension part.
@@ -686,16 +692,22 @@ fn check_name(value: &str) -> Result<Cow<'_, str>, String> {
 /// Printable ASCII with one space between words: a name with nothing to fold or refuse, as most
 /// are, which the full rules would return unchanged.
 fn is_folded_ascii(value: &str) -> bool {
-    let mut after_space = true;
-    for &byte in value.as_bytes() {
-        match byte {
-            b' ' if after_space => return false,
-            b' ' => after_space = true,
-            0x21..=0x7E => after_space = false,
-            _ => return false,
-        }
-    }
-    !after_space || value.is_empty()
+    let bytes = value.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return true;
+    };
+    // Folds over whole slices, without a branch per byte, which the compiler turns into vector
+    // operations.
+    let printable = bytes
+        .iter()
+        .fold(true, |all, &byte| all & (0x20..=0x7E).contains(&byte));
+    let double_space = bytes[1..]
+        .iter()
+        .zip(bytes)
+        .fold(false, |any, (&byte, &before)| {
+            any | (byte == b' ' && before == b' ')
+        });
+    printable && first != b' ' && last != b' ' && !double_space
 }
 
 fn check_name_fully(value: &str) -> Result<String, String> {
@@ -718,19 +730,34 @@ fn check_name_fully(value: &str) -> Result<String, String> {
 
 /// A phone number read by `phones` (see [`crate::phone`]), after the spreadsheet-damage checks.
 pub fn check_phone(value: &str, phones: &PhoneRule) -> Result<Reading, String> {
-    if let Some(hint) = spreadsheet_damage(value).or_else(|| decimal_damage(value)) {
+    // Damage leaves an exponent or a decimal point.
+    let damaged = value
+        .bytes()
+        .fold(false, |any, b| any | (b == b'.') | (b | 0x20 == b'e'));
+    if let Some(hint) = damaged
+        .then(|| spreadsheet_damage(value).or_else(|| decimal_damage(value)))
+        .flatten()
+    {
         return Err(hint.to_string());
     }
     phones.read(value)
 }
 
 fn check_password(value: &str, min: usize) -> Result<(), String> {
-    let chars = if value.is_ascii() {
+    let ascii = value.is_ascii();
+    let chars = if ascii {
         value.len()
     } else {
         value.chars().count()
     };
-    if value.trim().is_empty() {
+    let blank = if ascii {
+        value
+            .bytes()
+            .all(|b| b == b' ' || (b'\t'..=b'\r').contains(&b))
+    } else {
+        value.trim().is_empty()
+    };
+    if blank {
         return Err("a password cannot be blank".to_string());
     }
     if chars < min {
@@ -741,7 +768,12 @@ fn check_password(value: &str, min: usize) -> Result<(), String> {
             "a password has at most {MAX_PASSWORD_CHARS} characters"
         ));
     }
-    if value.chars().any(char::is_control) {
+    let control = if ascii {
+        value.bytes().any(|b| b.is_ascii_control())
+    } else {
+        value.chars().any(char::is_control)
+    };
+    if control {
         return Err("a password cannot contain control characters".to_string());
     }
     Ok(())
