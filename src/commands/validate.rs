@@ -1,11 +1,11 @@
 //! `roster validate FILE`: every row checked, problems listed with their row, nothing sent.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -32,11 +32,12 @@ struct ValidateSummary {
     reasons: Vec<Reason>,
 }
 
-/// Rows read before they are checked together, on every core: enough to keep the cores busy,
-/// few enough that memory stays flat in the size of the sheet.
+/// Rows a thread reads and then checks, while another reads the next: enough to keep the
+/// cores busy, few enough that memory stays flat in the size of the sheet.
 const BATCH_ROWS: usize = 4_096;
-/// Rows a thread claims at a time.
-const PIECE_ROWS: usize = 256;
+/// Batches checked but not yet settled, past which the settling thread waits for the one it
+/// needs instead of reading more.
+const AHEAD: usize = 4;
 
 /// A data row as read, kept for checking.
 struct ReadRow {
@@ -45,80 +46,67 @@ struct ReadRow {
     flagged: Vec<CellProblem>,
 }
 
-/// Rows read, shared with the helper threads while every thread checks pieces of them. A batch
-/// is refilled once settled, so that its records and verdict lists are made once per run.
-struct Batch {
-    /// Batches are numbered in the order they are read.
-    number: u64,
-    rows: Vec<ReadRow>,
-    /// Each piece's verdicts, in row order, written by the thread that claimed the piece.
-    verdicts: Vec<Mutex<Vec<CheckedAlone<()>>>>,
-    next_piece: AtomicUsize,
-    /// The error that ended the reading after these rows, if one did.
-    unreadable: Option<InputError>,
+/// The sheet, read a batch at a time by whichever thread is free.
+struct Shared<'s> {
+    sheet: &'s mut Sheet,
+    /// The number of the next batch read.
+    next: u64,
+    /// The sheet ended, or could not be read further.
+    finished: bool,
 }
 
-/// A helper's word that it has checked the pieces it claimed of one batch (by number), or its
-/// panic.
-type Answer = (u64, std::thread::Result<()>);
+/// One batch's rows checked alone, by the thread that read them.
+#[derive(Default)]
+struct Checked {
+    /// Batches are numbered in the order they are read.
+    number: u64,
+    positions: Vec<RowPosition>,
+    verdicts: Vec<CheckedAlone<()>>,
+    /// The error that ended the reading after these rows, if one did.
+    unreadable: Option<InputError>,
+    /// No batch follows.
+    last: bool,
+    /// The helper that checked it (from 1), to give its lists back to; 0 for the settling
+    /// thread.
+    by: usize,
+}
 
-impl Batch {
-    fn new() -> Batch {
-        Batch {
-            number: 0,
-            rows: Vec::with_capacity(BATCH_ROWS),
-            verdicts: (0..BATCH_ROWS.div_ceil(PIECE_ROWS))
-                .map(|_| Mutex::new(Vec::with_capacity(PIECE_ROWS)))
-                .collect(),
-            next_piece: AtomicUsize::new(0),
-            unreadable: None,
+/// A helper's checked batch, or its panic.
+type Answer = std::thread::Result<Checked>;
+
+/// Reads the next batch into `rows` (reusing their records) and checks it, filling `into`
+/// (reusing its lists); `None` once the sheet is read. A thread checks the rows it read, so
+/// that a row's cells are read on the core that just wrote them.
+fn read_and_check(
+    shared: &Mutex<Shared<'_>>,
+    rows: &mut Vec<ReadRow>,
+    validator: &Validator,
+    mut into: Checked,
+) -> Option<Checked> {
+    let filled = {
+        // A thread that panicked holding the sheet took the run down with it.
+        let mut shared = shared.lock().ok()?;
+        if shared.finished {
+            return None;
         }
-    }
-
-    /// Refills `self` with the next rows (reusing its records) as batch `number`, and gives it
-    /// to the helpers: the batch, and how many helpers took it and so will answer for it.
-    fn read(
-        mut self,
-        sheet: &mut Sheet,
-        number: u64,
-        helpers: &[SyncSender<Arc<Batch>>],
-    ) -> (Arc<Batch>, usize) {
-        let (filled, unreadable) = read_batch(sheet, &mut self.rows);
-        self.rows.truncate(filled);
-        self.number = number;
-        self.unreadable = unreadable;
-        *self.next_piece.get_mut() = 0;
-        let batch = Arc::new(self);
-        let given = helpers
-            .iter()
-            .filter(|helper| helper.send(Arc::clone(&batch)).is_ok())
-            .count();
-        (batch, given)
-    }
-
-    /// The last batch: the sheet ended, or could not be read further.
-    fn is_last(&self) -> bool {
-        self.unreadable.is_some() || self.rows.len() < BATCH_ROWS
-    }
-
-    /// Claims pieces until none is left, checking each row alone.
-    fn check_pieces(&self, validator: &Validator) {
-        loop {
-            let at = self.next_piece.fetch_add(1, Ordering::Relaxed);
-            let Some(piece) = self.rows.chunks(PIECE_ROWS).nth(at) else {
-                return;
-            };
-            let mut verdicts = self.verdicts[at]
-                .lock()
-                .expect("a piece is claimed by one thread");
-            verdicts.clear();
-            verdicts.extend(piece.iter().map(|row| {
-                validator
-                    .check_alone(&row.record, &row.flagged)
-                    .without_user()
-            }));
-        }
-    }
+        let (filled, unreadable) = read_batch(shared.sheet, rows);
+        into.number = shared.next;
+        into.last = unreadable.is_some() || filled < BATCH_ROWS;
+        into.unreadable = unreadable;
+        shared.next += 1;
+        shared.finished = into.last;
+        filled
+    };
+    let rows = &rows[..filled];
+    into.positions.clear();
+    into.positions.extend(rows.iter().map(|row| row.position));
+    into.verdicts.clear();
+    into.verdicts.extend(rows.iter().map(|row| {
+        validator
+            .check_alone(&row.record, &row.flagged)
+            .without_user()
+    }));
+    Some(into)
 }
 
 pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
@@ -127,87 +115,114 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let mut tally = Tally::default();
     let (mut rows, mut shown) = (0u64, 0usize);
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    // This thread reads rows and settles them in order (duplicates, counts, messages); every
-    // rule that needs no other row is checked on every core. Helpers live as long as the run,
-    // so a thread's allocator heap and pattern caches are made once, and check one batch while
-    // this thread reads the next.
+    // Every thread reads a batch in turn and checks it (every rule that needs no other row);
+    // this thread also settles the batches in order (duplicates, counts, messages). Helpers
+    // live as long as the run, so that a thread's allocator heap is made once.
+    let shared = Mutex::new(Shared {
+        sheet: &mut sheet,
+        next: 0,
+        finished: false,
+    });
     std::thread::scope(|scope| -> Result<(), Error> {
-        let (answer, answers) = mpsc::channel::<Answer>();
-        let helpers: Vec<SyncSender<Arc<Batch>>> = (1..cores)
-            .map(|_| {
-                let (give, batches) = mpsc::sync_channel::<Arc<Batch>>(1);
-                let (answer, twin) = (answer.clone(), validator.twin());
-                scope.spawn(move || {
-                    for batch in batches {
-                        let checked =
-                            panic::catch_unwind(AssertUnwindSafe(|| batch.check_pieces(&twin)));
-                        let number = batch.number;
-                        drop(batch);
-                        if answer.send((number, checked)).is_err() {
-                            return;
+        let (answer, answers) = mpsc::sync_channel::<Answer>(AHEAD);
+        // Settled batches go back to the helper that checked them, to be filled again.
+        let mut spares: Vec<SyncSender<Checked>> = Vec::new();
+        for helper in 1..cores {
+            let (give_back, given_back) = mpsc::sync_channel::<Checked>(AHEAD + 1);
+            spares.push(give_back);
+            let (answer, twin, shared) = (answer.clone(), validator.twin(), &shared);
+            scope.spawn(move || {
+                let mut rows = Vec::with_capacity(BATCH_ROWS);
+                loop {
+                    let into = given_back.try_recv().unwrap_or_default();
+                    let checked = panic::catch_unwind(AssertUnwindSafe(|| {
+                        read_and_check(shared, &mut rows, &twin, into)
+                    }));
+                    let answered = match checked {
+                        Ok(None) => return,
+                        Ok(Some(mut checked)) => {
+                            checked.by = helper;
+                            answer.send(Ok(checked))
                         }
+                        Err(panicked) => answer.send(Err(panicked)),
+                    };
+                    if answered.is_err() {
+                        return;
                     }
-                });
-                give
-            })
-            .collect();
-        // Only helpers answer: should one end early, waiting for it fails instead of hanging.
-        drop(answer);
-        let mut early: Vec<Answer> = Vec::new();
-        let (mut current, mut given) = Batch::new().read(&mut sheet, 0, &helpers);
-        let mut spare = Batch::new();
-        loop {
-            let next =
-                (!current.is_last()).then(|| spare.read(&mut sheet, current.number + 1, &helpers));
-            current.check_pieces(&validator);
-            helpers_answers(current.number, given, &answers, &mut early);
-            let Ok(mut batch) = Arc::try_unwrap(current) else {
-                unreachable!("every helper lets go of a batch before it answers")
-            };
-            let verdicts = batch.verdicts.iter_mut().flat_map(|verdicts| {
-                verdicts
-                    .get_mut()
-                    .expect("every piece was checked")
-                    .drain(..)
-            });
-            for (row, alone) in batch.rows.iter().zip(verdicts) {
-                rows += 1;
-                let position = row.position;
-                let Err(problems) = validator.settle(position.row, alone) else {
-                    continue;
-                };
-                // The message goes only to the screen and to the tally's first failures: once
-                // both have enough, it is not written at all.
-                let message = if shown < args.show || tally.keeps_more_failures() {
-                    validate::describe(&problems)
-                } else {
-                    String::new()
-                };
-                if shown < args.show {
-                    shown += 1;
-                    ctx.tell(format_args!("{position}: {message}"))?;
                 }
-                let outcome = Outcome {
-                    row: position.row,
-                    extension: String::new(),
-                    agent_id: String::new(),
-                    action: Action::None,
-                    status: Status::Invalid,
-                    http_status: None,
-                    attempts: 0,
-                    requests: 0,
-                    message,
-                };
-                tally.record(&outcome, Some(&execute::reason_of(&problems)));
+            });
+        }
+        // Only helpers answer: should every helper end, waiting for one fails instead of
+        // hanging.
+        drop(answer);
+        let mut pending: BTreeMap<u64, Checked> = BTreeMap::new();
+        let (mut settled, mut own_rows, mut own_spare) = (0u64, Vec::new(), Checked::default());
+        let mut reading = true;
+        loop {
+            if reading && pending.len() < AHEAD {
+                let into = std::mem::take(&mut own_spare);
+                match read_and_check(&shared, &mut own_rows, &validator, into) {
+                    Some(mut checked) => {
+                        checked.by = 0;
+                        pending.insert(checked.number, checked);
+                    }
+                    None => reading = false,
+                }
             }
-            if let Some(error) = batch.unreadable.take() {
-                return Err(error.into());
+            while let Ok(answer) = answers.try_recv() {
+                let checked = answer.unwrap_or_else(|panicked| panic::resume_unwind(panicked));
+                pending.insert(checked.number, checked);
             }
-            match next {
-                Some(next) => (current, given) = next,
-                None => return Ok(()),
+            if !pending.contains_key(&settled) && (!reading || pending.len() >= AHEAD) {
+                let checked = answers
+                    .recv()
+                    .unwrap_or_else(|_| unreachable!("a helper answers every batch it reads"))
+                    .unwrap_or_else(|panicked| panic::resume_unwind(panicked));
+                pending.insert(checked.number, checked);
             }
-            spare = batch;
+            while let Some(mut batch) = pending.remove(&settled) {
+                settled += 1;
+                for (position, alone) in batch.positions.iter().zip(batch.verdicts.drain(..)) {
+                    rows += 1;
+                    let Err(problems) = validator.settle(position.row, alone) else {
+                        continue;
+                    };
+                    // The message goes only to the screen and to the tally's first failures:
+                    // once both have enough, it is not written at all.
+                    let message = if shown < args.show || tally.keeps_more_failures() {
+                        validate::describe(&problems)
+                    } else {
+                        String::new()
+                    };
+                    if shown < args.show {
+                        shown += 1;
+                        ctx.tell(format_args!("{position}: {message}"))?;
+                    }
+                    let outcome = Outcome {
+                        row: position.row,
+                        extension: String::new(),
+                        agent_id: String::new(),
+                        action: Action::None,
+                        status: Status::Invalid,
+                        http_status: None,
+                        attempts: 0,
+                        requests: 0,
+                        message,
+                    };
+                    tally.record(&outcome, Some(&execute::reason_of(&problems)));
+                }
+                if let Some(error) = batch.unreadable.take() {
+                    return Err(error.into());
+                }
+                if batch.last {
+                    return Ok(());
+                }
+                match batch.by.checked_sub(1) {
+                    None => own_spare = batch,
+                    // A helper that has all it can hold makes its own.
+                    Some(helper) => drop(spares[helper].try_send(batch)),
+                }
+            }
         }
     })?;
     let invalid = tally.count(Status::Invalid);
@@ -246,51 +261,25 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     })
 }
 
-/// Waits for the `given` helpers to have checked their pieces of batch `number`. With several
-/// helpers, one may answer for the next batch before another answers for this one: such answers
-/// wait in `early`. A helper's panic is resumed here.
-fn helpers_answers(number: u64, given: usize, answers: &Receiver<Answer>, early: &mut Vec<Answer>) {
-    let (mut theirs, later): (Vec<Answer>, Vec<Answer>) = std::mem::take(early)
-        .into_iter()
-        .partition(|(of, _)| *of == number);
-    *early = later;
-    while theirs.len() < given {
-        let answer = answers
-            .recv()
-            .unwrap_or_else(|_| unreachable!("a helper answers every batch it is given"));
-        if answer.0 == number {
-            theirs.push(answer);
-        } else {
-            early.push(answer);
-        }
-    }
-    for (_, answer) in theirs {
-        answer.unwrap_or_else(|panicked| panic::resume_unwind(panicked));
-    }
-}
-
 /// Reads up to [`BATCH_ROWS`] rows into `batch`, reusing its records: how many were read, and
 /// the error that stopped the reading, if one did (the rows before it are still checked).
 fn read_batch(sheet: &mut Sheet, batch: &mut Vec<ReadRow>) -> (usize, Option<InputError>) {
     for filled in 0..BATCH_ROWS {
-        let mut record = batch
-            .get_mut(filled)
-            .map(|row| std::mem::take(&mut row.record))
-            .unwrap_or_default();
-        let position = match sheet.next_record(&mut record) {
+        if filled == batch.len() {
+            batch.push(ReadRow {
+                position: RowPosition::default(),
+                record: csv::ByteRecord::new(),
+                flagged: Vec::new(),
+            });
+        }
+        let row = &mut batch[filled];
+        row.position = match sheet.next_record(&mut row.record) {
             Ok(Some(position)) => position,
             Ok(None) => return (filled, None),
             Err(error) => return (filled, Some(error)),
         };
-        let row = ReadRow {
-            position,
-            record,
-            flagged: sheet.cell_problems().to_vec(),
-        };
-        match batch.get_mut(filled) {
-            Some(slot) => *slot = row,
-            None => batch.push(row),
-        }
+        row.flagged.clear();
+        row.flagged.extend_from_slice(sheet.cell_problems());
     }
     (BATCH_ROWS, None)
 }

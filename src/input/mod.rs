@@ -145,7 +145,7 @@ enum Source {
 }
 
 /// Where a data record sits in the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RowPosition {
     /// 1-based data row (the first row after the header is 1).
     pub row: u64,
@@ -156,8 +156,9 @@ pub struct RowPosition {
 }
 
 /// What a [`RowPosition::source_row`] counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SourceUnit {
+    #[default]
     Line,
     SheetRow,
 }
