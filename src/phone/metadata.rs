@@ -234,20 +234,16 @@ impl Pattern {
 /// whole once, kept as its transitions on the ten digits, so that a search is one table look-up
 /// a digit and any thread may search at once.
 pub struct Anchored {
-    /// By state (0 is the start), the next state for each digit; [`DEAD`] when no match can
-    /// follow.
+    /// By state (0 is the start), the step each digit takes: [`DEAD`] when no match can follow,
+    /// else the next state shifted left by one, its low bit set when a match ended just before
+    /// the digit (a DFA tells a match one byte late). One test a digit tells both.
     next: Box<[[u32; 10]]>,
-    /// By state, [`MATCHED`] and [`MATCHES_AT_END`].
-    marks: Box<[u8]>,
+    /// By state: a match ends at the end of the digits, when they end in it.
+    ends: Box<[bool]>,
 }
 
-/// No match can follow.
+/// No match can follow (its low bit is set, as a match's is).
 const DEAD: u32 = u32::MAX;
-/// A match ended just before the digit that led to this state (a DFA tells a match one byte
-/// late).
-const MATCHED: u8 = 1;
-/// A match ends at the end of the digits, when they end in this state.
-const MATCHES_AT_END: u8 = 2;
 
 impl Anchored {
     /// `source` (written in the metadata's whitespace-insensitive syntax): for ASCII only when
@@ -277,32 +273,27 @@ impl Anchored {
             .expect("an anchored DFA has an anchored start");
         let mut numbers = HashMap::from([(start, 0u32)]);
         let mut states = vec![start];
-        let (mut next, mut marks) = (Vec::new(), Vec::new());
+        let (mut next, mut ends) = (Vec::new(), Vec::new());
         while let Some(&state) = states.get(next.len()) {
             let mut row = [DEAD; 10];
-            for (digit, slot) in (b'0'..=b'9').zip(&mut row) {
+            for (digit, step) in (b'0'..=b'9').zip(&mut row) {
                 let to = dfa.next_state(state, digit);
                 if dfa.is_dead_state(to) {
                     continue;
                 }
-                *slot = *numbers.entry(to).or_insert_with(|| {
+                let number = *numbers.entry(to).or_insert_with(|| {
                     states.push(to);
                     (states.len() - 1) as u32
                 });
+                *step = number << 1 | u32::from(dfa.is_match_state(to));
             }
             next.push(row);
-            let mut mark = 0;
-            if dfa.is_match_state(state) {
-                mark |= MATCHED;
-            }
-            if dfa.is_match_state(dfa.next_eoi_state(state)) {
-                mark |= MATCHES_AT_END;
-            }
-            marks.push(mark);
+            ends.push(dfa.is_match_state(dfa.next_eoi_state(state)));
         }
+        assert!(states.len() < 1 << 31, "a phone number pattern of few states");
         Anchored {
             next: next.into(),
-            marks: marks.into(),
+            ends: ends.into(),
         }
     }
 
@@ -310,15 +301,13 @@ impl Anchored {
     pub fn is_match(&self, digits: &str) -> bool {
         let mut state = 0;
         for digit in digits.bytes() {
-            state = self.step(state, digit);
-            if state == DEAD {
-                return false;
+            let step = self.step(state, digit);
+            if step & 1 != 0 {
+                return step != DEAD;
             }
-            if self.marks[state as usize] & MATCHED != 0 {
-                return true;
-            }
+            state = (step >> 1) as usize;
         }
-        self.marks[state as usize] & MATCHES_AT_END != 0
+        self.ends[state]
     }
 
     /// Where the leftmost-first match from the first digit ends, as the crate's `find` would
@@ -326,22 +315,25 @@ impl Anchored {
     pub fn match_end(&self, digits: &str) -> Option<usize> {
         let (mut state, mut end) = (0, None);
         for (at, digit) in digits.bytes().enumerate() {
-            state = self.step(state, digit);
-            if state == DEAD {
+            let step = self.step(state, digit);
+            if step == DEAD {
                 return end;
             }
-            if self.marks[state as usize] & MATCHED != 0 {
+            if step & 1 != 0 {
                 end = Some(at);
             }
+            state = (step >> 1) as usize;
         }
-        (self.marks[state as usize] & MATCHES_AT_END != 0)
-            .then_some(digits.len())
-            .or(end)
+        if self.ends[state] {
+            Some(digits.len())
+        } else {
+            end
+        }
     }
 
-    fn step(&self, state: u32, digit: u8) -> u32 {
+    fn step(&self, state: usize, digit: u8) -> u32 {
         debug_assert!(digit.is_ascii_digit(), "{digit}");
-        self.next[state as usize]
+        self.next[state]
             .get(usize::from(digit.wrapping_sub(b'0')))
             .copied()
             .unwrap_or(DEAD)

@@ -247,17 +247,24 @@ fn valid_e164(
     if !metadata::is_valid(number.code, &number.national) {
         return Err(invalid(&number));
     }
-    Ok(e164_digits(&number))
+    Ok(e164_digits(&number, digits))
 }
 
 /// The E.164 form without the `+`, as the crate's E.164 formatter writes it (country code, then
 /// the national number with its leading zeros), without the formatter's look-up of the
 /// country's format patterns, which E.164 never uses.
-fn e164_digits(number: &parse::Parsed) -> CompactString {
+fn e164_digits(number: &parse::Parsed, written: &str) -> CompactString {
     // Calling codes have one to three digits.
     let code = [100, 10, 1].map(|place| b'0' + (number.code / place % 10) as u8);
     let code = &code[code.iter().position(|&digit| digit != b'0').unwrap_or(2)..];
     let national = number.national.as_bytes();
+    // Most numbers are written as they are sent.
+    if written.len() == code.len() + national.len()
+        && written.as_bytes().starts_with(code)
+        && written.as_bytes().ends_with(national)
+    {
+        return written.into();
+    }
     let mut digits = [0; 3 + metadata::LONGEST_NATIONAL];
     let length = code.len() + national.len();
     digits[..code.len()].copy_from_slice(code);
@@ -319,7 +326,7 @@ mod tests {
                 if phonenumber::is_valid(&number) {
                     let formatted = number.format().mode(Mode::E164).to_string();
                     let parsed = parse::Parsed { code: number.code().value(), national: number.national().to_string().into() };
-                    prop_assert_eq!(format!("+{}", e164_digits(&parsed)), formatted);
+                    prop_assert_eq!(format!("+{}", e164_digits(&parsed, &text)), formatted);
                 }
             }
         }
