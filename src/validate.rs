@@ -207,7 +207,7 @@ impl<'r> Cells<'r, '_> {
 
     /// The trimmed cell of `column`; `None` when the column is absent, the cell is empty, or
     /// its workbook cell was flagged.
-    #[inline]
+    #[inline(always)]
     fn get(&mut self, column: Column) -> Option<&'r str> {
         let index = self.columns.index(column)?;
         if self.is_flagged(column) {
@@ -242,6 +242,7 @@ impl<'r> Cells<'r, '_> {
 
     /// Cell `index` as text, when the record is UTF-8 and the cell a whole character sequence
     /// of it.
+    #[inline(always)]
     fn text_of(&self, index: usize) -> Option<&'r str> {
         self.text?.get(self.record.range(index)?)
     }
