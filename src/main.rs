@@ -25,6 +25,15 @@ fn main() -> ExitCode {
         // SAFETY: sets one integer option; mimalloc reads it on each purge.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     }
+    #[cfg(target_os = "linux")]
+    if matches!(cli.command, roster::cli::Command::Validate(_)) {
+        // Each of validate's threads reads and checks its own rows, in memory of its own: as
+        // transparent huge pages, each thread's few megabytes took whole 2 MB pages, and a
+        // 10-million-row check peaked at 76 MB (59 MB without; no slower). mimalloc chose huge
+        // pages before `main`; the kernel honours this on every page touched from now on.
+        // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours.
+        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    }
     roster::init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
