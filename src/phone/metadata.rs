@@ -290,7 +290,10 @@ impl Anchored {
             next.push(row);
             ends.push(dfa.is_match_state(dfa.next_eoi_state(state)));
         }
-        assert!(states.len() < 1 << 31, "a phone number pattern of few states");
+        assert!(
+            states.len() < 1 << 31,
+            "a phone number pattern of few states"
+        );
         Anchored {
             next: next.into(),
             ends: ends.into(),
