@@ -731,7 +731,8 @@ fn check_name_fully(value: &str) -> Result<String, String> {
 
 /// A phone number read by `phones` (see [`crate::phone`]), after the spreadsheet-damage checks.
 pub fn check_phone(value: &str, phones: &PhoneRule) -> Result<Reading, String> {
-    // Damage leaves an exponent or a decimal point.
+    // Damage leaves an exponent or a decimal point: one pass over the bytes tells most numbers
+    // have neither.
     let damaged = value
         .bytes()
         .fold(false, |any, b| any | (b == b'.') | (b | 0x20 == b'e'));
@@ -751,14 +752,7 @@ fn check_password(value: &str, min: usize) -> Result<(), String> {
     } else {
         value.chars().count()
     };
-    let blank = if ascii {
-        value
-            .bytes()
-            .all(|b| b == b' ' || (b'\t'..=b'\r').contains(&b))
-    } else {
-        value.trim().is_empty()
-    };
-    if blank {
+    if trimmed(value).is_empty() {
         return Err("a password cannot be blank".to_string());
     }
     if chars < min {

@@ -101,7 +101,7 @@ pub struct Region {
 
 pub struct Pattern {
     lengths: &'static [u16],
-    regex: Anchored,
+    digits: Anchored,
 }
 
 impl Code {
@@ -219,14 +219,14 @@ impl Pattern {
     fn compile(descriptor: &'static Descriptor) -> Pattern {
         Pattern {
             lengths: descriptor.possible_length(),
-            regex: Anchored::new(descriptor.national_number().as_str()),
+            digits: Anchored::new(descriptor.national_number().as_str()),
         }
     }
 
     /// The crate's `Descriptor::is_match`.
     pub fn is_match(&self, national: &str) -> bool {
         (self.lengths.is_empty() || self.lengths.contains(&(national.len() as u16)))
-            && self.regex.is_match(national)
+            && self.digits.is_match(national)
     }
 }
 
