@@ -22,6 +22,15 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
+/// `text.trim()`, without decoding characters when it starts and ends with visible ASCII, as
+/// nearly every cell does: nothing to trim, and no need to look for Unicode white space.
+pub fn trimmed(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 /// At most `max_chars` characters of `text`, ending in `…` when something was cut.
 pub fn clip(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {

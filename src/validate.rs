@@ -1,6 +1,7 @@
 //! The rules a row must pass before anything is sent, each failure naming row, column, value and rule.
 
 use crate::export::record::without_formula_guard;
+use crate::text::trimmed;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
@@ -270,15 +271,6 @@ impl<'r> Cells<'r, '_> {
             value: None,
             rule: format!("required {why}, but empty"),
         });
-    }
-}
-
-/// `text.trim()`, without decoding characters when it starts and ends with visible ASCII, as
-/// nearly every cell does.
-fn trimmed(text: &str) -> &str {
-    match (text.as_bytes().first(), text.as_bytes().last()) {
-        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
-        _ => text.trim(),
     }
 }
 
