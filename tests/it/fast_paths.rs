@@ -221,6 +221,35 @@ fn a_new_file_rising_in_strides_gets_the_whole_file_diffs_report() {
     assert_eq!(rendered(Ok(streamed)), rendered(simple));
 }
 
+/// A key repeated far into a file out of key order (the hash way finds it among sorted hashes,
+/// by byte offset) is reported at its own line and its first one, as the whole-file diff
+/// reports it.
+#[test]
+fn a_repeated_key_deep_in_an_unsorted_file_is_reported_at_its_own_line() {
+    let (old, new) = strided_exports(1_000);
+    let mut lines: Vec<&str> = new.lines().collect();
+    // Line 500 repeats line 10's user: far past what a read-on after a seek covers.
+    lines[499] = lines[9];
+    let new = lines.join("\n") + "\n";
+    let dir = tempfile::tempdir().unwrap();
+    let (old_path, new_path) = (dir.path().join("old.csv"), dir.path().join("new.csv"));
+    std::fs::write(&old_path, old).unwrap();
+    std::fs::write(&new_path, new).unwrap();
+    let phones = PhoneRule::default();
+    let simple = rendered(
+        diff::read_roster(&new_path)
+            .and_then(|new| diff::diff(&diff::read_roster(&old_path).unwrap(), &new, &phones)),
+    );
+    assert!(
+        simple.contains("line 500") && simple.contains("first on line 10"),
+        "{simple}"
+    );
+    assert_eq!(
+        rendered(diff::compare_paths(&old_path, &new_path, &phones)),
+        simple
+    );
+}
+
 /// A sheet of `rows` rows made from `seed`: extensions from a pool smaller than the sheet, so
 /// that rows repeat one far apart; now and then a broken extension, name, phone number, password
 /// or shift; numbers with and without their country code.

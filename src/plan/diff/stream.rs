@@ -157,9 +157,9 @@ enum Scan {
 
 /// Compare the roster export at `old` with the one at `new`; phone numbers compare by `phones`.
 ///
-/// Two clean exports sorted by key are merged at once, in one read of each. Anything else (a
-/// key out of order, a damaged row, another format) starts over with [`index`], which reports
-/// problems in the order [`super::read_roster`] would.
+/// Two clean exports sorted by key are merged at once, in one read of each. Exports in other
+/// orders go the hash way ([`by_hashes`]); anything else (a damaged row, another format) starts
+/// over with [`index`], which reports problems in the order [`super::read_roster`] would.
 pub fn compare_paths(old: &Path, new: &Path, phones: &PhoneRule) -> Result<Changes, DiffError> {
     let sheet = |path| Sheet::open(RosterFile::open(path).ok()?).ok()?.ok();
     if let (Some(old), Some(new)) = (sheet(old), sheet(new)) {
@@ -433,7 +433,7 @@ impl Sheet {
         }
     }
 
-    /// Where in this file each column of `other` is.
+    /// Where in `other` each column of this file is.
     fn columns_in(&self, other: &Sheet) -> Vec<Option<usize>> {
         self.columns.iter().map(|c| other.at(c)).collect()
     }
@@ -467,16 +467,20 @@ impl Sheet {
         })
     }
 
-    /// [`Sheet::duplicate`] for the record at `offset`.
+    /// [`Sheet::duplicate`] for the record at `offset`, found by reading from the start: a seek
+    /// to it would keep its byte offset but not its line.
     fn duplicate_at(&self, offset: u64) -> DiffError {
-        let mut record = StringRecord::new();
-        let read = self.reader(8 * 1024).and_then(|mut reader| {
-            reader.headers().map_err(|e| self.csv_error(e))?;
-            read_at(&mut reader, &mut record, self.bom, offset).map_err(|e| self.csv_error(e))
+        let mut repeat = None;
+        let found = self.scan(&mut |record, _| {
+            if record.position().map(|p| p.byte()) == Some(offset) {
+                repeat = Some(record.clone());
+            }
+            Ok(repeat.is_none())
         });
-        match read {
-            Ok(()) => self.duplicate(&record, self.key(&record)),
-            Err(error) => error,
+        match (found, repeat) {
+            (Err(error), _) => error,
+            (Ok(_), Some(record)) => self.duplicate(&record, self.key(&record)),
+            (Ok(_), None) => self.csv_error(io::Error::other(CHANGED).into()),
         }
     }
 
@@ -502,13 +506,7 @@ impl Sheet {
 
 /// A record's cell `at`, trimmed; `""` past its end or for a column the file lacks.
 fn cell(record: &StringRecord, at: Option<usize>) -> &str {
-    let text = at.and_then(|i| record.get(i)).unwrap_or("");
-    // Most cells start and end with a visible ASCII character: nothing to trim, and no need to
-    // decode the ends to look for Unicode white space.
-    match (text.as_bytes().first(), text.as_bytes().last()) {
-        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
-        _ => text.trim(),
-    }
+    crate::text::trimmed(at.and_then(|i| record.get(i)).unwrap_or(""))
 }
 
 /// The hashes of keys and of cells, with fixed seeds: the same text hashes alike in both files.
@@ -757,7 +755,8 @@ fn merge(old: &Sheet, new: &Sheet, phones: &PhoneRule) -> Result<Option<Streamed
     // up early changes no report, only which way finds it.
     let (mut gone, mut met) = (0usize, 0usize);
     loop {
-        if gone > GIVE_UP_AFTER_GONE && gone / GONE_PER_USER_MET > met {
+        // Once the new file has ended it has proved itself sorted: what is left is only gone.
+        if gone > GIVE_UP_AFTER_GONE && gone / GONE_PER_USER_MET > met && b.key().is_some() {
             return Ok(None);
         }
         let Some(order) = side_by_side(a.key(), b.key(), natural_cmp) else {
@@ -919,8 +918,11 @@ fn read_at(
             _ => break,
         }
     }
-    Err(io::Error::other("the file changed while it was compared").into())
+    Err(io::Error::other(CHANGED).into())
 }
+
+/// Why a record read before is not where it was.
+const CHANGED: &str = "the file changed while it was compared";
 
 /// Column names without the password, which no list carries.
 fn without_password(columns: &[String]) -> Vec<String> {
