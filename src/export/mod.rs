@@ -229,6 +229,10 @@ impl<T> Chunked<T> {
         self.chunks.iter().flatten()
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.chunks.iter_mut().flatten()
+    }
+
     /// What `make` makes of each item, in order, the chunks shared among as many threads as
     /// there are cores (a panic in `make` is resumed here).
     pub fn map_on_every_core<U: Send>(&self, make: impl Fn(&T) -> U + Sync) -> Chunked<U>

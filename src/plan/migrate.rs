@@ -1,8 +1,8 @@
 //! `roster migrate`: map a source roster (Smartflo, or another TeleCMI account) onto TeleCMI users.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::path::Path;
 
 use compact_str::CompactString;
@@ -274,6 +274,8 @@ const ALPHANUMERIC: usize = 56;
 
 /// A random password from the operating system's CSPRNG-seeded generator, with a letter and a digit.
 pub fn generate_password(length: usize) -> String {
+    use rand::RngExt;
+    let mut rng = rand::rng();
     loop {
         let password: String = (0..length.max(8))
             .map(|i| {
@@ -282,7 +284,7 @@ pub fn generate_password(length: usize) -> String {
                 } else {
                     PASSWORD_ALPHABET.len()
                 };
-                PASSWORD_ALPHABET[rand::random_range(0..choices)] as char
+                PASSWORD_ALPHABET[rng.random_range(0..choices)] as char
             })
             .collect();
         if password.bytes().any(|b| b.is_ascii_digit())
@@ -306,15 +308,18 @@ struct People<'t> {
     /// look-up is two reads of memory, not a binary search's twenty.
     starts: Vec<u32>,
     bits: u32,
+    /// Seeded for this run, so no roster can be made to put everyone under one hash.
+    hashing: foldhash::quality::RandomState,
 }
 
 impl<'t> People<'t> {
     fn new(target: &'t [User]) -> People<'t> {
+        let hashing = foldhash::quality::RandomState::default();
         let mut index: Vec<(u64, u32)> = target
             .iter()
             .zip(0u32..)
             .filter_map(|(user, at)| match (&user.phone_number, &user.name) {
-                (Some(phone), Some(name)) => Some((person_hash(name, phone), at)),
+                (Some(phone), Some(name)) => Some((person_hash(&hashing, name, phone), at)),
                 _ => None,
             })
             .collect();
@@ -332,11 +337,12 @@ impl<'t> People<'t> {
             index,
             starts,
             bits,
+            hashing,
         }
     }
 
     fn find(&self, name: &str, phone: &str, phones: &PhoneRule) -> Option<&'t User> {
-        let hash = person_hash(name, phone);
+        let hash = person_hash(&self.hashing, name, phone);
         let bucket = top(hash, self.bits);
         let run = &self.index[self.starts[bucket] as usize..self.starts[bucket + 1] as usize];
         let key = std::cell::OnceCell::new();
@@ -361,8 +367,8 @@ fn top(hash: u64, bits: u32) -> usize {
 
 /// What two numbers that are the same, under the same name, have in common: a hash of the name's
 /// words (as `same_name` compares them) and of the digits the numbers' keys end with.
-fn person_hash(name: &str, phone: &str) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
+fn person_hash(hashing: &impl BuildHasher, name: &str, phone: &str) -> u64 {
+    let mut hasher = hashing.build_hasher();
     phone::kept_tail(phone).hash(&mut hasher);
     for word in name.split_whitespace() {
         word.hash(&mut hasher);
@@ -370,49 +376,58 @@ fn person_hash(name: &str, phone: &str) -> u64 {
     hasher.finish()
 }
 
-/// A source user the first pass has settled: one that cannot be migrated (why), or one the
-/// target already has.
-enum Settled<'t> {
+/// What the first look makes of a source user: one that cannot be migrated (why), one the target
+/// already has, or one to create.
+enum Look<'t> {
     Unmappable(Cow<'static, str>),
     InTarget(&'t User),
+    Candidate(Candidate),
 }
 
-/// Whether `source` can be migrated: when it can, its number as read (the digits to send, and
-/// whether its country is unknown).
+/// A source user that can be migrated: everything about it that does not hang on the users before
+/// it, worked out on every core.
+struct Candidate {
+    /// Its number as read: the digits to send, and whether its country is unknown.
+    number: CompactString,
+    unplaced: bool,
+    /// Its own extension, when that is valid; whether it keeps it is settled in source order.
+    own: Option<u32>,
+    kept: bool,
+}
+
+/// Whether `source` can be migrated, and when it can, what it is created with.
 fn first_look<'t>(
     source: &SourceUser,
     people: &People<'t>,
     mapping: &Mapping,
     options: &Options,
-) -> Result<(CompactString, bool), Settled<'t>> {
-    let unmappable = |reason: Cow<'static, str>| Err(Settled::Unmappable(reason));
+) -> Look<'t> {
     if !source.enabled && !options.include_disabled {
-        return unmappable("disabled in the source (pass --include-disabled to migrate it)".into());
+        return Look::Unmappable(
+            "disabled in the source (pass --include-disabled to migrate it)".into(),
+        );
     }
     if source.name.is_empty() {
-        return unmappable("no name".into());
+        return Look::Unmappable("no name".into());
     }
     let written = source.phone_number.as_str();
     if written.is_empty() {
         let column = &mapping.fields.phone_number;
-        return unmappable(format!("no phone number ({column} is empty)").into());
+        return Look::Unmappable(format!("no phone number ({column} is empty)").into());
     }
-    let number = check_phone(written, &options.phones)
-        .map_err(|rule| Settled::Unmappable(format!("phone number {written:?}: {rule}").into()))?;
-    match people.find(&source.name, number.digits(), &options.phones) {
-        Some(existing) => Err(Settled::InTarget(existing)),
-        None => Ok((
-            CompactString::new(number.digits()),
-            matches!(number, Reading::Unplaced(_)),
-        )),
+    let number = match check_phone(written, &options.phones) {
+        Ok(number) => number,
+        Err(rule) => return Look::Unmappable(format!("phone number {written:?}: {rule}").into()),
+    };
+    if let Some(existing) = people.find(&source.name, number.digits(), &options.phones) {
+        return Look::InTarget(existing);
     }
-}
-
-/// A source user that can be migrated: its number as read, and its own extension when it keeps it.
-struct Candidate {
-    number: CompactString,
-    unplaced: bool,
-    kept: Option<u32>,
+    Look::Candidate(Candidate {
+        number: CompactString::new(number.digits()),
+        unplaced: matches!(number, Reading::Unplaced(_)),
+        own: check_extension(source.extension.as_str(), options.extension_digits).ok(),
+        kept: false,
+    })
 }
 
 /// Map every source user onto the target account.
@@ -423,40 +438,31 @@ pub fn plan<'t>(
     options: &Options,
 ) -> MigratePlan<'t> {
     let mut plan = MigratePlan::default();
-    let mut taken: HashSet<u32> = target.iter().map(|a| a.extension).collect();
-    let mut matched_targets = HashSet::new();
+    let mut taken: foldhash::HashSet<u32> = target.iter().map(|a| a.extension).collect();
+    let mut matched_targets = foldhash::HashSet::default();
     let people = People::new(target);
     let mut next_free = options.extension_range.0;
-    // First pass: who can be migrated at all, and the number each one's is read as, on every
-    // core (reading numbers is most of a plan's time). Then, in order, every valid, free source
-    // extension is reserved before any is allocated, so an allocation never takes the extension
-    // a later source user brings (duplicates: the first wins). What the passes make of each
-    // source user is chunked as the users are, and let go with them.
-    let looks = sources.map_on_every_core(|source| first_look(source, &people, mapping, options));
-    let mut candidates: Chunked<Option<Candidate>> = Chunked::default();
+    // First look: who can be migrated at all, and with what, on every core (reading numbers is
+    // most of a plan's time). Then, in order, every valid, free source extension is reserved
+    // before any is allocated, so an allocation never takes the extension a later source user
+    // brings (duplicates: the first wins). The looks are chunked as the users are, and let go
+    // with them.
+    let mut looks =
+        sources.map_on_every_core(|source| first_look(source, &people, mapping, options));
+    drop(people);
     let mut to_create = 0;
-    for (source, look) in sources.iter().zip(looks) {
-        let candidate = match look {
-            Ok((number, unplaced)) => {
+    for (source, look) in sources.iter().zip(looks.iter_mut()) {
+        match look {
+            Look::Candidate(candidate) => {
                 to_create += 1;
-                let kept = check_extension(source.extension.as_str(), options.extension_digits)
-                    .ok()
-                    .filter(|extension| taken.insert(*extension));
-                Some(Candidate {
-                    number,
-                    unplaced,
-                    kept,
-                })
+                candidate.kept = candidate.own.is_some_and(|own| taken.insert(own));
             }
-            Err(Settled::Unmappable(reason)) => {
-                plan.unmappable.push(Unmappable {
-                    source_id: source.id.clone(),
-                    name: source.name.clone(),
-                    reason,
-                });
-                None
-            }
-            Err(Settled::InTarget(existing)) => {
+            Look::Unmappable(reason) => plan.unmappable.push(Unmappable {
+                source_id: source.id.clone(),
+                name: source.name.clone(),
+                reason: std::mem::take(reason),
+            }),
+            Look::InTarget(existing) => {
                 matched_targets.insert(existing.extension);
                 plan.unchanged.push(MigrateEntry {
                     source_id: source.id.to_string(),
@@ -465,23 +471,16 @@ pub fn plan<'t>(
                     name: source.name.to_string(),
                     note: Some("already in the target (same name and phone number)".into()),
                 });
-                None
             }
-        };
-        candidates.push(candidate);
+        }
     }
     // Second pass: where each one goes.
     plan.create.reserve_exact(to_create);
-    for (source, candidate) in sources.into_iter().zip(candidates) {
-        let Some(Candidate {
-            number,
-            unplaced,
-            kept,
-        }) = candidate
-        else {
+    for (source, look) in sources.into_iter().zip(looks) {
+        let Look::Candidate(candidate) = look else {
             continue;
         };
-        let (extension, allocated) = match kept {
+        let (extension, allocated) = match candidate.own.filter(|_| candidate.kept) {
             Some(extension) => (extension, None),
             None => {
                 while next_free <= options.extension_range.1 && taken.contains(&next_free) {
@@ -499,13 +498,10 @@ pub fn plan<'t>(
                     });
                     continue;
                 }
-                let wanted = source.extension.clone();
-                let why = if wanted.is_empty() {
-                    Allocated::NoSourceExtension
-                } else if check_extension(&wanted, options.extension_digits).is_err() {
-                    Allocated::NotValid(wanted)
-                } else {
-                    Allocated::Taken(wanted)
+                let why = match candidate.own {
+                    _ if source.extension.is_empty() => Allocated::NoSourceExtension,
+                    None => Allocated::NotValid(source.extension),
+                    Some(_) => Allocated::Taken(source.extension),
                 };
                 taken.insert(next_free);
                 (next_free, Some(why))
@@ -518,7 +514,7 @@ pub fn plan<'t>(
             .cloned()
             .or_else(|| Some(source.password.to_string()).filter(|p| !p.is_empty()))
             .unwrap_or_else(|| generate_password(options.password_length));
-        if unplaced {
+        if candidate.unplaced {
             plan.unplaced_phones += 1;
         }
         plan.create.push(Creation {
@@ -526,7 +522,7 @@ pub fn plan<'t>(
                 agent_id: Some(telecmi_agent_id(extension, &options.app_id).into()),
                 extension,
                 name: Some(source.name),
-                phone_number: Some(number),
+                phone_number: Some(candidate.number),
                 password: Some(Secret::new(password)),
                 start_time: mapping.defaults.start_time,
                 end_time: mapping.defaults.end_time,
