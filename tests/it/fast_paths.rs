@@ -221,6 +221,58 @@ fn a_new_file_rising_in_strides_gets_the_whole_file_diffs_report() {
     assert_eq!(rendered(Ok(streamed)), rendered(simple));
 }
 
+/// Sorted exports long enough that the new file is read ahead in many batches: clean, the merge
+/// streams them; with a fault far past the first batch (a key out of order, a repeated key, a
+/// NUL byte, a blank row, a broken quote), the report or error is the whole-file diff's.
+#[test]
+fn a_merge_reading_ahead_in_batches_reports_what_the_whole_file_diff_reports() {
+    let header = "agent_id,extension,name,phone_number\n";
+    let row = |i: u64, phone: u64| {
+        let extension = 100_000 + i;
+        format!("{extension}_1111112,{extension},Agent {i},+9198{phone:08}\n")
+    };
+    let old: String = std::iter::once(header.to_string())
+        .chain((0..6_000).map(|i| row(i, i)))
+        .collect();
+    let new: Vec<String> = (0..6_100)
+        .filter(|i| *i >= 6_000 || i % 50 != 0)
+        .map(|i| row(i, if i % 70 == 0 { i + 1 } else { i }))
+        .collect();
+    type Damage = fn(&mut Vec<String>);
+    let faults: [(&str, Damage); 6] = [
+        ("none", |_| {}),
+        ("out of order", |rows| rows.swap(2_500, 2_501)),
+        ("repeated key", |rows| rows[3_000] = rows[2_999].clone()),
+        ("NUL byte", |rows| rows[4_000].insert(3, '\0')),
+        ("blank row", |rows| rows.insert(1_500, ",,,\n".into())),
+        ("broken quote", |rows| rows[5_000].insert(0, '"')),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (old_path, new_path) = (dir.path().join("old.csv"), dir.path().join("new.csv"));
+    std::fs::write(&old_path, &old).unwrap();
+    let phones = PhoneRule::default();
+    for (fault, damage) in faults {
+        let mut rows = new.clone();
+        damage(&mut rows);
+        std::fs::write(&new_path, header.to_string() + &rows.concat()).unwrap();
+        let simple = rendered(
+            diff::read_roster(&new_path)
+                .and_then(|new| diff::diff(&diff::read_roster(&old_path).unwrap(), &new, &phones)),
+        );
+        let streamed = diff::compare_paths(&old_path, &new_path, &phones);
+        if fault == "none" {
+            let counts = streamed.as_ref().unwrap().counts();
+            assert!(matches!(streamed, Ok(diff::Changes::Streamed(_))), "merged");
+            assert_eq!(
+                (counts.added, counts.removed, counts.changed),
+                (100, 120, 68),
+                "{counts:?}"
+            );
+        }
+        assert_eq!(rendered(streamed), simple, "{fault}");
+    }
+}
+
 /// A key repeated far into a file out of key order (the hash way finds it among sorted hashes,
 /// by byte offset) is reported at its own line and its first one, as the whole-file diff
 /// reports it.

@@ -7,7 +7,8 @@
 //! entry at a time as they are rendered ([`ChangeReport`]).
 //!
 //! **Merge**, when both files are sorted by key: the two are read side by side once, each user
-//! compared by the one rule ([`Fields`]) as it comes. Nothing grows with the users. A key out of
+//! compared by the one rule ([`Fields`]) as it comes, the new file read and checked on another
+//! core a batch ahead. Nothing grows with the users. A key out of
 //! order in the new file, or anything wrong in it, drops the merge for the other way, which finds
 //! the same problem in the same order as the simple path. So does a merge that finds users gone
 //! far out of proportion to the new users it meets: the new file is most likely in another order,
@@ -45,6 +46,7 @@ use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::mpsc;
 
 use csv::StringRecord;
 use foldhash::quality::FixedState;
@@ -662,26 +664,36 @@ impl Lists {
     }
 }
 
-/// One file of a merge: the record at hand, and the key before it to see that keys rise.
+/// One file of a merge: the record at hand.
 struct Cursor<'s> {
     sheet: &'s Sheet,
-    reader: csv::Reader<&'s File>,
+    records: Records<'s>,
     record: StringRecord,
     /// False at the end of the file.
     here: bool,
-    previous: Option<String>,
 }
 
 impl<'s> Cursor<'s> {
-    fn new(sheet: &'s Sheet) -> Result<Cursor<'s>, DiffError> {
+    /// A cursor reading `sheet` itself, or (given a scope) on another core, ahead of the merge.
+    fn new<'scope>(
+        sheet: &'s Sheet,
+        ahead: Option<&'scope std::thread::Scope<'scope, 's>>,
+    ) -> Result<Cursor<'s>, DiffError> {
         let mut reader = sheet.reader(HEAD)?;
         reader.headers().map_err(|e| sheet.csv_error(e))?;
-        Ok(Cursor {
+        let checked = Checked {
             sheet,
             reader,
+            previous: None,
+        };
+        Ok(Cursor {
+            sheet,
+            records: match ahead {
+                Some(scope) => Records::Ahead(ReadAhead::start(scope, checked)),
+                None => Records::Here(checked),
+            },
             record: StringRecord::new(),
             here: true,
-            previous: None,
         })
     }
 
@@ -689,37 +701,151 @@ impl<'s> Cursor<'s> {
         self.here.then(|| self.sheet.key(&self.record))
     }
 
-    /// On to the next user; `false` when the file cannot be merged from here: a key out of
-    /// order or repeated, or anything the other ways must report in their order.
+    /// On to the next user; `false` when the file cannot be merged from here.
     fn advance(&mut self) -> bool {
-        if self.here {
-            let previous = self.previous.get_or_insert_with(String::new);
-            previous.clear();
-            previous.push_str(self.sheet.key(&self.record));
+        let read = match &mut self.records {
+            Records::Here(checked) => checked.read(&mut self.record),
+            Records::Ahead(ahead) => ahead.read(&mut self.record),
+        };
+        match read {
+            Ok(more) => {
+                self.here = more;
+                true
+            }
+            Err(Unreadable) => false,
         }
+    }
+}
+
+/// A record the merge cannot take: a key out of order or repeated, or anything the other ways
+/// must report in their order (they read the file again and say why).
+struct Unreadable;
+
+/// Where a cursor's records come from.
+enum Records<'s> {
+    Here(Checked<'s>),
+    Ahead(ReadAhead),
+}
+
+/// A file's users read in turn, each checked fit to merge.
+struct Checked<'s> {
+    sheet: &'s Sheet,
+    reader: csv::Reader<&'s File>,
+    /// The key before, to see that keys rise.
+    previous: Option<String>,
+}
+
+impl Checked<'_> {
+    /// The next user's record into `record`; `false` at the end of the file.
+    fn read(&mut self, record: &mut StringRecord) -> Result<bool, Unreadable> {
         loop {
-            match self.reader.read_record(&mut self.record) {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.here = false;
-                    return true;
-                }
-                Err(_) => return false,
+            if !self.reader.read_record(record).map_err(|_| Unreadable)? {
+                return Ok(false);
             }
-            if self.record.as_slice().contains('\0') {
-                return false;
+            if record.as_slice().contains('\0') {
+                return Err(Unreadable);
             }
-            match is_blank(&self.record, self.sheet.columns.len(), "") {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(_) => return false,
+            if is_blank(record, self.sheet.columns.len(), "").map_err(|_| Unreadable)? {
+                continue;
             }
-            let key = self.sheet.key(&self.record);
+            let key = self.sheet.key(record);
             let rises = self
                 .previous
                 .as_deref()
                 .is_none_or(|previous| natural_cmp(previous, key).is_lt());
-            return !key.is_empty() && rises;
+            if key.is_empty() || !rises {
+                return Err(Unreadable);
+            }
+            let previous = self.previous.get_or_insert_with(String::new);
+            previous.clear();
+            previous.push_str(key);
+            return Ok(true);
+        }
+    }
+}
+
+/// Users read and checked on another core, handed over in batches; a spent batch goes back to
+/// be filled again, so the reading allocates only its first few batches.
+struct ReadAhead {
+    batches: mpsc::Receiver<Batch>,
+    spent: mpsc::Sender<Vec<StringRecord>>,
+    batch: Batch,
+    taken: usize,
+}
+
+struct Batch {
+    records: Vec<StringRecord>,
+    filled: usize,
+    /// After its records: `Some(Ok(()))` the end of the file, `Some(Err(_))` a record the reader
+    /// could not read.
+    end: Option<Result<(), Unreadable>>,
+}
+
+impl ReadAhead {
+    const BATCH: usize = 1024;
+
+    /// Read on a thread of `scope`, which ends when the file does, or when the cursor is dropped.
+    fn start<'scope, 's>(
+        scope: &'scope std::thread::Scope<'scope, 's>,
+        mut checked: Checked<'s>,
+    ) -> ReadAhead {
+        // Two batches waiting keep the reader a batch ahead without letting it run away.
+        let (filled, batches) = mpsc::sync_channel(2);
+        let (spent, refills) = mpsc::channel::<Vec<StringRecord>>();
+        scope.spawn(move || loop {
+            let mut records = refills
+                .try_recv()
+                .unwrap_or_else(|_| vec![StringRecord::new(); Self::BATCH]);
+            let mut batch = Batch {
+                filled: 0,
+                end: None,
+                records: Vec::new(),
+            };
+            for record in &mut records {
+                match checked.read(record) {
+                    Ok(true) => batch.filled += 1,
+                    Ok(false) => batch.end = Some(Ok(())),
+                    Err(Unreadable) => batch.end = Some(Err(Unreadable)),
+                }
+                if batch.end.is_some() {
+                    break;
+                }
+            }
+            batch.records = records;
+            let last = batch.end.is_some();
+            if filled.send(batch).is_err() || last {
+                return;
+            }
+        });
+        ReadAhead {
+            batches,
+            spent,
+            batch: Batch {
+                records: Vec::new(),
+                filled: 0,
+                end: None,
+            },
+            taken: 0,
+        }
+    }
+
+    fn read(&mut self, record: &mut StringRecord) -> Result<bool, Unreadable> {
+        loop {
+            if self.taken < self.batch.filled {
+                // The batch gets the spent record back, to be filled in its turn.
+                std::mem::swap(record, &mut self.batch.records[self.taken]);
+                self.taken += 1;
+                return Ok(true);
+            }
+            if let Some(end) = self.batch.end.take() {
+                return end.map(|()| false);
+            }
+            // A reader that stopped without saying why has panicked: the scope resumes that.
+            let next = self.batches.recv().map_err(|_| Unreadable)?;
+            let spent = std::mem::replace(&mut self.batch, next);
+            // The reader is gone only when it has read its last batch.
+            let _ = self.spent.send(spent.records);
+            self.taken = 0;
         }
     }
 }
@@ -741,11 +867,23 @@ fn side_by_side<T>(
 
 /// The merge of two files sorted by key; `None` when the new one turns out not to be.
 fn merge(old: &Sheet, new: &Sheet, phones: &PhoneRule) -> Result<Option<Streamed>, DiffError> {
+    // The new file is read on another core, the old one here beside the comparing.
+    std::thread::scope(|scope| merge_reading_ahead(old, new, phones, scope))
+}
+
+fn merge_reading_ahead<'s, 'scope>(
+    old: &'s Sheet,
+    new: &'s Sheet,
+    phones: &PhoneRule,
+    scope: &'scope std::thread::Scope<'scope, 's>,
+) -> Result<Option<Streamed>, DiffError> {
     let io = |e| new.file.io_error(e);
     let mut lists = Lists::new(old, new).map_err(io)?;
     let (old_password, new_password) = (old.at(PASSWORD), new.at(PASSWORD));
-    let mut a = Cursor::new(old)?;
-    let mut b = Cursor::new(new)?;
+    // Byte-equal rows of files with the same columns are equal by every rule of [`Fields`].
+    let same_columns = old.columns == new.columns;
+    let mut a = Cursor::new(old, None)?;
+    let mut b = Cursor::new(new, Some(scope))?;
     if !(a.advance() && b.advance()) {
         return Ok(None);
     }
@@ -779,16 +917,19 @@ fn merge(old: &Sheet, new: &Sheet, phones: &PhoneRule) -> Result<Option<Streamed
             }
             Ordering::Equal => {
                 met += 1;
-                let key = new.key(&b.record);
                 let (x, y) = (&a.record, &b.record);
-                lists
-                    .compare(
-                        key,
-                        phones,
-                        (old, |i| cell(x, Some(i))),
-                        (new, |i| cell(y, Some(i))),
-                    )
-                    .map_err(io)?;
+                if same_columns && x == y {
+                    lists.unchanged += 1;
+                } else {
+                    lists
+                        .compare(
+                            new.key(y),
+                            phones,
+                            (old, |i| cell(x, Some(i))),
+                            (new, |i| cell(y, Some(i))),
+                        )
+                        .map_err(io)?;
+                }
                 a.advance() && b.advance()
             }
         };
