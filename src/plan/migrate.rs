@@ -918,6 +918,43 @@ mod tests {
     }
 
     #[test]
+    fn why_an_extension_was_allocated_is_noted() {
+        let sources = vec![
+            source(1, "Asha", "2001", "919800000001", "1"),
+            source(2, "Ben", "2001", "919800000002", "1"), // repeats Asha's
+            source(3, "Cara", "", "919800000003", "1"),
+            source(4, "Dev", "12a", "919800000004", "1"),
+            source(5, "Eve", "100", "919800000005", "1"), // the target's
+        ];
+        let options = Options {
+            extension_range: (100, 109),
+            ..options()
+        };
+        let targets = [target(100, "Someone", "919811111111")];
+        let plan = plan(
+            sources.into_iter().collect(),
+            &targets,
+            &Mapping::default(),
+            &options,
+        );
+        let allocated: Vec<(u32, Option<Allocated>)> = plan
+            .create
+            .iter()
+            .map(|c| (c.user.extension, c.allocated.clone()))
+            .collect();
+        assert_eq!(
+            allocated,
+            [
+                (2001, None),
+                (101, Some(Allocated::Taken("2001".into()))),
+                (102, Some(Allocated::NoSourceExtension)),
+                (103, Some(Allocated::NotValid("12a".into()))),
+                (104, Some(Allocated::Taken("100".into()))),
+            ]
+        );
+    }
+
+    #[test]
     fn a_source_extension_is_reserved_before_any_allocation() {
         let sources = vec![
             source(1, "No Extension", "", "919800000001", "1"),
