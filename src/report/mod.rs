@@ -513,10 +513,14 @@ impl ReservedOutput {
         &self.path
     }
 
-    /// `value` as pretty JSON, put in place.
+    /// `value` as JSON with an entry to a line ([`Sections`]), put in place.
     pub fn write<T: Serialize>(mut self, value: &T) -> Result<(), ReportError> {
         let out = self.file.writer();
-        let written = serde_json::to_writer_pretty(&mut *out, value)
+        let written = value
+            .serialize(&mut serde_json::Serializer::with_formatter(
+                &mut *out,
+                Sections::default(),
+            ))
             .map_err(io::Error::other)
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| self.file.commit());
@@ -541,7 +545,87 @@ impl ReservedOutput {
     }
 }
 
-/// Write `value` as pretty JSON to `path` through a temporary file, so the document is whole or absent.
+/// JSON laid out as pretty JSON down to a document's sections (its top-level fields and their
+/// lists), with each entry of a section on one line: a plan of a million users is a million
+/// lines, not seven million, about half the bytes, and a user is one line to find with `grep`.
+#[derive(Default)]
+struct Sections {
+    depth: usize,
+    /// The container being closed holds something.
+    has_value: bool,
+}
+
+impl Sections {
+    /// Containers this deep or shallower are laid out a member to a line.
+    const LINED: usize = 2;
+
+    fn next_member<W: ?Sized + Write>(&self, out: &mut W, first: bool) -> io::Result<()> {
+        if self.depth > Self::LINED {
+            return out.write_all(if first { b"" } else { b", " });
+        }
+        out.write_all(if first { b"\n" } else { b",\n" })?;
+        self.indent(out, self.depth)
+    }
+
+    fn close<W: ?Sized + Write>(&mut self, out: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth -= 1;
+        if self.depth < Self::LINED && self.has_value {
+            out.write_all(b"\n")?;
+            self.indent(out, self.depth)?;
+        }
+        out.write_all(bracket)
+    }
+
+    fn indent<W: ?Sized + Write>(&self, out: &mut W, depth: usize) -> io::Result<()> {
+        (0..depth).try_for_each(|_| out.write_all(b"  "))
+    }
+}
+
+impl serde_json::ser::Formatter for Sections {
+    fn begin_array<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        out.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.close(out, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
+        self.next_member(out, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        out.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.close(out, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
+        self.next_member(out, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        out.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+}
+
+/// Write `value` as JSON ([`Sections`]) to `path` through a temporary file, so the document is whole or absent.
 pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), ReportError> {
     ReservedOutput::reserve(path)?.write(value)
 }
@@ -549,6 +633,61 @@ pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_is_pretty_down_to_its_sections_with_an_entry_to_a_line() {
+        #[derive(Serialize)]
+        struct Entry {
+            name: &'static str,
+            tags: Vec<u8>,
+        }
+        #[derive(Serialize)]
+        struct Plan {
+            counts: BTreeMap<&'static str, u8>,
+            create: Vec<Entry>,
+            update: Vec<Entry>,
+            note: &'static str,
+        }
+        let plan = Plan {
+            counts: BTreeMap::from([("create", 2), ("update", 0)]),
+            create: vec![
+                Entry {
+                    name: "Asha \"A\" Rao",
+                    tags: vec![1, 2],
+                },
+                Entry {
+                    name: "Ben",
+                    tags: vec![],
+                },
+            ],
+            update: vec![],
+            note: "x",
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        write_json_atomically(&path, &plan).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            r#"{
+  "counts": {
+    "create": 2,
+    "update": 0
+  },
+  "create": [
+    {"name": "Asha \"A\" Rao", "tags": [1, 2]},
+    {"name": "Ben", "tags": []}
+  ],
+  "update": [],
+  "note": "x"
+}
+"#
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            serde_json::to_value(&plan).unwrap()
+        );
+    }
 
     #[cfg(unix)]
     #[test]
