@@ -186,7 +186,8 @@ impl Command {
 #[derive(Debug, Clone, Args)]
 pub struct SheetArgs {
     /// The spreadsheet: CSV (UTF-8, UTF-16 or Windows-1252) or a workbook (.xlsx, .xlsm, .xls,
-    /// .xlsb, .ods), told apart by content; `-` reads standard input
+    /// .xlsb, .ods), told apart by content; `-` reads standard input (it and a pipe are copied to
+    /// a private temporary file first)
     pub file: PathBuf,
     /// The sheet of a workbook to read, by name or number (1 is the first) [default: the first
     /// visible worksheet]

@@ -206,20 +206,33 @@ impl SheetArgs {
 const STDIN: &str = "-";
 
 impl SheetArgs {
-    /// These arguments reading a whole file: standard input (`-`) is first spooled to a private
-    /// temporary file, so the encoding decision, the read-through before sending and the resume
-    /// hash all see the whole sheet. The temporary file lives as long as the returned guard.
+    /// These arguments reading a whole file: standard input (`-`), a pipe or a device (a shell's
+    /// `<(...)`) is first spooled to a private temporary file, so the encoding decision, the
+    /// read-through before sending and the resume hash all see the whole sheet, and it can be
+    /// read more than once. The temporary file lives as long as the returned guard.
     fn spooled(&self) -> Result<(SheetArgs, Option<tempfile::TempPath>), Error> {
-        if self.file != Path::new(STDIN) {
+        let stdin = self.file == Path::new(STDIN);
+        let stream = !stdin
+            && std::fs::metadata(&self.file).is_ok_and(|kind| !kind.is_file() && !kind.is_dir());
+        if !(stdin || stream) {
             return Ok((self.clone(), None));
         }
+        let path = match stdin {
+            true => PathBuf::from("standard input"),
+            false => self.file.clone(),
+        };
         let error = |source| InputError::Io {
-            path: PathBuf::from("standard input"),
+            path: path.clone(),
             source,
         };
         // tempfile creates the file readable by its owner only: a sheet may hold passwords.
         let mut spool = tempfile::NamedTempFile::new().map_err(error)?;
-        std::io::copy(&mut std::io::stdin().lock(), &mut spool).map_err(error)?;
+        let copied = match stdin {
+            true => std::io::copy(&mut std::io::stdin().lock(), &mut spool),
+            false => std::fs::File::open(&self.file)
+                .and_then(|mut stream| std::io::copy(&mut stream, &mut spool)),
+        };
+        copied.map_err(error)?;
         let path = spool.into_temp_path();
         let args = SheetArgs {
             file: path.to_path_buf(),

@@ -171,6 +171,42 @@ fn a_sheet_on_standard_input_is_read_whole_and_can_be_resumed() {
     assert!(String::from_utf8_lossy(&validate.stderr).contains("3 rows, 3 valid"));
 }
 
+/// A shell's `<(...)` is a pipe: read once into a private file, then read as a sheet (before,
+/// the encoding scan's read at an offset failed with "Illegal seek").
+#[cfg(unix)]
+#[test]
+fn a_sheet_from_a_pipe_is_read_whole() {
+    use std::io::Write;
+    let case = Case::new();
+    let pipe = case.path("sheet.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Longer than the scan's head, so that the rest is read from where the head ended.
+    let sheet = add_rows(201, 2_000);
+    let writer = {
+        let (pipe, sheet) = (pipe.clone(), sheet.clone());
+        std::thread::spawn(move || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&pipe)
+                .unwrap()
+                .write_all(sheet.as_bytes())
+                .unwrap();
+        })
+    };
+    let ran = case.run(&["validate", arg(&pipe), "--mode", "add"]);
+    writer.join().unwrap();
+    ran.assert_code(0);
+    assert!(
+        ran.stderr
+            .contains(&format!("{}: 2000 rows, 2000 valid", pipe.display())),
+        "{ran}"
+    );
+}
+
 #[test]
 fn two_runs_cannot_share_one_summary() {
     let case = Case::with_latency(std::time::Duration::from_millis(200));
