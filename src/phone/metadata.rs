@@ -86,9 +86,11 @@ pub struct Region {
     /// Every type of number the crate knows: premium rate, toll free, shared cost, VoIP,
     /// personal, pager, UAN, voicemail, fixed line and mobile.
     kinds: Vec<&'static Descriptor>,
-    /// By national number length, the kinds of that length as one pattern, made on first use:
-    /// one search where the crate tries up to ten; `None` when no kind has numbers so long.
-    kinds_by_length: [OnceLock<Option<Anchored>>; LONGEST_NATIONAL + 1],
+    /// By national number length, what a valid number of that length matches: the general
+    /// pattern and one of the kinds of that length, as one table made on first use (one walk
+    /// of the digits where the crate makes up to eleven searches); `None` when no valid number
+    /// is so long.
+    valid_by_length: [OnceLock<Option<Anchored>>; LONGEST_NATIONAL + 1],
     /// What is dialled before a country code from this region (`00`, `011`).
     pub international_prefix: Option<Anchored>,
     /// The trunk prefix (`0`).
@@ -156,7 +158,7 @@ impl Region {
             general: Pattern::compile(d.general()),
             local_lengths: d.general().possible_local_length(),
             kinds: kinds.into_iter().flatten().collect(),
-            kinds_by_length: [const { OnceLock::new() }; LONGEST_NATIONAL + 1],
+            valid_by_length: [const { OnceLock::new() }; LONGEST_NATIONAL + 1],
             international_prefix: meta
                 .international_prefix()
                 .map(|p| Anchored::new(p.as_str())),
@@ -170,18 +172,20 @@ impl Region {
 
     /// The crate's `number_type(..) != Type::Unknown`.
     fn is_valid(&self, national: &str) -> bool {
-        self.general.is_match(national)
-            && self
-                .kinds_of_length(national.len())
-                .is_some_and(|kinds| kinds.is_match(national))
+        self.valid_of_length(national.len())
+            .is_some_and(|valid| valid.is_match(national))
     }
 
-    /// A match of the result is a match of some kind whose lengths allow `length` (the crate's
-    /// `Descriptor::is_match` of each).
-    fn kinds_of_length(&self, length: usize) -> Option<&Anchored> {
-        self.kinds_by_length
+    /// Matches what the general pattern matches and some kind whose lengths allow `length`
+    /// matches (the crate's `Descriptor::is_match` of each), when the general lengths allow it.
+    fn valid_of_length(&self, length: usize) -> Option<&Anchored> {
+        self.valid_by_length
             .get(length)?
             .get_or_init(|| {
+                let general = &self.general;
+                if !(general.lengths.is_empty() || general.lengths.contains(&(length as u16))) {
+                    return None;
+                }
                 let sources: Vec<String> = self
                     .kinds
                     .iter()
@@ -191,7 +195,8 @@ impl Region {
                     })
                     .map(|kind| format!("(?:{}\n)", kind.national_number().as_str()))
                     .collect();
-                (!sources.is_empty()).then(|| Anchored::new(&sources.join("|")))
+                (!sources.is_empty())
+                    .then(|| Anchored::both(&general.digits, &Anchored::new(&sources.join("|"))))
             })
             .as_ref()
     }
@@ -297,6 +302,53 @@ impl Anchored {
         Anchored {
             next: next.into(),
             ends: ends.into(),
+        }
+    }
+
+    /// What both `a` and `b` match, as [`Anchored::is_match`] tells (not `match_end`): a pair of
+    /// their states walked as one. A side whose match has ended is satisfied and reads no more
+    /// digits; either side's dead end is the pair's.
+    fn both(a: &Anchored, b: &Anchored) -> Anchored {
+        const SATISFIED: u32 = u32::MAX;
+        let side = |table: &Anchored, state: u32, digit: u8| match state {
+            SATISFIED => Some(SATISFIED),
+            state => match table.step(state as usize, digit) {
+                DEAD => None,
+                step if step & 1 != 0 => Some(SATISFIED),
+                step => Some(step >> 1),
+            },
+        };
+        let ends = |table: &Anchored, state: u32| state == SATISFIED || table.ends[state as usize];
+        let mut numbers = HashMap::from([((0, 0), 0u32)]);
+        let mut pairs = vec![(0, 0)];
+        let (mut next, mut ending) = (Vec::new(), Vec::new());
+        while let Some(&(x, y)) = pairs.get(next.len()) {
+            let mut row = [DEAD; 10];
+            for (digit, step) in (b'0'..=b'9').zip(&mut row) {
+                let (Some(x), Some(y)) = (side(a, x, digit), side(b, y, digit)) else {
+                    continue;
+                };
+                *step = if (x, y) == (SATISFIED, SATISFIED) {
+                    // Both matched: the walk ends here, in whichever state.
+                    1
+                } else {
+                    let number = *numbers.entry((x, y)).or_insert_with(|| {
+                        pairs.push((x, y));
+                        (pairs.len() - 1) as u32
+                    });
+                    number << 1
+                };
+            }
+            next.push(row);
+            ending.push(ends(a, x) && ends(b, y));
+        }
+        assert!(
+            pairs.len() < 1 << 31,
+            "a phone number pattern of few states"
+        );
+        Anchored {
+            next: next.into(),
+            ends: ending.into(),
         }
     }
 
@@ -452,6 +504,21 @@ pub(crate) mod tests {
                 regex.find(&digits).map(|found| found.end()),
                 "{}",
                 regex.as_str()
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_pair_of_tables_matches_what_both_match(
+            first in 0..both_ways().len(),
+            second in 0..both_ways().len(),
+            digits in "[0-9]{0,18}",
+        ) {
+            let (a, b) = (&both_ways()[first].0, &both_ways()[second].0);
+            prop_assert_eq!(
+                Anchored::both(a, b).is_match(&digits),
+                a.is_match(&digits) && b.is_match(&digits)
             );
         }
     }
