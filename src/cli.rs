@@ -216,6 +216,9 @@ pub struct SheetArgs {
     pub max_workbook_bytes: u64,
     #[command(flatten)]
     pub phones: PhoneArgs,
+    /// What messages call the sheet when `file` is a copy of it (standard input, a pipe).
+    #[arg(skip)]
+    pub shown_as: Option<PathBuf>,
 }
 
 /// How phone numbers are read and compared.

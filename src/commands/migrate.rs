@@ -273,6 +273,7 @@ async fn apply(
         sheet: None,
         max_workbook_bytes: Limits::default().workbook_bytes,
         phones: args.phones.clone(),
+        shown_as: None,
     };
     let (sheet, validator) = sheet_args.open(Mode::Add, target)?;
     let rows = RowRun {

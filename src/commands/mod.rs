@@ -173,7 +173,7 @@ impl SheetArgs {
         if sheet.encoding() == TextEncoding::Windows1252 && self.encoding == TextEncoding::Auto {
             tracing::warn!(
                 "{} is not UTF-8; reading it as Windows-1252 (pass --encoding to choose another)",
-                self.file.display()
+                self.shown().display()
             );
         }
         let unknown = &sheet.columns().unknown;
@@ -194,7 +194,7 @@ impl SheetArgs {
         };
         let validator = Validator::new(rules, sheet.columns().clone()).map_err(|problem| {
             InputError::Header {
-                path: self.file.clone(),
+                path: self.shown().to_path_buf(),
                 problem,
             }
         })?;
@@ -205,40 +205,63 @@ impl SheetArgs {
 /// The file name that means standard input.
 const STDIN: &str = "-";
 
+/// A named pipe or a socket (a shell's `<(...)` is one): its bytes can be read only once, as
+/// they come. A device is not one: `/dev/zero` would never end, and is refused as binary.
+fn is_pipe(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata(path).is_ok_and(|kind| {
+            let kind = kind.file_type();
+            kind.is_fifo() || kind.is_socket()
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
 impl SheetArgs {
-    /// These arguments reading a whole file: standard input (`-`), a pipe or a device (a shell's
-    /// `<(...)`) is first spooled to a private temporary file, so the encoding decision, the
-    /// read-through before sending and the resume hash all see the whole sheet, and it can be
-    /// read more than once. The temporary file lives as long as the returned guard.
+    /// These arguments reading a whole file: standard input (`-`) or a pipe (a shell's `<(...)`)
+    /// is first spooled to a private temporary file, so the encoding decision, the read-through
+    /// before sending and the resume hash all see the whole sheet, and it can be read more than
+    /// once; messages still name what was given. The temporary file lives as long as the
+    /// returned guard.
     fn spooled(&self) -> Result<(SheetArgs, Option<tempfile::TempPath>), Error> {
-        let stdin = self.file == Path::new(STDIN);
-        let stream = !stdin
-            && std::fs::metadata(&self.file).is_ok_and(|kind| !kind.is_file() && !kind.is_dir());
-        if !(stdin || stream) {
+        let shown_as = if self.file == Path::new(STDIN) {
+            PathBuf::from("standard input")
+        } else if is_pipe(&self.file) {
+            self.file.clone()
+        } else {
             return Ok((self.clone(), None));
-        }
-        let path = match stdin {
-            true => PathBuf::from("standard input"),
-            false => self.file.clone(),
         };
         let error = |source| InputError::Io {
-            path: path.clone(),
+            path: shown_as.clone(),
             source,
         };
         // tempfile creates the file readable by its owner only: a sheet may hold passwords.
         let mut spool = tempfile::NamedTempFile::new().map_err(error)?;
-        let copied = match stdin {
-            true => std::io::copy(&mut std::io::stdin().lock(), &mut spool),
-            false => std::fs::File::open(&self.file)
-                .and_then(|mut stream| std::io::copy(&mut stream, &mut spool)),
+        let copied = if self.file == Path::new(STDIN) {
+            std::io::copy(&mut std::io::stdin().lock(), &mut spool)
+        } else {
+            std::fs::File::open(&self.file)
+                .and_then(|mut pipe| std::io::copy(&mut pipe, &mut spool))
         };
         copied.map_err(error)?;
         let path = spool.into_temp_path();
         let args = SheetArgs {
             file: path.to_path_buf(),
+            shown_as: Some(shown_as),
             ..self.clone()
         };
         Ok((args, Some(path)))
+    }
+
+    /// The sheet as messages name it.
+    fn shown(&self) -> &Path {
+        self.shown_as.as_deref().unwrap_or(&self.file)
     }
 
     fn sheet(&self) -> Result<Sheet, InputError> {
@@ -250,6 +273,8 @@ impl SheetArgs {
         };
         let choice = self.sheet.clone().unwrap_or_default();
         Sheet::open_within(&self.file, self.delimiter, self.encoding, &choice, limits)
+            .map(|sheet| sheet.named(self.shown()))
+            .map_err(|error| error.named(self.shown()))
     }
 
     /// Read every record once, before the first request: a sheet that cannot be read to its end

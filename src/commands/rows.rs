@@ -219,7 +219,7 @@ impl RowRun<'_> {
 
 impl RunArgs {
     /// `--report`, or the input's stem with `.results.csv` in the working directory
-    /// (`stdin.results.csv` for `-`).
+    /// (`stdin.results.csv` for `-`, `pipe.results.csv` for a pipe).
     fn report_path(&self, input: &Path) -> PathBuf {
         self.report
             .clone()
@@ -295,6 +295,8 @@ impl RunOutputs {
 fn input_stem(input: &Path) -> String {
     match input.file_stem() {
         _ if input == Path::new(STDIN) => "stdin".to_string(),
+        // Every `<(...)` is /dev/fd/NN: a name that says nothing, the same each run.
+        _ if super::is_pipe(input) => "pipe".to_string(),
         Some(stem) => stem.to_string_lossy().into_owned(),
         None => "roster".to_string(),
     }

@@ -94,6 +94,19 @@ pub enum InputError {
     },
 }
 
+impl InputError {
+    /// The same problem, naming the file `name` (a spooled copy by what was given).
+    pub fn named(mut self, name: &Path) -> InputError {
+        let (InputError::Io { path, .. }
+        | InputError::Empty { path }
+        | InputError::NotText { path, .. }
+        | InputError::Header { path, .. }
+        | InputError::TooLarge { path, .. }) = &mut self;
+        name.clone_into(path);
+        self
+    }
+}
+
 /// The error a [`Bounded`] reader returns once a record outgrows its limit.
 #[derive(Debug, thiserror::Error)]
 #[error("record over the limit")]
@@ -175,6 +188,12 @@ impl std::fmt::Display for RowPosition {
 }
 
 impl Sheet {
+    /// The sheet, naming itself `name` in the problems it reports from here on.
+    pub fn named(mut self, name: &Path) -> Sheet {
+        name.clone_into(&mut self.path);
+        self
+    }
+
     /// Open `path`, detect its encoding and delimiter, and read and map its header, within the
     /// default [`Limits`].
     pub fn open(

@@ -169,6 +169,19 @@ fn a_sheet_on_standard_input_is_read_whole_and_can_be_resumed() {
         .unwrap();
     assert_eq!(validate.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&validate.stderr).contains("3 rows, 3 valid"));
+
+    // A problem with the sheet names what was given, not the private copy.
+    let short = case
+        .roster(&["validate", "-", "--mode", "add"])
+        .stdin(std::fs::File::open(case.write("short.csv", "extension,name\n101,A\n")).unwrap())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&short.stderr);
+    assert_eq!(short.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("standard input: missing required columns for --mode add"),
+        "{said}"
+    );
 }
 
 /// A shell's `<(...)` is a pipe: read once into a private file, then read as a sheet (before,
@@ -198,13 +211,14 @@ fn a_sheet_from_a_pipe_is_read_whole() {
         })
     };
     let ran = case.run(&["validate", arg(&pipe), "--mode", "add"]);
-    writer.join().unwrap();
+    // Checked before the writer is awaited: a roster that never read the pipe leaves it waiting.
     ran.assert_code(0);
     assert!(
         ran.stderr
             .contains(&format!("{}: 2000 rows, 2000 valid", pipe.display())),
         "{ran}"
     );
+    writer.join().unwrap();
 }
 
 #[test]

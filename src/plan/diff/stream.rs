@@ -773,6 +773,7 @@ struct ReadAhead {
     taken: usize,
 }
 
+#[derive(Default)]
 struct Batch {
     records: Vec<StringRecord>,
     filled: usize,
@@ -796,11 +797,7 @@ impl ReadAhead {
             let mut records = refills
                 .try_recv()
                 .unwrap_or_else(|_| vec![StringRecord::new(); Self::BATCH]);
-            let mut batch = Batch {
-                filled: 0,
-                end: None,
-                records: Vec::new(),
-            };
+            let mut batch = Batch::default();
             for record in &mut records {
                 match checked.read(record) {
                     Ok(true) => batch.filled += 1,
@@ -820,11 +817,7 @@ impl ReadAhead {
         ReadAhead {
             batches,
             spent,
-            batch: Batch {
-                records: Vec::new(),
-                filled: 0,
-                end: None,
-            },
+            batch: Batch::default(),
             taken: 0,
         }
     }
@@ -840,11 +833,15 @@ impl ReadAhead {
             if let Some(end) = self.batch.end.take() {
                 return end.map(|()| false);
             }
-            // A reader that stopped without saying why has panicked: the scope resumes that.
+            // A reader that stopped without saying why has panicked: the merge gives up, and
+            // the scope panics in turn when it ends.
             let next = self.batches.recv().map_err(|_| Unreadable)?;
             let spent = std::mem::replace(&mut self.batch, next);
-            // The reader is gone only when it has read its last batch.
-            let _ = self.spent.send(spent.records);
+            // The first batch replaces an empty one, which has nothing to lend. The reader is
+            // gone only when it has read its last batch.
+            if !spent.records.is_empty() {
+                let _ = self.spent.send(spent.records);
+            }
             self.taken = 0;
         }
     }
