@@ -250,6 +250,16 @@ pub struct Anchored {
 /// No match can follow (its low bit is set, as a match's is).
 const DEAD: u32 = u32::MAX;
 
+/// Where a digit leads from a state of a table being built.
+enum Step<S> {
+    /// No match can follow.
+    Dead,
+    /// A match has ended and the walk stops: `is_match` needs nothing more.
+    Matched,
+    /// On to a state, the flag telling that a match ended just before the digit.
+    To(S, bool),
+}
+
 impl Anchored {
     /// `source` (written in the metadata's whitespace-insensitive syntax): for ASCII only when
     /// it compiles so, else with Unicode classes, as the crate compiles it.
@@ -271,38 +281,23 @@ impl Anchored {
         Anchored::on_digits(&dfa)
     }
 
-    /// The states of `dfa` that digits reach from its anchored start, numbered as first met.
+    /// The states of `dfa` that digits reach from its anchored start.
     fn on_digits(dfa: &dense::DFA<Vec<u32>>) -> Anchored {
         let start = dfa
             .start_state_forward(&Input::new("").anchored(AnchoredAt::Yes))
             .expect("an anchored DFA has an anchored start");
-        let mut numbers = HashMap::from([(start, 0u32)]);
-        let mut states = vec![start];
-        let (mut next, mut ends) = (Vec::new(), Vec::new());
-        while let Some(&state) = states.get(next.len()) {
-            let mut row = [DEAD; 10];
-            for (digit, step) in (b'0'..=b'9').zip(&mut row) {
+        Anchored::explore(
+            start,
+            |state, digit| {
                 let to = dfa.next_state(state, digit);
                 if dfa.is_dead_state(to) {
-                    continue;
+                    Step::Dead
+                } else {
+                    Step::To(to, dfa.is_match_state(to))
                 }
-                let number = *numbers.entry(to).or_insert_with(|| {
-                    states.push(to);
-                    (states.len() - 1) as u32
-                });
-                *step = number << 1 | u32::from(dfa.is_match_state(to));
-            }
-            next.push(row);
-            ends.push(dfa.is_match_state(dfa.next_eoi_state(state)));
-        }
-        assert!(
-            states.len() < 1 << 31,
-            "a phone number pattern of few states"
-        );
-        Anchored {
-            next: next.into(),
-            ends: ends.into(),
-        }
+            },
+            |state| dfa.is_match_state(dfa.next_eoi_state(state)),
+        )
     }
 
     /// What both `a` and `b` match, as [`Anchored::is_match`] tells (not `match_end`): a pair of
@@ -319,31 +314,48 @@ impl Anchored {
             },
         };
         let ends = |table: &Anchored, state: u32| state == SATISFIED || table.ends[state as usize];
-        let mut numbers = HashMap::from([((0, 0), 0u32)]);
-        let mut pairs = vec![(0, 0)];
+        Anchored::explore(
+            (0, 0),
+            |(x, y), digit| match (side(a, x, digit), side(b, y, digit)) {
+                (Some(SATISFIED), Some(SATISFIED)) => Step::Matched,
+                (Some(x), Some(y)) => Step::To((x, y), false),
+                _ => Step::Dead,
+            },
+            |(x, y)| ends(a, x) && ends(b, y),
+        )
+    }
+
+    /// The table of the states digits reach from `start` by `step`, numbered as first met
+    /// (`start` is 0); `ends` tells a state where a match ends at the end of the digits.
+    fn explore<S: Copy + Eq + std::hash::Hash>(
+        start: S,
+        step: impl Fn(S, u8) -> Step<S>,
+        ends: impl Fn(S) -> bool,
+    ) -> Anchored {
+        let mut numbers = HashMap::from([(start, 0u32)]);
+        let mut states = vec![start];
         let (mut next, mut ending) = (Vec::new(), Vec::new());
-        while let Some(&(x, y)) = pairs.get(next.len()) {
+        while let Some(&state) = states.get(next.len()) {
             let mut row = [DEAD; 10];
-            for (digit, step) in (b'0'..=b'9').zip(&mut row) {
-                let (Some(x), Some(y)) = (side(a, x, digit), side(b, y, digit)) else {
-                    continue;
-                };
-                *step = if (x, y) == (SATISFIED, SATISFIED) {
-                    // Both matched: the walk ends here, in whichever state.
-                    1
-                } else {
-                    let number = *numbers.entry((x, y)).or_insert_with(|| {
-                        pairs.push((x, y));
-                        (pairs.len() - 1) as u32
-                    });
-                    number << 1
+            for (digit, cell) in (b'0'..=b'9').zip(&mut row) {
+                *cell = match step(state, digit) {
+                    Step::Dead => DEAD,
+                    // Any state with the match bit: the walk stops there.
+                    Step::Matched => 1,
+                    Step::To(to, matched) => {
+                        let number = *numbers.entry(to).or_insert_with(|| {
+                            states.push(to);
+                            (states.len() - 1) as u32
+                        });
+                        number << 1 | u32::from(matched)
+                    }
                 };
             }
             next.push(row);
-            ending.push(ends(a, x) && ends(b, y));
+            ending.push(ends(state));
         }
         assert!(
-            pairs.len() < 1 << 31,
+            states.len() < 1 << 31,
             "a phone number pattern of few states"
         );
         Anchored {
