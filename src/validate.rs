@@ -219,7 +219,7 @@ impl<'r> Cells<'r, '_> {
         }
         let raw = self.record.get(index)?;
         match std::str::from_utf8(raw) {
-            Ok(text) => Some(text.trim()).filter(|t| !t.is_empty()),
+            Ok(text) => Some(trimmed(text)).filter(|t| !t.is_empty()),
             Err(e) => {
                 let offset = e.valid_up_to();
                 self.problems.push(Problem {

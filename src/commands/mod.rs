@@ -230,7 +230,8 @@ impl SheetArgs {
     /// once; messages still name what was given. The temporary file lives as long as the
     /// returned guard.
     fn spooled(&self) -> Result<(SheetArgs, Option<tempfile::TempPath>), Error> {
-        let shown_as = if self.file == Path::new(STDIN) {
+        let stdin = self.file == Path::new(STDIN);
+        let shown_as = if stdin {
             PathBuf::from("standard input")
         } else if is_pipe(&self.file) {
             self.file.clone()
@@ -241,15 +242,14 @@ impl SheetArgs {
             path: shown_as.clone(),
             source,
         };
+        let mut source: Box<dyn std::io::Read> = if stdin {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::fs::File::open(&self.file).map_err(error)?)
+        };
         // tempfile creates the file readable by its owner only: a sheet may hold passwords.
         let mut spool = tempfile::NamedTempFile::new().map_err(error)?;
-        let copied = if self.file == Path::new(STDIN) {
-            std::io::copy(&mut std::io::stdin().lock(), &mut spool)
-        } else {
-            std::fs::File::open(&self.file)
-                .and_then(|mut pipe| std::io::copy(&mut pipe, &mut spool))
-        };
-        copied.map_err(error)?;
+        std::io::copy(&mut source, &mut spool).map_err(error)?;
         let path = spool.into_temp_path();
         let args = SheetArgs {
             file: path.to_path_buf(),

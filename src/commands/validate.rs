@@ -169,15 +169,20 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
                     None => reading = false,
                 }
             }
-            while let Ok(answer) = answers.try_recv() {
+            // Take what the helpers have answered, waiting while the batch to settle next is
+            // theirs and this thread may not read on.
+            loop {
+                let wait = !pending.contains_key(&settled) && (!reading || pending.len() >= AHEAD);
+                let answer = if wait {
+                    answers
+                        .recv()
+                        .unwrap_or_else(|_| unreachable!("a helper answers every batch it reads"))
+                } else if let Ok(answer) = answers.try_recv() {
+                    answer
+                } else {
+                    break;
+                };
                 let checked = answer.unwrap_or_else(|panicked| panic::resume_unwind(panicked));
-                pending.insert(checked.number, checked);
-            }
-            if !pending.contains_key(&settled) && (!reading || pending.len() >= AHEAD) {
-                let checked = answers
-                    .recv()
-                    .unwrap_or_else(|_| unreachable!("a helper answers every batch it reads"))
-                    .unwrap_or_else(|panicked| panic::resume_unwind(panicked));
                 pending.insert(checked.number, checked);
             }
             while let Some(mut batch) = pending.remove(&settled) {

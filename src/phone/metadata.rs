@@ -183,16 +183,13 @@ impl Region {
             .get(length)?
             .get_or_init(|| {
                 let general = &self.general;
-                if !(general.lengths.is_empty() || general.lengths.contains(&(length as u16))) {
+                if !allows(general.lengths, length) {
                     return None;
                 }
                 let sources: Vec<String> = self
                     .kinds
                     .iter()
-                    .filter(|kind| {
-                        let lengths = kind.possible_length();
-                        lengths.is_empty() || lengths.contains(&(length as u16))
-                    })
+                    .filter(|kind| allows(kind.possible_length(), length))
                     .map(|kind| format!("(?:{}\n)", kind.national_number().as_str()))
                     .collect();
                 (!sources.is_empty())
@@ -230,9 +227,13 @@ impl Pattern {
 
     /// The crate's `Descriptor::is_match`.
     pub fn is_match(&self, national: &str) -> bool {
-        (self.lengths.is_empty() || self.lengths.contains(&(national.len() as u16)))
-            && self.digits.is_match(national)
+        allows(self.lengths, national.len()) && self.digits.is_match(national)
     }
+}
+
+/// A descriptor's possible lengths allow `length` (none listed allows any).
+fn allows(lengths: &[u16], length: usize) -> bool {
+    lengths.is_empty() || lengths.contains(&(length as u16))
 }
 
 /// A metadata pattern matched from the first digit of ASCII digits: the pattern's DFA, made
