@@ -13,7 +13,7 @@ use crate::{Error, Exit};
 
 pub async fn exec(args: &ImportArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let profile = ctx.profile()?;
-    let (input, _spool) = args.sheet.spooled()?;
+    let (mut input, _spool) = args.sheet.spooled()?;
     let row_count = input.read_through()?;
     let (sheet, validator) = input.open(args.mode, &profile)?;
     let outputs = args

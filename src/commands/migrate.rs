@@ -262,7 +262,7 @@ async fn apply(
     outputs: RunOutputs,
     ctx: &mut Ctx<'_, '_>,
 ) -> Result<Exit, Error> {
-    let sheet_args = SheetArgs {
+    let mut sheet_args = SheetArgs {
         file: credentials_path.to_path_buf(),
         delimiter: Delimiter::Byte(b','),
         encoding: TextEncoding::Utf8,
@@ -275,6 +275,7 @@ async fn apply(
         phones: args.phones.clone(),
         shown_as: None,
     };
+    let rows_read = sheet_args.read_through()?;
     let (sheet, validator) = sheet_args.open(Mode::Add, target)?;
     let rows = RowRun {
         command: "migrate",
@@ -286,7 +287,7 @@ async fn apply(
         sending: Sending::Live(account),
         plan: None,
         outputs,
-        rows: Some(sheet_args.read_through()?),
+        rows: Some(rows_read),
         known_users: None,
         read_account_first: false,
     };

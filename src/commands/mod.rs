@@ -170,12 +170,6 @@ impl SheetArgs {
     /// encoding, ignored columns).
     fn open(&self, mode: Mode, profile: &Profile) -> Result<(Sheet, Validator), Error> {
         let sheet = self.sheet()?;
-        if sheet.encoding() == TextEncoding::Windows1252 && self.encoding == TextEncoding::Auto {
-            tracing::warn!(
-                "{} is not UTF-8; reading it as Windows-1252 (pass --encoding to choose another)",
-                self.shown().display()
-            );
-        }
         let unknown = &sheet.columns().unknown;
         if !unknown.is_empty() {
             const NAMED: usize = 12;
@@ -279,14 +273,22 @@ impl SheetArgs {
 
     /// Read every record once, before the first request: a sheet that cannot be read to its end
     /// stops the run with nothing sent. Invalid rows are not its concern; they go to the report.
-    fn read_through(&self) -> Result<u64, Error> {
+    /// The encoding found is kept for the next opening (see [`SheetArgs::read_as`]).
+    fn read_through(&mut self) -> Result<u64, Error> {
         let mut sheet = self.sheet()?;
         let mut record = csv::ByteRecord::new();
         let mut rows = 0;
         while sheet.next_record(&mut record)?.is_some() {
             rows += 1;
         }
+        self.read_as(sheet.encoding());
         Ok(rows)
+    }
+
+    /// Open the sheet again in the encoding a reading to its end `found`, instead of voting
+    /// again (and saying a guess twice).
+    fn read_as(&mut self, found: TextEncoding) {
+        self.encoding = found;
     }
 }
 

@@ -14,7 +14,7 @@ use crate::{phone, Error, Exit};
 pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     let profile = ctx.profile()?;
     let account = Account::open(&args.connection, &profile, ctx)?;
-    let (input, _spool) = args.sheet.spooled()?;
+    let (mut input, _spool) = args.sheet.spooled()?;
     let (mut sheet, mut validator) = input.open(Mode::Upsert, &profile)?;
     check_outputs([&args.plan.plan_out])?;
     let mut outputs = match args.plan.apply {
@@ -26,7 +26,7 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
     // The rows are checked while the account is walked: the walk mostly waits on the provider.
     // A sheet that cannot be read stops the walk at once; its header was checked before it began.
     let reading = tokio::task::spawn_blocking(move || {
-        sync::read_sheet(&mut sheet, &mut validator).map(|rows| (rows, validator))
+        sync::read_sheet(&mut sheet, &mut validator).map(|rows| (rows, validator, sheet.encoding()))
     });
     let read = async {
         match reading.await {
@@ -36,7 +36,7 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
     };
     let started = std::time::Instant::now();
     let walk = account.read_users("sync: reading the account", args.plan.page_size, ctx);
-    let ((rows, validator), live) = tokio::try_join!(read, walk)?;
+    let ((rows, validator, found), live) = tokio::try_join!(read, walk)?;
     tracing::debug!(
         walk_seconds = started.elapsed().as_secs_f64(),
         "sync: the account is walked and the sheet read; planning"
@@ -67,6 +67,7 @@ pub async fn exec(args: &SyncArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error>
         // Nothing was sent: a plan, invalid rows included, is a finished job.
         return Ok(Exit::Success);
     }
+    input.read_as(found);
     let (sheet, validator) = input.open(Mode::Upsert, &profile)?;
     let rows = RowRun {
         command: "sync",

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::num::NonZeroUsize;
+use std::sync::{Arc, OnceLock};
 
 use encoding_rs::{Decoder, Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
@@ -146,16 +147,16 @@ impl Utf8Evidence {
         }
     }
 
-    /// [`Utf8Evidence::of`] `head` and the rest of `file` after it, in a part on each core. The
-    /// counts are the same: every part but the first starts at an ASCII byte, which continues no
-    /// sequence, and a sequence cut short by it counts as the same bad bytes at a part's end.
-    pub fn of_file(head: &[u8], file: &File) -> io::Result<Utf8Evidence> {
+    /// [`Utf8Evidence::of`] `head` and the rest of `file` from `after` (where `head` ends in
+    /// it), in a part on each core. The counts are the same: every part but the first starts at
+    /// an ASCII byte, which continues no sequence, and a sequence cut short by it counts as the
+    /// same bad bytes at a part's end.
+    pub fn of_file(head: &[u8], file: &File, after: u64) -> io::Result<Utf8Evidence> {
         let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-        Utf8Evidence::of_file_in(head, file, cores as u64)
+        Utf8Evidence::of_file_in(head, file, after, cores as u64)
     }
 
-    fn of_file_in(head: &[u8], file: &File, cores: u64) -> io::Result<Utf8Evidence> {
-        let start = head.len() as u64;
+    fn of_file_in(head: &[u8], file: &File, start: u64, cores: u64) -> io::Result<Utf8Evidence> {
         let size = file.metadata()?.len();
         let mut bounds = vec![start];
         if size.saturating_sub(start) >= SCANNED_IN_PARTS_FROM {
@@ -232,6 +233,77 @@ impl Utf8Evidence {
             TextEncoding::Utf8
         } else {
             TextEncoding::Windows1252
+        }
+    }
+}
+
+/// A file whose first bytes are ASCII, read with its vote between UTF-8 and Windows-1252 (see
+/// [`Utf8Evidence`]) put off to its first byte that is not: every byte before that one reads
+/// the same in both, so the vote over the bytes from there on is the whole file's. A sheet that
+/// is ASCII throughout, as most are, is then read once instead of twice.
+pub struct VotedAtFirstNonAscii {
+    reading: Reading,
+    /// The file again, to count the evidence ahead of what has been read.
+    file: File,
+    /// Bytes read so far: where the next one is in the file (it has no BOM).
+    read: u64,
+    verdict: Arc<OnceLock<TextEncoding>>,
+}
+
+enum Reading {
+    /// Every byte so far is ASCII.
+    Ascii(Box<dyn Read + Send>),
+    /// The vote is in: the rest, from the first byte that is not ASCII, in its encoding.
+    Decided(Box<dyn Read + Send>),
+}
+
+impl VotedAtFirstNonAscii {
+    /// Reads `body`, the bytes of `file` from its start; the verdict is set once it is found
+    /// (UTF-8 when the end comes first).
+    pub fn new(body: Box<dyn Read + Send>, file: File) -> (Self, Arc<OnceLock<TextEncoding>>) {
+        let verdict = Arc::new(OnceLock::new());
+        let reader = VotedAtFirstNonAscii {
+            reading: Reading::Ascii(body),
+            file,
+            read: 0,
+            verdict: Arc::clone(&verdict),
+        };
+        (reader, verdict)
+    }
+}
+
+impl Read for VotedAtFirstNonAscii {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let body = match &mut self.reading {
+            Reading::Decided(rest) => return rest.read(buf),
+            Reading::Ascii(body) => body,
+        };
+        let n = body.read(buf)?;
+        let Some(first) = (!buf[..n].is_ascii())
+            .then(|| buf[..n].iter().position(|b| !b.is_ascii()))
+            .flatten()
+        else {
+            if n == 0 {
+                // The file is ASCII throughout: there was nothing to vote on.
+                let _ = self.verdict.set(TextEncoding::Utf8);
+            }
+            self.read += n as u64;
+            return Ok(n);
+        };
+        let unread = buf[first..n].to_vec();
+        let after = self.read + n as u64;
+        let verdict = Utf8Evidence::of_file(&unread, &self.file, after)?.verdict();
+        let body = std::mem::replace(body, Box::new(io::empty()));
+        self.reading = Reading::Decided(utf8_reader(
+            Box::new(io::Cursor::new(unread).chain(body)),
+            verdict,
+        ));
+        let _ = self.verdict.set(verdict);
+        self.read += first as u64;
+        match first {
+            // Nothing before it to give: the decided reading gives what follows.
+            0 => self.read(buf),
+            _ => Ok(first),
         }
     }
 }
@@ -409,11 +481,56 @@ mod tests {
             assert!(whole.multibyte > 0 && whole.invalid > 0, "{whole:?}");
             for parts in [1, 2, 3, 7, 64] {
                 assert_eq!(
-                    Utf8Evidence::of_file_in(head, &file, parts).unwrap(),
+                    Utf8Evidence::of_file_in(head, &file, head_len as u64, parts).unwrap(),
                     whole,
                     "{parts} parts after a head of {head_len} bytes"
                 );
             }
+        }
+    }
+
+    /// Reads `reader` in reads of at most `step` bytes.
+    fn read_in_steps(mut reader: impl Read, step: usize) -> Vec<u8> {
+        let (mut out, mut buf) = (Vec::new(), vec![0; step]);
+        loop {
+            match reader.read(&mut buf).unwrap() {
+                0 => return out,
+                n => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// A vote put off to the first byte that is not ASCII finds what the vote over the whole
+        /// file finds, and the text reads the same: ASCII runs of any length (across the 64 KiB
+        /// head, across reads) before and between bytes of either encoding and of neither.
+        #[test]
+        fn a_vote_put_off_finds_and_reads_what_the_whole_file_vote_does(
+            ascii_first in proptest::prop_oneof![0usize..300, 60_000usize..140_000],
+            pieces in proptest::collection::vec(0usize..6, 0..40),
+            step in proptest::prop_oneof![1usize..9, 4096usize..300_000],
+        ) {
+            let kinds: [&[u8]; 6] = [
+                b"plain, ascii\n",
+                "Zoë Ødegård".as_bytes(),
+                b"Jos\xe9 \x80uro",
+                "ज़ोया 😀".as_bytes(),
+                b"\xE2\x82",
+                &b"x".repeat(70_000),
+            ];
+            let mut bytes = b"a,b\n".repeat(ascii_first / 4);
+            for piece in pieces {
+                bytes.extend_from_slice(kinds[piece]);
+            }
+            let whole = Utf8Evidence::of(&[], &mut &bytes[..]).unwrap().verdict();
+            let expected = read_in_steps(utf8_reader(Box::new(io::Cursor::new(bytes.clone())), whole), 1 << 16);
+            let mut file = tempfile::tempfile().unwrap();
+            std::io::Write::write_all(&mut file, &bytes).unwrap();
+            let body = Box::new(io::Cursor::new(bytes.clone()));
+            let (reader, verdict) = VotedAtFirstNonAscii::new(body, file);
+            let read = read_in_steps(reader, step);
+            proptest::prop_assert_eq!(verdict.get().copied(), Some(whole));
+            proptest::prop_assert!(read == expected, "the text differs ({} and {} bytes)", read.len(), expected.len());
         }
     }
 

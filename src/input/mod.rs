@@ -8,6 +8,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use csv::ByteRecord;
 
@@ -134,6 +135,16 @@ impl Read for Bounded {
     }
 }
 
+/// Whether a text file's encoding is voted on (see [`decode::Utf8Evidence`]), and when.
+enum Vote {
+    /// Chosen, or told by a BOM or by UTF-16's zero bytes.
+    NotTaken,
+    /// Over the whole file, before its header: the head has a byte that is not ASCII.
+    Taken,
+    /// At the first byte that is not ASCII, if any: the head has none.
+    PutOff,
+}
+
 /// An open spreadsheet, positioned after its header.
 pub struct Sheet {
     path: PathBuf,
@@ -153,6 +164,10 @@ enum Source {
         reader: csv::Reader<Bounded>,
         /// Where the record being read starts, for the [`Bounded`] reader under the parser.
         record_start: std::sync::Arc<std::sync::atomic::AtomicU64>,
+        /// The verdict of the vote between UTF-8 and Windows-1252, when one was taken, until it
+        /// is taken in (and a guess of Windows-1252 said) at the next record: a vote may be put
+        /// off to the first byte that is not ASCII ([`decode::VotedAtFirstNonAscii`]).
+        vote: Option<Arc<OnceLock<TextEncoding>>>,
     },
     Workbook(Box<workbook::WorkbookRows>),
 }
@@ -236,7 +251,7 @@ impl Sheet {
         if workbook::is_workbook(&head) {
             return Sheet::open_workbook(path, head, file, sheet, limits);
         }
-        let (encoding, bom_len) = match decode::sniff(&head) {
+        let (encoding, bom_len, vote) = match decode::sniff(&head) {
             decode::Sniffed::Binary(kind) => {
                 return Err(InputError::NotText {
                     path: path.to_path_buf(),
@@ -253,13 +268,22 @@ impl Sheet {
                         && found != TextEncoding::Utf16Le
                         && found != TextEncoding::Utf16Be =>
                 {
-                    let evidence = decode::Utf8Evidence::of_file(&head, &file).map_err(io_error)?;
-                    file.seek(io::SeekFrom::Start(head.len() as u64))
-                        .map_err(io_error)?;
-                    (evidence.verdict(), 0)
+                    if head.is_ascii() {
+                        (TextEncoding::Utf8, 0, Vote::PutOff)
+                    } else {
+                        let after = head.len() as u64;
+                        let evidence =
+                            decode::Utf8Evidence::of_file(&head, &file, after).map_err(io_error)?;
+                        file.seek(io::SeekFrom::Start(after)).map_err(io_error)?;
+                        (evidence.verdict(), 0, Vote::Taken)
+                    }
                 }
-                TextEncoding::Auto => (found, bom_len),
-                chosen => (chosen, if found == chosen { bom_len } else { 0 }),
+                TextEncoding::Auto => (found, bom_len, Vote::NotTaken),
+                chosen => (
+                    chosen,
+                    if found == chosen { bom_len } else { 0 },
+                    Vote::NotTaken,
+                ),
             },
         };
         let sample = decode::decode_sample(&head[bom_len..], encoding);
@@ -267,11 +291,24 @@ impl Sheet {
             Delimiter::Byte(b) => b,
             Delimiter::Auto => sniff_delimiter(&sample),
         };
-        let body: Box<dyn Read + Send> =
-            Box::new(io::Cursor::new(head.split_off(bom_len)).chain(file));
+        let head = head.split_off(bom_len);
+        let body = |file| -> Box<dyn Read + Send> { Box::new(io::Cursor::new(head).chain(file)) };
+        let (inner, vote) = match vote {
+            Vote::PutOff => {
+                let ahead = file.try_clone().map_err(io_error)?;
+                let (reader, verdict) = decode::VotedAtFirstNonAscii::new(body(file), ahead);
+                (Box::new(reader) as Box<dyn Read + Send>, Some(verdict))
+            }
+            // Taken in at the first record, as a vote put off is.
+            Vote::Taken => (
+                decode::utf8_reader(body(file), encoding),
+                Some(Arc::new(OnceLock::from(encoding))),
+            ),
+            Vote::NotTaken => (decode::utf8_reader(body(file), encoding), None),
+        };
         let record_start = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let bounded = Bounded {
-            inner: decode::utf8_reader(body, encoding),
+            inner,
             delivered: 0,
             record_start: std::sync::Arc::clone(&record_start),
             limit: limits.record_bytes,
@@ -321,6 +358,7 @@ impl Sheet {
             source: Source::Text {
                 reader,
                 record_start,
+                vote,
             },
             limits,
             header,
@@ -401,8 +439,15 @@ impl Sheet {
         &self.columns
     }
 
+    /// The encoding the sheet is read in: UTF-8, until a vote put off to the first byte that is
+    /// not ASCII finds otherwise.
     pub fn encoding(&self) -> TextEncoding {
-        self.encoding
+        match &self.source {
+            Source::Text {
+                vote: Some(vote), ..
+            } => vote.get().copied().unwrap_or(self.encoding),
+            _ => self.encoding,
+        }
     }
 
     pub fn delimiter(&self) -> u8 {
@@ -420,6 +465,7 @@ impl Sheet {
             Source::Text {
                 reader,
                 record_start,
+                vote,
             } => loop {
                 let more = reader
                     .read_byte_record(record)
@@ -428,6 +474,17 @@ impl Sheet {
                     reader.position().byte(),
                     std::sync::atomic::Ordering::Relaxed,
                 );
+                if let Some(&found) = vote.as_ref().and_then(|vote| vote.get()) {
+                    *vote = None;
+                    self.encoding = found;
+                    // Said under the name messages use, once the sheet has it.
+                    if found == TextEncoding::Windows1252 {
+                        tracing::warn!(
+                            "{} is not UTF-8; reading it as Windows-1252 (pass --encoding to choose another)",
+                            self.path.display()
+                        );
+                    }
+                }
                 if !more {
                     return Ok(None);
                 }
