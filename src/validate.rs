@@ -723,12 +723,10 @@ fn check_name_fully(value: &str) -> Result<String, String> {
 
 /// A phone number read by `phones` (see [`crate::phone`]), after the spreadsheet-damage checks.
 pub fn check_phone(value: &str, phones: &PhoneRule) -> Result<Reading, String> {
-    // Damage leaves an exponent or a decimal point: one pass over the bytes tells most numbers
-    // have neither.
-    let damaged = value
-        .bytes()
-        .fold(false, |any, b| any | (b == b'.') | (b | 0x20 == b'e'));
-    if let Some(hint) = damaged
+    // Damage leaves an exponent or a decimal point, which a number of digits alone (as most
+    // are) cannot hold: each damage test looks for its mark first.
+    let digits_alone = value.bytes().fold(true, |all, b| all & b.is_ascii_digit());
+    if let Some(hint) = (!digits_alone)
         .then(|| spreadsheet_damage(value).or_else(|| decimal_damage(value)))
         .flatten()
     {
@@ -767,8 +765,16 @@ fn check_password(value: &str, min: usize) -> Result<(), String> {
 }
 
 fn check_hour(value: &str) -> Result<u8, String> {
-    match value.parse::<u8>() {
-        Ok(hour) if hour <= 24 => Ok(hour),
+    let digit = |byte: u8| byte.is_ascii_digit().then(|| byte - b'0');
+    // One or two digits, as hours are written, without the general parse; it takes the rest
+    // (`+9`, `009`).
+    let hour = match *value.as_bytes() {
+        [one] => digit(one),
+        [tens, ones] => digit(tens).zip(digit(ones)).map(|(t, o)| t * 10 + o),
+        _ => value.parse::<u8>().ok(),
+    };
+    match hour {
+        Some(hour) if hour <= 24 => Ok(hour),
         _ => Err("a shift time is a whole hour from 0 to 24".to_string()),
     }
 }
@@ -791,6 +797,13 @@ mod tests {
     use proptest::prelude::*;
 
     proptest::proptest! {
+        /// An hour read without the general parse is what the general parse reads.
+        #[test]
+        fn an_hour_is_what_the_general_parse_reads(value in "[+0-9a -]{0,4}") {
+            let general = value.parse::<u8>().ok().filter(|&hour| hour <= 24);
+            proptest::prop_assert_eq!(check_hour(&value).ok(), general);
+        }
+
         /// The table answers as a plain map of first rows does, sparse extensions (kept in the
         /// map) and rows past `u32` included.
         #[test]

@@ -62,9 +62,11 @@ pub fn parse(
         }
         // Calling codes are prefix-free: the first in use is the one.
         let length = (1..=LONGEST_CALLING_CODE)
-            .find(|&length| metadata::calling_code_in_use(leading_number(&national[..length])))
+            .find(|&length| {
+                metadata::calling_code_in_use(leading_number(&national.as_bytes()[..length]))
+            })
             .ok_or(ParseError::InvalidCountryCode)?;
-        let code = leading_number(&national[..length]);
+        let code = leading_number(&national.as_bytes()[..length]);
         national = &national[length..];
         code
     } else {
@@ -113,28 +115,22 @@ pub fn parse(
 }
 
 /// A calling code's digits (one to three) as a number.
-fn leading_number(digits: &str) -> u16 {
+pub(super) fn leading_number(digits: &[u8]) -> u16 {
     digits
-        .bytes()
-        .fold(0, |value, digit| value * 10 + u16::from(digit - b'0'))
+        .iter()
+        .fold(0, |value, &digit| value * 10 + u16::from(digit - b'0'))
 }
 
 /// The crate's `helper::national_number` and the trunk prefix strip that follows it in `parse`.
 fn without_national_prefix<'a>(rules: &Region, national: &'a str) -> Cow<'a, str> {
-    let trunk = |national: Cow<'a, str>| match rules.national_prefix {
-        Some(prefix) if national.starts_with(prefix) => match national {
-            Cow::Borrowed(national) => Cow::Borrowed(&national[prefix.len()..]),
-            Cow::Owned(national) => Cow::Owned(national[prefix.len()..].to_string()),
-        },
-        _ => national,
-    };
+    let trunk = |national| without_trunk_prefix(rules, national);
     let Some(parsing) = &rules.national_prefix_for_parsing else {
         // Without a parsing rule the crate strips the trunk prefix twice, once here and once
         // after.
-        return trunk(trunk(Cow::Borrowed(national)));
+        return Cow::Borrowed(trunk(trunk(national)));
     };
     let Some(captures) = parsing.captures(national) else {
-        return trunk(Cow::Borrowed(national));
+        return Cow::Borrowed(trunk(national));
     };
     let last_group_matched = captures.get(captures.len() - 1).is_some();
     let stripped = match rules.national_prefix_transform_rule {
@@ -149,7 +145,18 @@ fn without_national_prefix<'a>(rules: &Region, national: &'a str) -> Cow<'a, str
         }
         _ => Cow::Borrowed(&national[captures.get(0).map_or(0, |all| all.end())..]),
     };
-    trunk(stripped)
+    match stripped {
+        Cow::Borrowed(stripped) => Cow::Borrowed(trunk(stripped)),
+        Cow::Owned(stripped) => Cow::Owned(without_trunk_prefix(rules, &stripped).to_string()),
+    }
+}
+
+/// `national` without the region's trunk prefix, when it starts with it.
+fn without_trunk_prefix<'s>(rules: &Region, national: &'s str) -> &'s str {
+    rules
+        .national_prefix
+        .and_then(|prefix| national.strip_prefix(prefix))
+        .unwrap_or(national)
 }
 
 #[cfg(test)]
