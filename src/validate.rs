@@ -724,12 +724,12 @@ fn check_name_fully(value: &str) -> Result<String, String> {
 /// A phone number read by `phones` (see [`crate::phone`]), after the spreadsheet-damage checks.
 pub fn check_phone(value: &str, phones: &PhoneRule) -> Result<Reading, String> {
     // Damage leaves an exponent or a decimal point, which a number of digits alone (as most
-    // are) cannot hold: each damage test looks for its mark first.
+    // are) cannot hold; such a number needs no scanning for separators either.
     let digits_alone = value.bytes().fold(true, |all, b| all & b.is_ascii_digit());
-    if let Some(hint) = (!digits_alone)
-        .then(|| spreadsheet_damage(value).or_else(|| decimal_damage(value)))
-        .flatten()
-    {
+    if digits_alone && !value.is_empty() {
+        return phones.read_digits(value);
+    }
+    if let Some(hint) = spreadsheet_damage(value).or_else(|| decimal_damage(value)) {
         return Err(hint.to_string());
     }
     phones.read(value)
@@ -765,12 +765,13 @@ fn check_password(value: &str, min: usize) -> Result<(), String> {
 }
 
 fn check_hour(value: &str) -> Result<u8, String> {
-    let digit = |byte: u8| byte.is_ascii_digit().then(|| byte - b'0');
     // One or two digits, as hours are written, without the general parse; it takes the rest
     // (`+9`, `009`).
     let hour = match *value.as_bytes() {
-        [one] => digit(one),
-        [tens, ones] => digit(tens).zip(digit(ones)).map(|(t, o)| t * 10 + o),
+        [one] if one.is_ascii_digit() => Some(one - b'0'),
+        [tens, ones] if tens.is_ascii_digit() && ones.is_ascii_digit() => {
+            Some((tens - b'0') * 10 + (ones - b'0'))
+        }
         _ => value.parse::<u8>().ok(),
     };
     match hour {

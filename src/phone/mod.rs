@@ -99,6 +99,17 @@ impl PhoneRule {
     pub fn read(&self, text: &str) -> Result<Reading, String> {
         let mut gathered = CompactString::const_new("");
         let written = Written::scan(text, &mut gathered)?;
+        self.read_written(&written)
+    }
+
+    /// [`PhoneRule::read`] of text that is ASCII digits alone, one or more, as most numbers are
+    /// written: the text needs no scanning.
+    pub fn read_digits(&self, digits: &str) -> Result<Reading, String> {
+        debug_assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+        self.read_written(&Written::of(false, digits))
+    }
+
+    fn read_written(&self, written: &Written<'_>) -> Result<Reading, String> {
         let with_country_code = || valid_e164(None, true, written.digits);
         if written.international {
             return with_country_code().map(Reading::Placed);
@@ -223,7 +234,12 @@ impl<'a> Written<'a> {
                 (plus, gathered.as_str())
             }
         };
-        Ok(match digits.strip_prefix("00") {
+        Ok(Written::of(plus, digits))
+    }
+
+    /// `digits` as written, after a `+` when `plus`: `00` first is international too.
+    fn of(plus: bool, digits: &'a str) -> Written<'a> {
+        match digits.strip_prefix("00") {
             Some(rest) if !plus => Written {
                 international: true,
                 digits: rest,
@@ -232,7 +248,7 @@ impl<'a> Written<'a> {
                 international: plus,
                 digits,
             },
-        })
+        }
     }
 }
 
