@@ -635,10 +635,16 @@ fn decimal_damage(value: &str) -> Option<&'static str> {
 }
 
 pub fn check_extension(value: &str, (min, max): (usize, usize)) -> Result<u32, String> {
-    if !value
-        .bytes()
-        .fold(true, |all, byte| all & byte.is_ascii_digit())
-    {
+    // One pass: whether every byte is a digit, and the number the bytes make as digits, in a
+    // u64 that 19 digits cannot overflow (wrapping, for bytes that turn out not to be digits).
+    let (digits_only, number) = value.bytes().fold((true, 0u64), |(all, number), byte| {
+        let digit = byte.wrapping_sub(b'0');
+        (
+            all & (digit < 10),
+            number.wrapping_mul(10).wrapping_add(u64::from(digit)),
+        )
+    });
+    if !digits_only {
         let hint = spreadsheet_damage(value).or_else(|| decimal_damage(value));
         return Err(hint.unwrap_or("an extension is digits only").to_string());
     }
@@ -648,12 +654,9 @@ pub fn check_extension(value: &str, (min, max): (usize, usize)) -> Result<u32, S
     if value.starts_with('0') {
         return Err("an extension cannot start with 0: TeleCMI stores it as a number".to_string());
     }
-    // Digits only, as checked: the number without `parse`'s sign and digit checks.
-    value
-        .bytes()
-        .try_fold(0u32, |number, digit| {
-            number.checked_mul(10)?.checked_add(u32::from(digit - b'0'))
-        })
+    u32::try_from(number)
+        .ok()
+        .filter(|_| value.len() <= 19)
         .ok_or_else(|| "extension out of range".to_string())
 }
 
@@ -798,6 +801,25 @@ mod tests {
     use proptest::prelude::*;
 
     proptest::proptest! {
+        /// An extension is what the general parse makes of its digits, within every rule.
+        #[test]
+        fn an_extension_is_what_the_general_parse_reads(
+            value in "[0-9]{0,22}|[1-9][0-9.e]{0,5}",
+            digits in (1usize..4).prop_flat_map(|min| (Just(min), min..24)),
+        ) {
+            let general = match check_extension(&value, digits) {
+                Err(rule) if rule == "extension out of range" => {
+                    proptest::prop_assert!(value.parse::<u32>().is_err());
+                    None
+                }
+                checked => checked.ok(),
+            };
+            let rules_pass = value.bytes().all(|b| b.is_ascii_digit())
+                && (digits.0..=digits.1).contains(&value.len())
+                && !value.starts_with('0');
+            proptest::prop_assert_eq!(general, value.parse::<u32>().ok().filter(|_| rules_pass));
+        }
+
         /// An hour read without the general parse is what the general parse reads.
         #[test]
         fn an_hour_is_what_the_general_parse_reads(value in "[+0-9a -]{0,4}") {
