@@ -22,6 +22,15 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
+/// `text` is one or more ASCII digits, told in one pass without a branch a byte (most numbers
+/// in a sheet are).
+pub fn is_digits(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .fold(true, |all, byte| all & byte.is_ascii_digit())
+}
+
 /// `text.trim()`, without decoding characters when it starts and ends with visible ASCII, as
 /// nearly every cell does: nothing to trim, and no need to look for Unicode white space.
 pub fn trimmed(text: &str) -> &str {

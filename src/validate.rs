@@ -1,7 +1,7 @@
 //! The rules a row must pass before anything is sent, each failure naming row, column, value and rule.
 
 use crate::export::record::without_formula_guard;
-use crate::text::trimmed;
+use crate::text::{is_digits, trimmed};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
@@ -667,8 +667,7 @@ fn check_agent_id(value: &str) -> Result<u32, String> {
             .to_string()
     };
     let (extension, app) = value.split_once('_').ok_or_else(rule)?;
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(extension) || !digits(app) {
+    if !is_digits(extension) || !is_digits(app) {
         return Err(rule());
     }
     check_extension(extension, (1, 9)).map_err(|why| format!("its extension part: {why}"))
@@ -728,8 +727,7 @@ fn check_name_fully(value: &str) -> Result<String, String> {
 pub fn check_phone(value: &str, phones: &PhoneRule) -> Result<Reading, String> {
     // Damage leaves an exponent or a decimal point, which a number of digits alone (as most
     // are) cannot hold; such a number needs no scanning for separators either.
-    let digits_alone = value.bytes().fold(true, |all, b| all & b.is_ascii_digit());
-    if digits_alone && !value.is_empty() {
+    if is_digits(value) {
         return phones.read_digits(value);
     }
     if let Some(hint) = spreadsheet_damage(value).or_else(|| decimal_damage(value)) {
@@ -989,6 +987,11 @@ mod tests {
 
     #[test]
     fn extension_rules() {
+        // 2^64 + 5: twenty digits, whose number wraps around to 5 in 64 bits.
+        assert_eq!(
+            check_extension("18446744073709551621", (1, 24)),
+            Err("extension out of range".to_string())
+        );
         let mut v = validator(Mode::Update);
         assert!(rules_broken(&mut v, ["1a1", "", "", "", "", "", "", ""]).contains("digits only"));
         assert!(rules_broken(&mut v, ["1", "", "", "", "", "", "", ""]).contains("2 to 6 digits"));

@@ -93,6 +93,8 @@ impl RowRun<'_> {
             }
         };
         let resumed_rows = replay.as_ref().map_or(0, |r| r.rows);
+        // Known before any row is read: every row run's sheet was read to its end first, and
+        // opened again in the encoding found then (`SheetArgs::read_as`).
         let encoding = sheet.encoding().name();
         let control = Arc::new(RunControl::default());
         if let Some(reason) = stopped {

@@ -239,7 +239,7 @@ pub fn exec(args: &ValidateArgs, ctx: &mut Ctx<'_, '_>) -> Result<Exit, Error> {
     }
     ctx.tell(format_args!(
         "{}: {rows} rows, {} valid, {invalid} invalid (--mode {})",
-        args.sheet.file.display(),
+        input.shown().display(),
         rows - invalid,
         args.mode.as_str()
     ))?;

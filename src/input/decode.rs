@@ -2,7 +2,7 @@
 //! transcoder to UTF-8 so the CSV reader only ever sees UTF-8.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
 
@@ -245,7 +245,7 @@ pub struct VotedAtFirstNonAscii {
     reading: Reading,
     /// The file again, to count the evidence ahead of what has been read.
     file: File,
-    /// Bytes read so far: where the next one is in the file (it has no BOM).
+    /// Bytes read while every one was ASCII: where the next one is in the file (it has no BOM).
     read: u64,
     verdict: Arc<OnceLock<TextEncoding>>,
 }
@@ -270,6 +270,15 @@ impl VotedAtFirstNonAscii {
         };
         (reader, verdict)
     }
+
+    /// The vote over `unread` (bytes that end at `after`) and the rest of the file after them.
+    fn vote(&self, unread: &[u8], after: u64) -> io::Result<TextEncoding> {
+        let evidence = Utf8Evidence::of_file(unread, &self.file, after);
+        // A clone of a file may share its cursor with the one the body reads, and a read at an
+        // offset moves it on some systems (Windows): put it back where the body left it.
+        (&self.file).seek(io::SeekFrom::Start(after))?;
+        Ok(evidence?.verdict())
+    }
 }
 
 impl Read for VotedAtFirstNonAscii {
@@ -279,27 +288,32 @@ impl Read for VotedAtFirstNonAscii {
             Reading::Ascii(body) => body,
         };
         let n = body.read(buf)?;
+        // Whether all are ASCII is the faster test, and the answer for almost every read.
         let Some(first) = (!buf[..n].is_ascii())
             .then(|| buf[..n].iter().position(|b| !b.is_ascii()))
             .flatten()
         else {
-            if n == 0 {
+            if n == 0 && !buf.is_empty() {
                 // The file is ASCII throughout: there was nothing to vote on.
                 let _ = self.verdict.set(TextEncoding::Utf8);
             }
             self.read += n as u64;
             return Ok(n);
         };
-        let unread = buf[first..n].to_vec();
         let after = self.read + n as u64;
-        let verdict = Utf8Evidence::of_file(&unread, &self.file, after)?.verdict();
-        let body = std::mem::replace(body, Box::new(io::empty()));
-        self.reading = Reading::Decided(utf8_reader(
-            Box::new(io::Cursor::new(unread).chain(body)),
-            verdict,
-        ));
+        let taken = std::mem::replace(body, Box::new(io::empty()));
+        let verdict = match self.vote(&buf[first..n], after) {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                // Nothing of this read is given: a read after the error gets all of it again.
+                let again = io::Cursor::new(buf[..n].to_vec()).chain(taken);
+                self.reading = Reading::Ascii(Box::new(again));
+                return Err(error);
+            }
+        };
+        let unread = io::Cursor::new(buf[first..n].to_vec()).chain(taken);
+        self.reading = Reading::Decided(utf8_reader(Box::new(unread), verdict));
         let _ = self.verdict.set(verdict);
-        self.read += first as u64;
         match first {
             // Nothing before it to give: the decided reading gives what follows.
             0 => self.read(buf),
@@ -526,8 +540,10 @@ mod tests {
             let expected = read_in_steps(utf8_reader(Box::new(io::Cursor::new(bytes.clone())), whole), 1 << 16);
             let mut file = tempfile::tempfile().unwrap();
             std::io::Write::write_all(&mut file, &bytes).unwrap();
-            let body = Box::new(io::Cursor::new(bytes.clone()));
-            let (reader, verdict) = VotedAtFirstNonAscii::new(body, file);
+            // As a sheet is read: the body reads the file that the vote reads a clone of.
+            let ahead = file.try_clone().unwrap();
+            file.rewind().unwrap();
+            let (reader, verdict) = VotedAtFirstNonAscii::new(Box::new(file), ahead);
             let read = read_in_steps(reader, step);
             proptest::prop_assert_eq!(verdict.get().copied(), Some(whole));
             proptest::prop_assert!(read == expected, "the text differs ({} and {} bytes)", read.len(), expected.len());

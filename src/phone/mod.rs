@@ -24,6 +24,8 @@ use compact_str::CompactString;
 use phonenumber::metadata::DATABASE;
 use phonenumber::{country, ParseError};
 
+use crate::text::is_digits;
+
 /// The flag that says how numbers without a country code are read, named in messages.
 pub const REGION_FLAG: &str = "--default-region";
 
@@ -105,7 +107,7 @@ impl PhoneRule {
     /// [`PhoneRule::read`] of text that is ASCII digits alone, one or more, as most numbers are
     /// written: the text needs no scanning.
     pub fn read_digits(&self, digits: &str) -> Result<Reading, String> {
-        debug_assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+        debug_assert!(is_digits(digits), "{digits:?}");
         self.read_written(&Written::of(false, digits))
     }
 
@@ -204,10 +206,9 @@ impl<'a> Written<'a> {
         let rule = || {
             "a phone number is digits with an optional leading + or 00 (spaces, dashes, dots and brackets are ignored)".to_string()
         };
-        let only_digits = |text: &str| text.bytes().fold(true, |all, b| all & b.is_ascii_digit());
         let (plus, digits) = match text.strip_prefix('+') {
-            Some(rest) if !rest.is_empty() && only_digits(rest) => (true, rest),
-            None if !text.is_empty() && only_digits(text) => (false, text),
+            Some(rest) if is_digits(rest) => (true, rest),
+            None if is_digits(text) => (false, text),
             _ => {
                 let mut plus = false;
                 let mut run: Option<usize> = None;
@@ -270,9 +271,10 @@ fn valid_e164(
 /// the national number with its leading zeros), without the formatter's look-up of the
 /// country's format patterns, which E.164 never uses.
 fn e164_digits(number: &parse::Parsed, written: &str) -> CompactString {
+    debug_assert!(is_digits(written), "{written:?}");
     let national = number.national.as_bytes();
     // Most numbers are written as they are sent: the calling code's one to three digits, then
-    // the national number, which the parse then borrowed from them (so its bytes need no
+    // the national number, which the parse then borrowed from them (its bytes then need no
     // comparing).
     if let Some((code, tail)) = written
         .len()

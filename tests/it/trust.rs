@@ -168,7 +168,10 @@ fn a_sheet_on_standard_input_is_read_whole_and_can_be_resumed() {
         .output()
         .unwrap();
     assert_eq!(validate.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&validate.stderr).contains("3 rows, 3 valid"));
+    assert!(
+        String::from_utf8_lossy(&validate.stderr).contains("standard input: 3 rows, 3 valid"),
+        "the headline names what was given"
+    );
 
     // A problem with the sheet names what was given, not the private copy.
     let short = case
