@@ -109,6 +109,19 @@ pub fn write_file(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf 
 }
 
 /// A path as `&str` for an argument list.
+/// A sheet whose first 64 KiB (roster's look at a file's head) are ASCII: ten rows from
+/// `first`, each with a 7,000-byte `notes` cell, then `last_row`.
+pub fn ascii_past_the_head_then(first: u32, last_row: &[u8]) -> Vec<u8> {
+    let mut bytes = b"extension,name,phone_number,password,notes\n".to_vec();
+    let notes = "x".repeat(7_000);
+    for ext in first..first + 10 {
+        let row = format!("{ext},Agent {ext},9192000{ext:05},Secret{ext},{notes}\n");
+        bytes.extend_from_slice(row.as_bytes());
+    }
+    bytes.extend_from_slice(last_row);
+    bytes
+}
+
 pub fn arg(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
 }

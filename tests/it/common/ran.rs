@@ -48,6 +48,19 @@ impl Ran {
         self
     }
 
+    /// Fails unless stderr contains `needle` exactly once.
+    #[track_caller]
+    pub fn assert_stderr_once(&self, needle: &str, why: impl fmt::Display) -> &Self {
+        let times = self.stderr.matches(needle).count();
+        if times != 1 {
+            panic!(
+                "{needle:?} on stderr {times} times, not once{}\n{self}",
+                because(why)
+            );
+        }
+        self
+    }
+
     /// Fails if stderr contains `needle`, showing the command, its stdout and its stderr.
     #[track_caller]
     pub fn assert_stderr_lacks(&self, needle: &str) -> &Self {
