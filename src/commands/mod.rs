@@ -166,8 +166,8 @@ fn console_error(source: std::io::Error) -> Error {
 
 impl SheetArgs {
     /// Open the sheet and the validator for `mode` (phone numbers read by `--default-region`, else
-    /// the profile's), warning about what it reads in a way the admin may not expect (a guessed
-    /// encoding, ignored columns).
+    /// the profile's), warning about columns it ignores. A guess of the encoding is the sheet's
+    /// to say, once its reading comes to the byte that decides it.
     fn open(&self, mode: Mode, profile: &Profile) -> Result<(Sheet, Validator), Error> {
         let sheet = self.sheet()?;
         let unknown = &sheet.columns().unknown;

@@ -11,7 +11,8 @@ use encoding_rs::{Decoder, Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
 /// The encoding a file is read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TextEncoding {
-    /// Detect: BOM, UTF-16 without BOM, else UTF-8 (Windows-1252 when the start is not UTF-8).
+    /// Detect: BOM, UTF-16 without BOM, else UTF-8 or Windows-1252 as the whole file votes
+    /// (well-formed UTF-8 characters against stray bytes)
     Auto,
     #[value(name = "utf-8")]
     Utf8,
@@ -150,10 +151,15 @@ impl Utf8Evidence {
     /// [`Utf8Evidence::of`] `head` and the rest of `file` from `after` (where `head` ends in
     /// it), in a part on each core. The counts are the same: every part but the first starts at
     /// an ASCII byte, which continues no sequence, and a sequence cut short by it counts as the
-    /// same bad bytes at a part's end.
+    /// same bad bytes at a part's end. The file's cursor is left at `after`, where its reader
+    /// goes on: the parts read at offsets, which move the cursor on some systems (Windows), and
+    /// a clone of a file shares it.
     pub fn of_file(head: &[u8], file: &File, after: u64) -> io::Result<Utf8Evidence> {
         let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-        Utf8Evidence::of_file_in(head, file, after, cores as u64)
+        let evidence = Utf8Evidence::of_file_in(head, file, after, cores as u64);
+        let mut file = file;
+        file.seek(io::SeekFrom::Start(after))?;
+        evidence
     }
 
     fn of_file_in(head: &[u8], file: &File, start: u64, cores: u64) -> io::Result<Utf8Evidence> {
@@ -270,15 +276,6 @@ impl VotedAtFirstNonAscii {
         };
         (reader, verdict)
     }
-
-    /// The vote over `unread` (bytes that end at `after`) and the rest of the file after them.
-    fn vote(&self, unread: &[u8], after: u64) -> io::Result<TextEncoding> {
-        let evidence = Utf8Evidence::of_file(unread, &self.file, after);
-        // A clone of a file may share its cursor with the one the body reads, and a read at an
-        // offset moves it on some systems (Windows): put it back where the body left it.
-        (&self.file).seek(io::SeekFrom::Start(after))?;
-        Ok(evidence?.verdict())
-    }
 }
 
 impl Read for VotedAtFirstNonAscii {
@@ -302,8 +299,8 @@ impl Read for VotedAtFirstNonAscii {
         };
         let after = self.read + n as u64;
         let taken = std::mem::replace(body, Box::new(io::empty()));
-        let verdict = match self.vote(&buf[first..n], after) {
-            Ok(verdict) => verdict,
+        let verdict = match Utf8Evidence::of_file(&buf[first..n], &self.file, after) {
+            Ok(evidence) => evidence.verdict(),
             Err(error) => {
                 // Nothing of this read is given: a read after the error gets all of it again.
                 let again = io::Cursor::new(buf[..n].to_vec()).chain(taken);

@@ -6,7 +6,7 @@ pub mod workbook;
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read, Seek};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -271,10 +271,9 @@ impl Sheet {
                     if head.is_ascii() {
                         (TextEncoding::Utf8, 0, Vote::PutOff)
                     } else {
-                        let after = head.len() as u64;
                         let evidence =
-                            decode::Utf8Evidence::of_file(&head, &file, after).map_err(io_error)?;
-                        file.seek(io::SeekFrom::Start(after)).map_err(io_error)?;
+                            decode::Utf8Evidence::of_file(&head, &file, head.len() as u64)
+                                .map_err(io_error)?;
                         (evidence.verdict(), 0, Vote::Taken)
                     }
                 }
@@ -439,15 +438,10 @@ impl Sheet {
         &self.columns
     }
 
-    /// The encoding the sheet is read in: UTF-8, until a vote put off to the first byte that is
-    /// not ASCII finds otherwise.
+    /// The encoding of the records read so far: UTF-8 while a vote put off to the first byte
+    /// that is not ASCII has found nothing else (a sheet read to its end has found it).
     pub fn encoding(&self) -> TextEncoding {
-        match &self.source {
-            Source::Text {
-                vote: Some(vote), ..
-            } => vote.get().copied().unwrap_or(self.encoding),
-            _ => self.encoding,
-        }
+        self.encoding
     }
 
     pub fn delimiter(&self) -> u8 {

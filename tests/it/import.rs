@@ -212,6 +212,19 @@ fn a_sheet_that_turns_windows_1252_past_its_head_is_read_so_and_said_once() {
 }
 
 #[test]
+fn validate_names_the_encoding_a_late_vote_found() {
+    let case = Case::new();
+    let sheet = case.write(
+        "late.csv",
+        ascii_past_the_head_then(611, b"621,Jos\xE9 Garc\xEDa,919200000621,Secret621,\n"),
+    );
+    let ran = case.run(&["validate", arg(&sheet), "--mode", "add", "--json"]);
+    ran.assert_code(0)
+        .assert_stderr_once("reading it as Windows-1252", "one reading, one guess");
+    assert_eq!(ran.stdout_json()["encoding"], "windows-1252");
+}
+
+#[test]
 fn non_ascii_names_arrive_byte_exact() {
     let case = Case::new();
     let names = [
